@@ -1,0 +1,1 @@
+"""maild: an email-driven support-case daemon."""
