@@ -1,0 +1,459 @@
+"""Applying decisions to the case database, inside the caller's session.
+
+Owns the writes that a routing decision or an agent's action causes: the
+case, comment, attachment and inbound-record rows, status changes, and the
+notifications those changes cause (queued through notify.Notifier in the
+same session, so they commit together). Never commits: the caller's unit of
+work does, once per inbound message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from maild.config import Settings
+from maild.inbound import InboundMail
+from maild.intake import read_fields, strip_command
+from maild.models import (
+    Account,
+    AccountDomain,
+    Agent,
+    Attachment,
+    Case,
+    Comment,
+    Contact,
+    Escalation,
+    InboundMessage,
+    NoticeLog,
+    Participant,
+    ThreadMessage,
+)
+from maild.notify import Notifier, Recipient
+from maild.quotes import extract_reply
+from maild.route import (
+    AddComment,
+    AgentFacts,
+    CaseFacts,
+    ContactFacts,
+    Decision,
+    Helpdesk,
+    Ignore,
+    OpenCase,
+    Reject,
+    Role,
+)
+from maild.sla import can_escalate, due_levels, first_response_due, level_threshold
+
+# --------------------------------------------------------------------------- facts for routing
+
+
+def case_facts(case: Case) -> CaseFacts:
+    return CaseFacts(
+        id=case.id,
+        number=case.number,
+        status=case.status,
+        account_id=case.account_id,
+        participants={p.email: p.role for p in case.participants},  # type: ignore[misc]
+        closed_at=case.closed_at,
+        first_response_due_at=case.first_response_due_at,
+        first_responded_at=case.first_responded_at,
+    )
+
+
+class DbFacts:
+    """The router's view of the database, read through one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._agents: list[str] | None = None
+
+    def _case(self, case_id: int) -> Case | None:
+        return self.session.get(Case, case_id, options=[selectinload(Case.participants)])
+
+    def case_by_id(self, case_id: int) -> CaseFacts | None:
+        case = self._case(case_id)
+        return case_facts(case) if case else None
+
+    def case_by_message_ids(self, message_ids: Sequence[str]) -> CaseFacts | None:
+        ids = [m for m in message_ids if m][:50]
+        if not ids:
+            return None
+        rows = self.session.execute(
+            select(ThreadMessage.message_id, ThreadMessage.case_id).where(ThreadMessage.message_id.in_(ids))
+        ).all()
+        by_id = {mid: cid for mid, cid in rows}
+        for mid in ids:  # the first id given (In-Reply-To) wins
+            if mid in by_id:
+                return self.case_by_id(by_id[mid])
+        return None
+
+    def case_by_number(self, number: str) -> CaseFacts | None:
+        try:
+            return self.case_by_id(int(number))
+        except ValueError:
+            return None
+
+    def contact(self, email: str) -> ContactFacts | None:
+        row = self.session.execute(select(Contact).where(Contact.email == email.lower())).scalar_one_or_none()
+        if row is None:
+            return None
+        domains = tuple(
+            self.session.execute(select(AccountDomain.domain).where(AccountDomain.account_id == row.account_id))
+            .scalars()
+            .all()
+        )
+        return ContactFacts(row.id, row.email, row.name, row.account_id, row.designated, row.language, domains)
+
+    def agent(self, email: str) -> AgentFacts | None:
+        row = self.session.execute(select(Agent).where(Agent.email == email.lower())).scalar_one_or_none()
+        return AgentFacts(row.id, row.email, row.name) if row else None
+
+    def agent_emails(self) -> Sequence[str]:
+        if self._agents is None:
+            self._agents = list(self.session.execute(select(Agent.email)).scalars().all())
+        return self._agents
+
+
+# --------------------------------------------------------------------------- applying decisions
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one message did, for the log line and the tests."""
+
+    outcome: str
+    reason: str
+    case_number: str | None = None
+    notifications: int = 0
+
+
+class CaseService:
+    """Writes for inbound decisions and for agents' commands; never commits."""
+
+    def __init__(self, settings: Settings, notifier: Notifier) -> None:
+        self.settings = settings
+        self.notifier = notifier
+        self.clock = notifier.clock
+
+    # ------------------------------------------------------------------ inbound
+
+    def record(
+        self, session: Session, mail: InboundMail, mailbox: str, key: str, outcome: str, reason: str,
+        case: Case | None = None, raw: bytes | None = None,
+    ) -> InboundMessage:
+        row = InboundMessage(
+            mailbox=mailbox,
+            source_key=key,
+            message_id=mail.message_id,
+            from_addr=mail.from_addr.email if mail.from_addr else "",
+            subject=mail.subject[:2000],
+            outcome=outcome,
+            reason=reason[:2000],
+            case_id=case.id if case else None,
+            size=mail.raw_size,
+            sha256=mail.raw_sha256,
+            raw=raw,
+            received_at=self.clock.now(),
+        )
+        session.add(row)
+        session.flush()
+        return row
+
+    def apply(self, session: Session, mail: InboundMail, decision: Decision, mailbox: str, key: str) -> Applied:
+        if isinstance(decision, Ignore):
+            self.record(session, mail, mailbox, key, decision.outcome, decision.reason)
+            return Applied(decision.outcome, decision.reason)
+        if isinstance(decision, Reject):
+            return self._reject(session, mail, decision, mailbox, key)
+        if isinstance(decision, Helpdesk):
+            return self._helpdesk(session, mail, decision, mailbox, key)
+        if isinstance(decision, OpenCase):
+            return self._open(session, mail, decision, mailbox, key)
+        return self._comment(session, mail, decision, mailbox, key)
+
+    def _sender(self, mail: InboundMail) -> tuple[str, str]:
+        return (mail.from_addr.email, mail.from_addr.name) if mail.from_addr else ("", "")
+
+    def _notice_allowed(self, session: Session, recipient: str, kind: str) -> bool:
+        """Per-sender rate limit for notices to people who may not act (no mail storms)."""
+        now = self.clock.now()
+        row = session.execute(
+            select(NoticeLog).where(NoticeLog.recipient == recipient, NoticeLog.kind == kind)
+        ).scalar_one_or_none()
+        if row is None:
+            session.add(NoticeLog(recipient=recipient, kind=kind, last_sent_at=now, suppressed=0))
+            return True
+        if now - row.last_sent_at < self.settings.support.notice_interval:
+            row.suppressed += 1
+            return False
+        row.last_sent_at = now
+        return True
+
+    def _notice(
+        self, session: Session, mail: InboundMail, event: str, extra: dict[str, Any], contact_language: str | None,
+        case: Case | None = None,
+    ) -> int:
+        email, name = self._sender(mail)
+        if not email or not self._notice_allowed(session, email, event):
+            return 0
+        recipient = Recipient(email, name, self.notifier.language(contact_language), "other")
+        self.notifier.enqueue(
+            session, event, recipient, case=case, extra=extra, in_reply_to=mail.message_id,
+            references=list(mail.references[-10:]),
+        )
+        return 1
+
+    def _reject(self, session: Session, mail: InboundMail, d: Reject, mailbox: str, key: str) -> Applied:
+        self.record(session, mail, mailbox, key, d.outcome, d.reason)
+        sent = 0
+        if d.notify:
+            contact = session.execute(
+                select(Contact).where(Contact.email == (mail.from_addr.email if mail.from_addr else ""))
+            ).scalar_one_or_none()
+            sent = self._notice(
+                session, mail, "rejected",
+                {"reason_text": d.reason, "original_subject": mail.subject, "case_number": d.case.number if d.case
+                 else None},
+                contact.language if contact else None,
+            )
+        return Applied(d.outcome, d.reason, d.case.number if d.case else None, sent)
+
+    def _helpdesk(self, session: Session, mail: InboundMail, d: Helpdesk, mailbox: str, key: str) -> Applied:
+        self.record(session, mail, mailbox, key, d.outcome, d.reason)
+        language = self.notifier.language(d.contact.language if d.contact else None)
+        message = self.settings.support.helpdesk_message
+        if message is None:
+            from maild.i18n import DEFAULT_HELPDESK
+
+            message = DEFAULT_HELPDESK.get(language, DEFAULT_HELPDESK["en"])
+        sent = self._notice(
+            session, mail, "helpdesk", {"helpdesk_message": message, "original_subject": mail.subject},
+            d.contact.language if d.contact else None,
+        )
+        return Applied(d.outcome, d.reason, None, sent)
+
+    def _open(self, session: Session, mail: InboundMail, d: OpenCase, mailbox: str, key: str) -> Applied:
+        now = self.clock.now()
+        contact = session.get(Contact, d.contact.id)
+        assert contact is not None
+        account = session.get(Account, contact.account_id)
+        assert account is not None
+        plan = self.settings.sla.plan(account.plan)
+        text = mail.text.strip("\n")
+        case = Case(
+            subject=d.subject[:1000],
+            description=extract_reply(text) if d.previous_case else text.strip(),
+            description_full=text,
+            severity=d.severity.value,
+            severity_note=d.severity.invalid,
+            status="new",
+            account_id=account.id,
+            primary_contact_id=contact.id,
+            previous_case_id=d.previous_case.id if d.previous_case else None,
+            fields=read_fields(text),
+            language=self.notifier.language(contact.language),
+            thread_root=mail.message_id,
+            created_at=now,
+            updated_at=now,
+            first_response_due_at=first_response_due(now, d.severity.value, plan.targets, plan.calendar),
+            first_responded_at=None,
+            closed_at=None,
+        )
+        session.add(case)
+        session.flush()
+        case.next_escalation_at = self._next_escalation(case, set())
+        session.add(Participant(case_id=case.id, email=contact.email, name=contact.name or
+                                (mail.from_addr.name if mail.from_addr else ""), role="primary_contact",
+                                contact_id=contact.id, created_at=now))
+        for address in d.collaborators:
+            known = session.execute(select(Contact).where(Contact.email == address.email)).scalar_one_or_none()
+            session.add(Participant(case_id=case.id, email=address.email, name=address.name or
+                                    (known.name if known else ""), role="collaborator",
+                                    contact_id=known.id if known else None, created_at=now))
+        inbound = self.record(session, mail, mailbox, key, d.outcome, d.reason, case)
+        session.add(ThreadMessage(message_id=mail.message_id, case_id=case.id))
+        self._store_attachments(session, mail, case, None)
+        session.flush()
+        session.refresh(case, ["participants"])
+        del inbound
+        extra: dict[str, Any] = {"severity_note": d.severity.invalid,
+                                 "previous_case": d.previous_case.number if d.previous_case else None}
+        rows = self.notifier.enqueue_many(
+            session, "case_opened", self.notifier.case_recipients(session, case), case=case, extra=extra,
+            in_reply_to=mail.message_id,
+        )
+        return Applied(d.outcome, d.reason, case.number, len(rows))
+
+    def _store_attachments(self, session: Session, mail: InboundMail, case: Case, comment: Comment | None) -> None:
+        now = self.clock.now()
+        for a in mail.attachments:
+            session.add(Attachment(case_id=case.id, comment_id=comment.id if comment else None,
+                                   filename=a.filename, content_type=a.content_type, size=a.size, data=a.data,
+                                   dropped_reason=a.dropped_reason, created_at=now))
+
+    def _comment(self, session: Session, mail: InboundMail, d: AddComment, mailbox: str, key: str) -> Applied:
+        case = session.get(Case, d.case.id)
+        assert case is not None
+        now = self.clock.now()
+        body = strip_command(extract_reply(mail.text)) if d.command else extract_reply(mail.text)
+        inbound = self.record(session, mail, mailbox, key, d.outcome, d.reason, case)
+        session.add(ThreadMessage(message_id=mail.message_id, case_id=case.id))
+        comment = self.add_comment(session, case, d.author, d.author_name, d.role, body, mail.text,
+                                   inbound_id=inbound.id, source="email")
+        self._store_attachments(session, mail, case, comment)
+        session.flush()
+        sent = self.after_comment(session, case, comment, d.role, in_reply_to=mail.message_id, reopen=d.reopen)
+        if d.command == "close":
+            sent += self._command_close(session, mail, case, d)
+        elif d.command == "escalate":
+            sent += self._command_escalate(session, mail, case, d)
+        return Applied(d.outcome, d.reason, case.number, sent)
+
+    # ------------------------------------------------------------------ shared by email and CLI
+
+    def add_comment(
+        self, session: Session, case: Case, author: str, author_name: str, role: Role | str, body: str,
+        full_body: str, *, inbound_id: int | None = None, source: str = "email",
+    ) -> Comment:
+        now = self.clock.now()
+        comment = Comment(case_id=case.id, author_email=author, author_name=author_name, role=role,
+                          body=body, full_body=full_body, source=source, inbound_message_id=inbound_id,
+                          created_at=now)
+        session.add(comment)
+        session.flush()
+        return comment
+
+    def after_comment(
+        self, session: Session, case: Case, comment: Comment, role: str, *, in_reply_to: str | None,
+        reopen: bool = False, waiting: bool = False,
+    ) -> int:
+        """Status bookkeeping and notifications that every comment causes."""
+        now = self.clock.now()
+        old_status = case.status
+        if role == "agent":
+            if case.first_responded_at is None:
+                case.first_responded_at = now
+                case.next_escalation_at = None
+            if case.status != "closed":
+                case.status = "waiting_on_customer" if waiting else "in_progress"
+        else:
+            if reopen or case.status == "waiting_on_customer":
+                case.status = "in_progress" if case.first_responded_at else "new"
+                case.closed_at = None
+                if reopen and case.first_responded_at is None:
+                    case.next_escalation_at = self._next_escalation(case, self._sent_levels(session, case))
+        case.updated_at = now
+        session.flush()
+        comment_ctx = {
+            "author": comment.author_email,
+            "author_name": comment.author_name,
+            "role": comment.role,
+            "body": comment.body,
+            "attachments": [{"filename": a.filename, "size": a.size} for a in comment.attachments],
+        }
+        recipients = self.notifier.case_recipients(session, case, exclude=[comment.author_email])
+        rows = self.notifier.enqueue_many(session, "comment_added", recipients, case=case, comment=comment_ctx,
+                                          in_reply_to=in_reply_to)
+        sent = len(rows)
+        if case.status != old_status and (reopen or old_status == "closed"):
+            sent += len(self.notifier.enqueue_many(
+                session, "reopened", self.notifier.case_recipients(session, case), case=case,
+                extra={"old_status": old_status, "new_status": case.status}))
+        return sent
+
+    def close(self, session: Session, case: Case, actor: str) -> int:
+        if case.status == "closed":
+            return 0
+        now = self.clock.now()
+        old = case.status
+        case.status = "closed"
+        case.closed_at = now
+        case.updated_at = now
+        case.next_escalation_at = None
+        session.flush()
+        return len(self.notifier.enqueue_many(
+            session, "closed", self.notifier.case_recipients(session, case), case=case,
+            extra={"old_status": old, "new_status": "closed", "closed_by": actor}))
+
+    def _command_close(self, session: Session, mail: InboundMail, case: Case, d: AddComment) -> int:
+        if d.role in ("agent", "primary_contact"):
+            return self.close(session, case, d.author)
+        return self._notice(session, mail, "rejected", {
+            "reason_text": "only the primary contact or an agent can close a case",
+            "original_subject": mail.subject, "case_number": case.number},
+            d.contact.language if d.contact else None, case=case)
+
+    # ------------------------------------------------------------------ escalation
+
+    def _sent_levels(self, session: Session, case: Case) -> set[int]:
+        return set(session.execute(select(Escalation.level).where(Escalation.case_id == case.id)).scalars())
+
+    def _next_escalation(self, case: Case, sent: set[int]) -> datetime | None:
+        """When the deadline scan must next look at this case (indexed), or None."""
+        if case.first_responded_at is not None or case.status == "closed" or case.first_response_due_at is None:
+            return None
+        plan = self.settings.sla.plan(case.account.plan if case.account else None)
+        target = case.first_response_due_at
+        for level in self.settings.escalation.levels:
+            if level.level in sent:
+                continue
+            return level_threshold(case.created_at, target, level.percent, plan.calendar)
+        return None
+
+    def escalate(self, session: Session, case: Case, level: int, reason: str, requested_by: str | None) -> int:
+        """Record one escalation level and notify; the unique (case, level) row makes it once only."""
+        now = self.clock.now()
+        session.add(Escalation(case_id=case.id, level=level, reason=reason, requested_by=requested_by,
+                               created_at=now))
+        session.flush()
+        levels = {lv.level: lv for lv in self.settings.escalation.levels}
+        config = levels.get(level)
+        managers = config.recipients if config else self.settings.escalation.recipients
+        extra = {"level": level, "reason": reason, "due_at": case.first_response_due_at,
+                 "requested_by": requested_by}
+        ctx = self.notifier.case_context(case)
+        sent = 0
+        for email in managers:
+            self.notifier.enqueue(session, "escalated", Recipient(email, "", self.notifier.language(None),
+                                                                  "manager"), case=case, case_ctx=ctx, extra=extra)
+            sent += 1
+        if self.settings.escalation.notify_contacts:
+            recipients = [r for r in self.notifier.case_recipients(session, case) if r.email not in managers]
+            sent += len(self.notifier.enqueue_many(session, "escalated", recipients, case=case, extra=extra))
+        case.next_escalation_at = self._next_escalation(case, self._sent_levels(session, case))
+        return sent
+
+    def _command_escalate(self, session: Session, mail: InboundMail, case: Case, d: AddComment) -> int:
+        language = d.contact.language if d.contact else None
+        if d.role == "agent" or d.contact is None or not d.contact.designated:
+            return self._notice(session, mail, "escalate_refused", {"original_subject": mail.subject},
+                                language, case=case)
+        now = self.clock.now()
+        due = case.first_response_due_at
+        if due is not None and not can_escalate(due, now):
+            return self._notice(session, mail, "escalate_too_early", {"possible_at": due}, language, case=case)
+        sent = self._sent_levels(session, case)
+        level = max(sent, default=0) + 1
+        return self.escalate(session, case, level, "customer_request", d.author)
+
+    def scan_deadlines(self, session: Session, case: Case) -> int:
+        """Escalate every level of `case` that is due now; the caller holds the row lock."""
+        now = self.clock.now()
+        if case.first_responded_at is not None or case.status == "closed" or case.first_response_due_at is None:
+            case.next_escalation_at = None
+            return 0
+        plan = self.settings.sla.plan(case.account.plan)
+        sent_levels = self._sent_levels(session, case)
+        sent = 0
+        for level in due_levels(case.created_at, case.first_response_due_at, now, self.settings.escalation.levels,
+                                sent_levels, plan.calendar):
+            sent += self.escalate(session, case, level.level, "deadline", None)
+            sent_levels.add(level.level)
+        case.next_escalation_at = self._next_escalation(case, sent_levels)
+        return sent

@@ -1,0 +1,367 @@
+"""The command line of CONTRACT.md: argument parsing and printing only.
+
+Every expected failure is a MaildError whose class carries the exit status
+(2 usage/config/not found, 1 anything else) and whose text is one clear
+sentence on stderr. A traceback appears only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, selectinload
+
+from maild.app import App
+from maild.config import Settings, config_path, load_settings
+from maild.db import Database, upgrade
+from maild.errors import MaildError, NotFound, UsageError
+from maild.logs import setup_logging
+from maild.models import Account, AccountDomain, Agent, Attachment, Case, Comment, Contact
+
+log = logging.getLogger("maild")
+
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_LANGUAGE = re.compile(r"^[a-z]{2}(?:-[A-Za-z]{2})?$")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but errors are one sentence and exit 2 without the usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="maild", description="Email-driven support cases.")
+    p.add_argument("--config", help="config file (default: $MAILD_CONFIG or /etc/maild/maild.toml)")
+    p.add_argument("--debug", action="store_true", help="show debug logs and tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True,
+                                                                       parser_class=ArgumentParser)
+    db.add_parser("upgrade", help="create or migrate the schema to the newest version")
+
+    sub.add_parser("check-config", help="validate the config")
+
+    run = sub.add_parser("run", help="the daemon: fetch mail, scan deadlines, send notifications")
+    run.add_argument("--once", action="store_true", help="one full pass, then exit")
+
+    account = sub.add_parser("account", help="accounts").add_subparsers(dest="sub", required=True,
+                                                                         parser_class=ArgumentParser)
+    a_add = account.add_parser("add", help="create an account")
+    a_add.add_argument("name")
+    a_add.add_argument("--org-id")
+    a_add.add_argument("--domain", action="append", default=[])
+    a_add.add_argument("--plan")
+
+    contact = sub.add_parser("contact", help="contacts").add_subparsers(dest="sub", required=True,
+                                                                         parser_class=ArgumentParser)
+    c_add = contact.add_parser("add", help="create a contact")
+    c_add.add_argument("email")
+    c_add.add_argument("--account", required=True)
+    c_add.add_argument("--name", default="")
+    c_add.add_argument("--designated", action="store_true")
+    c_add.add_argument("--primary", action="store_true")
+    c_add.add_argument("--language")
+
+    agent = sub.add_parser("agent", help="agents").add_subparsers(dest="sub", required=True,
+                                                                   parser_class=ArgumentParser)
+    g_add = agent.add_parser("add", help="create an agent")
+    g_add.add_argument("email")
+    g_add.add_argument("--name", default="")
+    g_add.add_argument("--manager", action="store_true")
+
+    case = sub.add_parser("case", help="cases").add_subparsers(dest="sub", required=True,
+                                                                parser_class=ArgumentParser)
+    k_list = case.add_parser("list", help="list cases")
+    k_list.add_argument("--status", choices=("open", "closed", "all"), default="open")
+    k_list.add_argument("--json", action="store_true")
+    k_show = case.add_parser("show", help="one case with its comments")
+    k_show.add_argument("number")
+    k_show.add_argument("--json", action="store_true")
+    k_reply = case.add_parser("reply", help="an agent's reply")
+    k_reply.add_argument("number")
+    k_reply.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
+    body = k_reply.add_mutually_exclusive_group(required=True)
+    body.add_argument("--body")
+    body.add_argument("--body-file")
+    k_reply.add_argument("--waiting", action="store_true", help="ask the customer something: waiting_on_customer")
+    k_close = case.add_parser("close", help="close a case")
+    k_close.add_argument("number")
+    k_close.add_argument("--as", dest="as_", metavar="EMAIL")
+
+    demo = sub.add_parser("demo", help="run the main job on embedded defaults and show what happened")
+    demo.add_argument("--dir", default="demo-output", help="where the demo keeps its database, Maildir and sink")
+    return p
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _email(value: str, what: str) -> str:
+    value = value.strip().lower()
+    if not _EMAIL.match(value):
+        raise UsageError(f"{value!r} is not a valid {what} email address")
+    return value
+
+
+def _case(s: Session, number: str) -> Case:
+    if not re.fullmatch(r"#?\d{1,12}", number.strip()):
+        raise UsageError(f"{number!r} is not a case number (like 00001042)")
+    case = s.get(Case, int(number.strip().lstrip("#")),
+                 options=[selectinload(Case.participants), selectinload(Case.comments)])
+    if case is None:
+        raise NotFound(f"case {number} does not exist")
+    return case
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    db = Database(settings.database.url)
+    try:
+        before, after = upgrade(db)
+    finally:
+        db.dispose()
+    print(f"database schema is up to date (revision {after})" if before == after
+          else f"database schema upgraded from {before or 'nothing'} to {after}")
+    return 0
+
+
+def cmd_check_config(settings: Settings, _args: argparse.Namespace) -> int:
+    print(f"{settings.source}: configuration is valid")
+    return 0
+
+
+def cmd_run(app: App, args: argparse.Namespace) -> int:
+    from maild.workers import Worker
+
+    worker = Worker(app)
+    if args.once:
+        report = asyncio.run(worker.run_once())
+        i, d = report.ingest, report.dispatch
+        print(f"processed {i.processed} message(s) ({_outcomes(i.outcomes)}), skipped {i.skipped}, "
+              f"quarantined {i.quarantined}; escalation notices queued {report.escalations}; "
+              f"notifications sent {d.sent}, deferred {d.deferred}, failed {d.failed}")
+        for error in report.errors:
+            print(f"maild: {error}", file=sys.stderr)
+        return 1 if report.errors else 0
+    asyncio.run(worker.run_forever())
+    return 0
+
+
+def _outcomes(outcomes: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "none"
+
+
+def cmd_account_add(app: App, args: argparse.Namespace) -> int:
+    name = args.name.strip()
+    if not name:
+        raise UsageError("the account name must not be empty")
+    domains = [d.strip().lower().lstrip("@") for d in args.domain]
+    for d in domains:
+        if not re.fullmatch(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.[a-z0-9-]+|[a-z0-9-]+", d):
+            raise UsageError(f"{d!r} is not a mail domain")
+    if args.plan and args.plan not in app.settings.sla.plans:
+        raise UsageError(f"plan {args.plan!r} is not configured (known: {', '.join(sorted(app.settings.sla.plans))})")
+    with app.db.session() as s:
+        if s.scalar(select(Account.id).where(Account.name == name)):
+            raise MaildError(f"account {name!r} already exists")
+        for d in domains:
+            if s.scalar(select(AccountDomain.id).where(AccountDomain.domain == d)):
+                raise MaildError(f"domain {d} already belongs to another account")
+        account = Account(name=name, org_id=args.org_id, plan=args.plan or "default", created_at=app.clock.now())
+        account.domains = [AccountDomain(domain=d) for d in dict.fromkeys(domains)]
+        s.add(account)
+    print(f"account {name} created")
+    return 0
+
+
+def cmd_contact_add(app: App, args: argparse.Namespace) -> int:
+    email = _email(args.email, "contact")
+    if args.language and not _LANGUAGE.match(args.language):
+        raise UsageError(f"{args.language!r} is not a language code like en or ja")
+    with app.db.session() as s:
+        account = s.execute(select(Account).where(Account.name == args.account.strip())).scalar_one_or_none()
+        if account is None:
+            raise NotFound(f"account {args.account!r} does not exist")
+        if s.scalar(select(Contact.id).where(Contact.email == email)):
+            raise MaildError(f"contact {email} already exists")
+        if args.primary:
+            for other in s.execute(select(Contact).where(Contact.account_id == account.id,
+                                                         Contact.primary.is_(True))).scalars():
+                other.primary = False
+        s.add(Contact(account_id=account.id, email=email, name=args.name.strip(), language=args.language,
+                      designated=args.designated or args.primary, primary=args.primary, created_at=app.clock.now()))
+    print(f"contact {email} created in account {account.name}")
+    return 0
+
+
+def cmd_agent_add(app: App, args: argparse.Namespace) -> int:
+    email = _email(args.email, "agent")
+    with app.db.session() as s:
+        if s.scalar(select(Agent.id).where(Agent.email == email)):
+            raise MaildError(f"agent {email} already exists")
+        s.add(Agent(email=email, name=args.name.strip(), manager=args.manager, created_at=app.clock.now()))
+    print(f"agent {email} created")
+    return 0
+
+
+def cmd_case_list(app: App, args: argparse.Namespace) -> int:
+    from maild.views import case_summary, case_table
+
+    with app.db.reader() as s:
+        query = select(Case).order_by(Case.id)
+        if args.status == "open":
+            query = query.where(Case.status != "closed")
+        elif args.status == "closed":
+            query = query.where(Case.status == "closed")
+        cases = list(s.execute(query.options(selectinload(Case.account), selectinload(Case.primary_contact)))
+                     .scalars())
+        if args.json:
+            _print_json([case_summary(c) for c in cases])
+        else:
+            print(case_table(cases))
+    return 0
+
+
+def cmd_case_show(app: App, args: argparse.Namespace) -> int:
+    from maild.views import case_json, case_text
+
+    with app.db.reader() as s:
+        case = _case(s, args.number)
+        opening = list(s.execute(select(Attachment).where(Attachment.case_id == case.id,
+                                                          Attachment.comment_id.is_(None))).scalars())
+        data = case_json(case, opening)
+    if args.json:
+        _print_json(data)
+    else:
+        print(case_text(data))
+    return 0
+
+
+def cmd_case_reply(app: App, args: argparse.Namespace) -> int:
+    agent_email = _email(args.as_, "agent")
+    if args.body_file:
+        try:
+            body = Path(args.body_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"cannot read --body-file {args.body_file}: {e}") from None
+    else:
+        body = args.body
+    body = body.strip("\n")
+    if not body.strip():
+        raise UsageError("the reply body is empty")
+    with app.db.session() as s:
+        case = _case(s, args.number)
+        agent = s.execute(select(Agent).where(Agent.email == agent_email)).scalar_one_or_none()
+        if agent is None:
+            raise NotFound(f"{agent_email} is not an agent (add it with `maild agent add`)")
+        comment: Comment = app.service.add_comment(s, case, agent.email, agent.name, "agent", body, body,
+                                                   source="cli")
+        queued = app.service.after_comment(s, case, comment, "agent", in_reply_to=None, waiting=args.waiting)
+        number, status = case.number, case.status
+    print(f"reply added to case {number} (status {status}); {queued} notification(s) queued")
+    return 0
+
+
+def cmd_case_close(app: App, args: argparse.Namespace) -> int:
+    with app.db.session() as s:
+        case = _case(s, args.number)
+        actor = "operator"
+        if args.as_:
+            actor = _email(args.as_, "closing")
+            is_agent = s.scalar(select(Agent.id).where(Agent.email == actor))
+            if not is_agent and actor not in {p.email for p in case.participants}:
+                raise UsageError(f"{actor} is neither an agent nor in the sharing settings of case {case.number}")
+        if case.status == "closed":
+            print(f"case {case.number} is already closed")
+            return 0
+        queued = app.service.close(s, case, actor)
+        number = case.number
+    print(f"case {number} closed; {queued} notification(s) queued")
+    return 0
+
+
+COMMANDS: dict[tuple[str, str | None], Callable[[App, argparse.Namespace], int]] = {
+    ("run", None): cmd_run,
+    ("account", "add"): cmd_account_add,
+    ("contact", "add"): cmd_contact_add,
+    ("agent", "add"): cmd_agent_add,
+    ("case", "list"): cmd_case_list,
+    ("case", "show"): cmd_case_show,
+    ("case", "reply"): cmd_case_reply,
+    ("case", "close"): cmd_case_close,
+}
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from maild.demo import run_demo
+
+        return run_demo(Path(args.dir))
+    settings = load_settings(config_path(args.config))
+    setup_logging(settings.logging.level if args.command == "run" else "warning", settings.logging.format,
+                  args.debug)
+    if args.command == "check-config":
+        return cmd_check_config(settings, args)
+    if args.command == "db":
+        return cmd_db_upgrade(settings, args)
+    app = App(settings)
+    try:
+        app.db.check_schema()
+        return COMMANDS[(args.command, getattr(args, "sub", None))](app, args)
+    finally:
+        app.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    if debug:
+        setup_logging(debug=True)
+    try:
+        args = build_parser().parse_args(argv)
+        return dispatch(args)
+    except MaildError as e:
+        if debug:
+            log.exception("failed")
+        print(f"maild: {e}", file=sys.stderr)
+        return e.exit_code
+    except IntegrityError as e:
+        if debug:
+            log.exception("failed")
+        print(f"maild: the change conflicts with existing data: {str(e.orig).splitlines()[0]}", file=sys.stderr)
+        return 1
+    except OperationalError as e:
+        if debug:
+            log.exception("failed")
+        print(f"maild: database error: {str(e.orig).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # noqa: BLE001 - last resort: one sentence, traceback only with --debug
+        if debug:
+            log.exception("unexpected error")
+        else:
+            print(f"maild: unexpected error: {type(e).__name__}: {e} (run with --debug for details)",
+                  file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Ingest: mailbox -> parse -> route -> persist, one transaction per message.
+
+Owns the exactly-once rule for inbound mail. A message is marked done in
+the mailbox only after its transaction committed; a message whose
+(mailbox, source key) or Message-ID is already recorded is not processed
+again, only marked. So a crash at any point followed by a restart neither
+loses nor duplicates anything. A message that cannot be processed is kept
+(raw bytes in the database, the message itself moved to the failed folder)
+with its reason, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from maild.cases import Applied, CaseService, DbFacts
+from maild.clock import Clock
+from maild.db import Database
+from maild.errors import TransientError
+from maild.inbound import InboundMail
+from maild.mailbox import FetchedMessage, MailSource
+from maild.models import InboundMessage
+from maild.parse import parse_message
+from maild.route import RoutingPolicy, route
+
+log = logging.getLogger("maild.ingest")
+
+
+@dataclass
+class IngestStats:
+    processed: int = 0
+    skipped: int = 0
+    quarantined: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    notifications: int = 0
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+class Ingestor:
+    def __init__(
+        self,
+        db: Database,
+        service: CaseService,
+        policy: RoutingPolicy,
+        clock: Clock,
+        *,
+        max_attachment_bytes: int,
+        batch_size: int = 100,
+        on_queued: Callable[[], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.db = db
+        self.service = service
+        self.policy = policy
+        self.clock = clock
+        self.max_attachment_bytes = max_attachment_bytes
+        self.batch_size = batch_size
+        self.on_queued = on_queued or (lambda: None)
+        self.should_stop = should_stop or (lambda: False)
+
+    def run_once(self, source: MailSource) -> IngestStats:
+        """Process every message now pending in `source` (the source is open)."""
+        stats = IngestStats()
+        keys = source.pending()
+        for start in range(0, len(keys), self.batch_size):
+            if self.should_stop():
+                break
+            batch = keys[start : start + self.batch_size]
+            done, failed = self._batch(source, source.fetch(batch), stats)
+            if done:
+                source.mark_done(done)
+            if failed:
+                source.quarantine(failed)
+        return stats
+
+    def _batch(
+        self, source: MailSource, messages: list[FetchedMessage], stats: IngestStats
+    ) -> tuple[list[str], list[str]]:
+        done: list[str] = []
+        failed: list[str] = []
+        for message in messages:
+            if self.should_stop():
+                break
+            try:
+                applied = self.process(source.name, message.key, message.raw)
+            except TransientError:
+                # The database went away: keep what is done, leave the rest pending.
+                if done:
+                    source.mark_done(done)
+                if failed:
+                    source.quarantine(failed)
+                raise
+            if applied is None:
+                stats.skipped += 1
+                done.append(message.key)
+                continue
+            stats.count(applied.outcome)
+            stats.notifications += applied.notifications
+            if applied.outcome == "quarantined":
+                stats.quarantined += 1
+                failed.append(message.key)
+            else:
+                stats.processed += 1
+                done.append(message.key)
+            if applied.notifications:
+                self.on_queued()
+        return done, failed
+
+    def process(self, mailbox: str, key: str, raw: bytes) -> Applied | None:
+        """Handle one message in one transaction; None when it was already handled."""
+        try:
+            with self.db.reader() as s:
+                if s.scalar(select(InboundMessage.id).where(InboundMessage.mailbox == mailbox,
+                                                            InboundMessage.source_key == key)):
+                    return None
+            mail = parse_message(raw, max_attachment_bytes=self.max_attachment_bytes)
+            with self.db.reader() as s:
+                seen = s.scalar(select(InboundMessage.id).where(InboundMessage.message_id == mail.message_id))
+            if seen:
+                log.info("duplicate of inbound message #%s skipped message_id=%s key=%s", seen, mail.message_id, key)
+                return None
+            return self._route_and_apply(mailbox, key, mail)
+        except OperationalError as e:
+            raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
+        except IntegrityError:
+            # Another worker (or a retry) recorded the same message meanwhile: it is done.
+            log.info("message already recorded by another worker key=%s", key)
+            return None
+        except Exception as e:  # noqa: BLE001 - any bug or hostile input: quarantine, never drop
+            return self._quarantine(mailbox, key, raw, e)
+
+    def _route_and_apply(self, mailbox: str, key: str, mail: InboundMail) -> Applied:
+        with self.db.session() as s:
+            decision = route(mail, DbFacts(s), self.policy, self.clock.now())
+            applied = self.service.apply(s, mail, decision, mailbox, key)
+        log.info(
+            "message %s outcome=%s case=%s notifications=%d reason=%s message_id=%s",
+            key, applied.outcome, applied.case_number or "-", applied.notifications, applied.reason, mail.message_id,
+        )
+        return applied
+
+    def _quarantine(self, mailbox: str, key: str, raw: bytes, error: Exception) -> Applied:
+        reason = f"{type(error).__name__}: {error}"[:1000]
+        log.error("message %s quarantined: %s", key, reason)
+        log.debug("%s", traceback.format_exc())
+        digest = hashlib.sha256(raw).hexdigest()
+        stub = InboundMail(
+            message_id=f"<quarantined.{digest[:32]}@maild.invalid>",
+            from_addr=None, subject="", text="", raw_size=len(raw), raw_sha256=digest,
+        )
+        try:
+            with self.db.session() as s:
+                self.service.record(s, stub, mailbox, key, "quarantined", reason, raw=raw)
+        except OperationalError as e:
+            raise TransientError(f"database unavailable: {e}") from e
+        return Applied("quarantined", reason)

@@ -1,0 +1,170 @@
+"""Notifications: who gets one for an event, and queueing each in the outbox.
+
+A notification is rendered and written as an outbox row inside the caller's
+transaction (transactional outbox): it exists exactly when the change that
+caused it was committed. Rendering at queue time fixes the Message-ID, the
+per-recipient reply address and the text, so a retry sends the very same
+bytes. Each recipient gets a message of their own, with a reply token
+issued to them, so a reply proves whose copy it answers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from maild.clock import Clock
+from maild.compose import Composer, build_message, make_message_id
+from maild.config import SupportSettings
+from maild.i18n import SEVERITY_NAMES, pick_language
+from maild.models import Case, Contact, Outbox, ThreadMessage
+from maild.tokens import make_token, reply_address
+
+CASE_TAG = "[Case #{number}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    email: str
+    name: str
+    language: str
+    role: str  # primary_contact | collaborator | agent | manager | other
+
+
+def case_tag(number: str) -> str:
+    return CASE_TAG.format(number=number)
+
+
+class Notifier:
+    def __init__(self, composer: Composer, support: SupportSettings, clock: Clock) -> None:
+        self.composer = composer
+        self.support = support
+        self.clock = clock
+
+    # ------------------------------------------------------------------ recipients
+
+    def case_recipients(
+        self, session: Session, case: Case, *, exclude: Iterable[str] = (), include_agent: bool = True
+    ) -> list[Recipient]:
+        """Everyone in the sharing settings (and the agent address), less `exclude`."""
+        skip = {e.lower() for e in exclude}
+        languages = self._contact_languages(session, [p.email for p in case.participants])
+        out: list[Recipient] = []
+        for p in case.participants:
+            if p.email in skip:
+                continue
+            out.append(Recipient(p.email, p.name, languages.get(p.email) or self.language(None), p.role))
+        agent = self.support.agent_address
+        if include_agent and agent and agent not in skip and all(r.email != agent for r in out):
+            out.append(Recipient(agent, "", self.language(None), "agent"))
+        return out
+
+    def _contact_languages(self, session: Session, emails: Sequence[str]) -> dict[str, str | None]:
+        if not emails:
+            return {}
+        rows = session.query(Contact.email, Contact.language).filter(Contact.email.in_(emails)).all()
+        return {email: lang for email, lang in rows}
+
+    def language(self, wanted: str | None) -> str:
+        return pick_language(wanted, self.support.default_language)
+
+    # ------------------------------------------------------------------ context
+
+    def case_context(self, case: Case) -> dict[str, Any]:
+        """The template view of a case (built once per event, shared by its recipients)."""
+        return {
+            "number": case.number,
+            "tag": case_tag(case.number),
+            "subject": case.subject,
+            "severity": case.severity,
+            "severity_name": SEVERITY_NAMES["en"].get(case.severity, str(case.severity)),
+            "status": case.status,
+            "account": case.account.name,
+            "primary_contact": case.primary_contact.email,
+            "collaborators": [p.email for p in case.participants if p.role == "collaborator"],
+            "created_at": case.created_at,
+            "first_response_due_at": case.first_response_due_at,
+            "first_responded_at": case.first_responded_at,
+            "fields": dict(case.fields or {}),
+            "description": case.description,
+        }
+
+    # ------------------------------------------------------------------ queueing
+
+    def enqueue(
+        self,
+        session: Session,
+        event: str,
+        recipient: Recipient,
+        *,
+        case: Case | None = None,
+        case_ctx: Mapping[str, Any] | None = None,
+        comment: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        in_reply_to: str | None = None,
+        references: Sequence[str] = (),
+    ) -> Outbox:
+        """Render one notification for one recipient and add it to the outbox."""
+        now = self.clock.now()
+        language = recipient.language
+        token_address = None
+        if case is not None:
+            token_address = reply_address(self.support.address, make_token(self.support.secret, case.id, recipient.email))
+            if case_ctx is None:
+                case_ctx = self.case_context(case)
+            case_ctx = {**case_ctx, "severity_name": SEVERITY_NAMES.get(language, SEVERITY_NAMES["en"]).get(
+                case.severity, str(case.severity))}
+        context = {
+            "support": {"name": self.support.name, "address": self.support.address},
+            "recipient": {"email": recipient.email, "name": recipient.name, "language": language,
+                          "role": recipient.role},
+            "reply_address": token_address,
+            "case": case_ctx,
+            "comment": comment,
+            "event": dict(extra or {}),
+        }
+        rendered = self.composer.render(event, language, context)
+        unique = f"{secrets.token_hex(10)}.{case.number if case else 'notice'}"
+        message_id = make_message_id(self.support.domain, unique)
+        thread_root = case.thread_root if case is not None else in_reply_to
+        refs = [r for r in (thread_root, *references) if r]
+        data = build_message(
+            rendered,
+            from_addr=self.support.address,
+            from_name=self.support.name,
+            to_addr=recipient.email,
+            to_name=recipient.name or None,
+            reply_to=token_address,
+            message_id=message_id,
+            in_reply_to=in_reply_to or thread_root,
+            references=list(dict.fromkeys(refs)),
+            date=now,
+            extra_headers={"X-Maild-Event": event, **({"X-Maild-Case": case.number} if case else {})},
+        )
+        row = Outbox(
+            case_id=case.id if case is not None else None,
+            event=event,
+            recipient=recipient.email,
+            mail_from=self.support.address,
+            message_id=message_id,
+            subject=rendered.subject,
+            raw=data,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(row)
+        if case is not None:
+            session.add(ThreadMessage(message_id=message_id, case_id=case.id))
+        return row
+
+    def enqueue_many(
+        self, session: Session, event: str, recipients: Iterable[Recipient], *, case: Case, **kwargs: Any
+    ) -> list[Outbox]:
+        ctx = self.case_context(case)
+        return [self.enqueue(session, event, r, case=case, case_ctx=ctx, **kwargs) for r in recipients]

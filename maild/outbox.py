@@ -1,0 +1,153 @@
+"""The outbox: claiming due notifications, sending them, recording the answer.
+
+Rows are written by notify.Notifier in the transaction that caused them;
+this module only moves them on. Retry state lives in the rows (attempts,
+next_attempt_at, last_error), so backoff survives restarts. A claim pushes
+next_attempt_at forward by a lease, so a worker that dies mid-send leaves
+its rows to be picked up again later rather than lost; on PostgreSQL the
+claim uses FOR UPDATE SKIP LOCKED so several workers never take the same
+row. Transient failures (4xx, connection trouble) are retried quickly a few
+times within a pass, then deferred with exponential backoff; permanent ones
+(5xx) are marked failed with the server's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from maild.clock import Clock
+from maild.config import OutboxSettings
+from maild.db import Database, is_postgres
+from maild.models import Outbox
+from maild.smtp import Envelope, SendResult, SmtpSender
+
+log = logging.getLogger("maild.outbox")
+
+CLAIM_LEASE = timedelta(minutes=5)
+IN_PASS_RETRY_DELAYS = (0.3, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    mail_from: str
+    recipient: str
+    raw: bytes
+    attempts: int
+    created_at: datetime
+    message_id: str
+
+
+def retry_delay(attempts: int, initial: timedelta, maximum: timedelta, jitter: float = 0.1) -> timedelta:
+    """Exponential backoff with jitter: initial, 2×, 4× … capped at maximum."""
+    base = min(maximum.total_seconds(), initial.total_seconds() * (2 ** max(0, attempts - 1)))
+    return timedelta(seconds=base * (1 + random.uniform(-jitter, jitter)))
+
+
+class OutboxStore:
+    def __init__(self, db: Database, settings: OutboxSettings, clock: Clock) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+
+    def claim(self, limit: int) -> list[Claimed]:
+        """Take up to `limit` due rows for this worker (one short transaction)."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            query = (
+                select(Outbox)
+                .where(Outbox.status == "pending", Outbox.next_attempt_at <= now)
+                .order_by(Outbox.next_attempt_at, Outbox.id)
+                .limit(limit)
+            )
+            if is_postgres(self.db.engine):
+                query = query.with_for_update(skip_locked=True)
+            rows = s.execute(query).scalars().all()
+            for row in rows:
+                row.next_attempt_at = now + CLAIM_LEASE
+            return [Claimed(r.id, r.mail_from, r.recipient, r.raw, r.attempts, r.created_at, r.message_id)
+                    for r in rows]
+
+    def record(self, results: Sequence[tuple[Claimed, SendResult]]) -> None:
+        """Write the SMTP answers back (one transaction for the batch)."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            for claimed, result in results:
+                attempts = claimed.attempts + 1
+                values: dict[str, object] = {"attempts": attempts, "last_error": None}
+                if result.outcome == "sent":
+                    values.update(status="sent", sent_at=now)
+                elif result.outcome == "permanent":
+                    values.update(status="failed", last_error=result.detail)
+                elif now - claimed.created_at >= self.settings.give_up_after:
+                    values.update(status="failed", last_error=f"gave up after {attempts} attempts: {result.detail}")
+                else:
+                    delay = retry_delay(attempts, self.settings.retry_initial, self.settings.retry_max)
+                    values.update(next_attempt_at=now + delay, last_error=result.detail)
+                s.execute(update(Outbox).where(Outbox.id == claimed.id).values(**values))
+
+    def depth(self) -> int:
+        with self.db.reader() as s:
+            return int(s.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "pending")) or 0)
+
+
+@dataclass
+class DispatchStats:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+
+
+class Dispatcher:
+    """Sends what is due, batch after batch, until nothing due is left."""
+
+    def __init__(self, store: OutboxStore, sender: SmtpSender, batch_size: int) -> None:
+        self.store = store
+        self.sender = sender
+        self.batch_size = batch_size
+
+    async def run_once(self) -> DispatchStats:
+        stats = DispatchStats()
+        while True:
+            batch = await asyncio.to_thread(self.store.claim, self.batch_size)
+            if not batch:
+                return stats
+            results = await self._send_with_quick_retries(batch)
+            await asyncio.to_thread(self.store.record, results)
+            for claimed, result in results:
+                if result.outcome == "sent":
+                    stats.sent += 1
+                elif result.outcome == "permanent":
+                    stats.failed += 1
+                    log.warning("notification %s to %s failed permanently: %s", claimed.message_id,
+                                claimed.recipient, result.detail)
+                else:
+                    stats.deferred += 1
+            if stats.deferred and all(r.outcome == "transient" for _c, r in results):
+                # The server is refusing everything: stop this pass, the rows carry their backoff.
+                log.warning("SMTP server unavailable: %s; %d notification(s) deferred", results[0][1].detail,
+                            len(results))
+                return stats
+
+    async def _send_with_quick_retries(self, batch: Sequence[Claimed]) -> list[tuple[Claimed, SendResult]]:
+        final: dict[int, SendResult] = {}
+        todo = list(batch)
+        for delay in (*IN_PASS_RETRY_DELAYS, None):
+            answers = await self.sender.send_many([Envelope(c.mail_from, c.recipient, c.raw) for c in todo])
+            retry: list[Claimed] = []
+            for claimed, result in zip(todo, answers, strict=True):
+                final[claimed.id] = result
+                if result.outcome == "transient":
+                    retry.append(claimed)
+            if not retry or delay is None:
+                break
+            await asyncio.sleep(delay)
+            todo = retry
+        return [(c, final[c.id]) for c in batch]

@@ -1,0 +1,96 @@
+"""How cases look to users: the JSON objects of CONTRACT.md and the text tables.
+
+Read-only; times are UTC ISO 8601 with Z.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maild.clock import iso_utc
+from maild.models import Attachment, Case, Comment
+
+
+def _attachment(a: Attachment) -> dict[str, Any]:
+    out: dict[str, Any] = {"filename": a.filename, "size": a.size, "content_type": a.content_type}
+    if a.dropped_reason:
+        out["dropped"] = a.dropped_reason
+    return out
+
+
+def comment_json(c: Comment) -> dict[str, Any]:
+    return {
+        "author": c.author_email,
+        "author_name": c.author_name,
+        "role": c.role,
+        "body": c.body,
+        "created_at": iso_utc(c.created_at),
+        "source": c.source,
+        "attachments": [_attachment(a) for a in c.attachments],
+    }
+
+
+def case_summary(case: Case) -> dict[str, Any]:
+    return {
+        "number": case.number,
+        "subject": case.subject,
+        "severity": case.severity,
+        "status": case.status,
+        "account": case.account.name,
+        "primary_contact": case.primary_contact.email,
+        "created_at": iso_utc(case.created_at),
+        "first_response_due_at": iso_utc(case.first_response_due_at),
+        "first_responded_at": iso_utc(case.first_responded_at),
+    }
+
+
+def case_json(case: Case, opening_attachments: list[Attachment]) -> dict[str, Any]:
+    data = case_summary(case)
+    data.update(
+        collaborators=[p.email for p in case.participants if p.role == "collaborator"],
+        description=case.description,
+        fields=dict(case.fields or {}),
+        updated_at=iso_utc(case.updated_at),
+        closed_at=iso_utc(case.closed_at),
+        severity_note=case.severity_note,
+        previous_case=f"{case.previous_case_id:08d}" if case.previous_case_id else None,
+        escalations=[
+            {"level": e.level, "reason": e.reason, "at": iso_utc(e.created_at), "requested_by": e.requested_by}
+            for e in case.escalations
+        ],
+        attachments=[_attachment(a) for a in opening_attachments],
+        comments=[comment_json(c) for c in case.comments],
+    )
+    return data
+
+
+def case_table(cases: list[Case]) -> str:
+    if not cases:
+        return "no cases"
+    lines = [f"{'NUMBER':<9} {'SEV':<3} {'STATUS':<20} {'PRIMARY CONTACT':<32} SUBJECT"]
+    for c in cases:
+        lines.append(f"{c.number:<9} {c.severity:<3} {c.status:<20} {c.primary_contact.email:<32} {c.subject}")
+    return "\n".join(lines)
+
+
+def case_text(data: dict[str, Any]) -> str:
+    lines = [
+        f"Case {data['number']}: {data['subject']}",
+        f"  status {data['status']}, severity {data['severity']}, account {data['account']}",
+        f"  primary contact {data['primary_contact']}; collaborators: {', '.join(data['collaborators']) or '-'}",
+        f"  opened {data['created_at']}, first response due {data['first_response_due_at']}, "
+        f"responded {data['first_responded_at'] or '-'}",
+    ]
+    for key, value in data["fields"].items():
+        lines.append(f"  {key}: {value}")
+    for e in data["escalations"]:
+        lines.append(f"  escalated: level {e['level']} ({e['reason']}) at {e['at']}")
+    lines.append("")
+    lines.append(data["description"])
+    for c in data["comments"]:
+        lines.append("")
+        lines.append(f"--- {c['author']} ({c['role']}) at {c['created_at']}")
+        lines.append(c["body"])
+        for a in c["attachments"]:
+            lines.append(f"    [attachment] {a['filename']} ({a['size']} bytes)")
+    return "\n".join(lines)

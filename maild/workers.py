@@ -1,0 +1,252 @@
+"""The daemon's loops: ingest, deadline scan and outbox, each with run_once().
+
+`maild run --once` is one call of each run_once in order; `maild run` wraps
+them in loops with waiting, backoff and signals. Ingest runs in a thread
+of its own (imapclient and the database driver block); the outbox and the
+deadline scan are asyncio tasks. Ingest wakes the outbox as soon as it
+queued something, so notifications leave within moments of a message's
+arrival. SIGTERM/SIGINT let the message in hand finish, then everything
+closes and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
+
+from maild import systemd
+from maild.app import App
+from maild.db import is_postgres
+from maild.errors import MaildError, TransientError
+from maild.ingest import Ingestor, IngestStats
+from maild.mailbox import MailSource
+from maild.models import Case
+from maild.outbox import Dispatcher, DispatchStats
+
+log = logging.getLogger("maild.worker")
+
+DEADLINE_SCAN_EVERY = 1.0
+OUTBOX_IDLE_CHECK = 5.0
+WAIT_CHUNK = 2.0
+
+
+@dataclass
+class PassReport:
+    ingest: IngestStats = field(default_factory=IngestStats)
+    escalations: int = 0
+    dispatch: DispatchStats = field(default_factory=DispatchStats)
+    errors: list[str] = field(default_factory=list)
+
+
+def scan_deadlines(app: App, limit: int = 500) -> int:
+    """Escalate every case whose next escalation time has come; returns notifications queued."""
+    now = app.clock.now()
+    queued = 0
+    with app.db.session() as s:
+        query = (
+            select(Case).where(Case.next_escalation_at <= now).order_by(Case.next_escalation_at).limit(limit)
+        )
+        if is_postgres(app.db.engine):
+            query = query.with_for_update(skip_locked=True, of=Case)
+        for case in s.execute(query).scalars().all():
+            try:
+                with s.begin_nested():
+                    queued += app.service.scan_deadlines(s, case)
+            except IntegrityError:
+                log.info("case %s: escalation already recorded by another worker", case.number)
+    return queued
+
+
+class Worker:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.stopping = threading.Event()
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.ingestor = Ingestor(
+            app.db, app.service, app.policy, app.clock,
+            max_attachment_bytes=app.settings.support.max_attachment_size,
+            batch_size=app.settings.mailbox.batch_size,
+            on_queued=self._wake_outbox,
+            should_stop=self.stopping.is_set,
+        )
+
+    def _wake_outbox(self) -> None:
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    # ------------------------------------------------------------------ one pass
+
+    async def run_once(self) -> PassReport:
+        """Fetch and process everything now in the mailbox, scan deadlines, send all that is due."""
+        report = PassReport()
+        source = self.app.make_source()
+        try:
+            await asyncio.to_thread(source.open)
+            report.ingest = await asyncio.to_thread(self.ingestor.run_once, source)
+        except MaildError as e:
+            report.errors.append(f"mailbox: {e}")
+            log.error("mailbox: %s", e)
+        finally:
+            await asyncio.to_thread(source.close)
+        try:
+            report.escalations = await asyncio.to_thread(scan_deadlines, self.app)
+        except OperationalError as e:
+            report.errors.append(f"deadline scan: database unavailable: {e.orig}")
+        sender = self.app.make_sender()
+        try:
+            dispatcher = Dispatcher(self.app.outbox_store(), sender, self.app.settings.outbox.batch_size)
+            report.dispatch = await dispatcher.run_once()
+        except OperationalError as e:
+            report.errors.append(f"outbox: database unavailable: {e.orig}")
+        finally:
+            await sender.close()
+        return report
+
+    # ------------------------------------------------------------------ forever
+
+    async def run_forever(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        stop = asyncio.Event()
+
+        def request_stop(signame: str) -> None:
+            if not stop.is_set():
+                log.info("received %s: finishing the message in hand, then stopping", signame)
+            stop.set()
+            self.stopping.set()
+            self._wake_outbox()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._loop.add_signal_handler(sig, request_stop, sig.name)
+        systemd.notify("STATUS=starting")
+        ingest = asyncio.create_task(asyncio.to_thread(self._ingest_loop), name="ingest")
+        outbox = asyncio.create_task(self._outbox_loop(stop), name="outbox")
+        deadlines = asyncio.create_task(self._deadline_loop(stop), name="deadlines")
+        watchdog = asyncio.create_task(self._watchdog(stop), name="watchdog")
+        tasks = [ingest, outbox, deadlines, watchdog]
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if task.exception() is not None and not stop.is_set():
+                request_stop("an internal error")
+        stop.set()
+        self.stopping.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        systemd.notify("STOPPING=1")
+        errors = [r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)]
+        if errors:
+            raise errors[0]
+
+    def _sleep(self, seconds: float) -> None:
+        self.stopping.wait(seconds)
+
+    def _open_with_backoff(self, source: MailSource) -> bool:
+        """Connect, retrying with exponential backoff and jitter until connected or stopping."""
+        state = {"failing": False}
+
+        def before_sleep(rs: RetryCallState) -> None:
+            if not state["failing"] and rs.outcome is not None:
+                log.warning("mailbox unavailable, retrying with backoff: %s", rs.outcome.exception())
+                systemd.notify(f"STATUS=mailbox unavailable: {rs.outcome.exception()}")
+            state["failing"] = True
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(MaildError),
+            wait=wait_exponential_jitter(initial=1, max=60, jitter=1),
+            stop=lambda _rs: self.stopping.is_set(),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            retrying(source.open)
+        except MaildError:
+            return False
+        if state["failing"]:
+            log.info("mailbox connected again")
+        return True
+
+    def _ingest_loop(self) -> None:
+        source = self.app.make_source()
+        poll = self.app.settings.mailbox.poll_interval.total_seconds()
+        ready = False
+        try:
+            while not self.stopping.is_set():
+                if not self._open_with_backoff(source):
+                    continue
+                if not ready:
+                    systemd.notify("READY=1\nSTATUS=watching the mailbox")
+                    log.info("watching %s", source.name)
+                    ready = True
+                try:
+                    while not self.stopping.is_set():
+                        stats = self.ingestor.run_once(source)
+                        if stats.processed or stats.quarantined:
+                            log.info("ingest pass: processed=%d quarantined=%d skipped=%d", stats.processed,
+                                     stats.quarantined, stats.skipped)
+                        self._wait_for_mail(source, poll)
+                except TransientError as e:
+                    log.warning("connection lost, reconnecting: %s", e)
+                    source.close()
+                    self._sleep(1.0)
+        finally:
+            source.close()
+
+    def _wait_for_mail(self, source: MailSource, poll: float) -> None:
+        waited = 0.0
+        while not self.stopping.is_set() and waited < poll:
+            chunk = min(WAIT_CHUNK, poll - waited)
+            if source.wait_for_mail(chunk):
+                return
+            waited += chunk
+
+    async def _outbox_loop(self, stop: asyncio.Event) -> None:
+        assert self._wake is not None
+        sender = self.app.make_sender()
+        dispatcher = Dispatcher(self.app.outbox_store(), sender, self.app.settings.outbox.batch_size)
+        try:
+            while not stop.is_set():
+                try:
+                    stats = await dispatcher.run_once()
+                    if stats.sent or stats.failed:
+                        log.info("outbox: sent=%d deferred=%d failed=%d", stats.sent, stats.deferred, stats.failed)
+                except OperationalError as e:
+                    log.warning("outbox: database unavailable: %s", e.orig)
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), OUTBOX_IDLE_CHECK)
+                except TimeoutError:
+                    pass
+        finally:
+            await sender.close()
+
+    async def _deadline_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                if await asyncio.to_thread(scan_deadlines, self.app):
+                    self._wake_outbox()
+            except OperationalError as e:
+                log.warning("deadline scan: database unavailable: %s", e.orig)
+            try:
+                await asyncio.wait_for(stop.wait(), DEADLINE_SCAN_EVERY)
+            except TimeoutError:
+                pass
+
+    async def _watchdog(self, stop: asyncio.Event) -> None:
+        interval = systemd.watchdog_interval()
+        if interval is None:
+            await stop.wait()
+            return
+        while not stop.is_set():
+            systemd.notify("WATCHDOG=1")
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                pass
