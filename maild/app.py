@@ -59,16 +59,30 @@ class App:
             assert m.path is not None
             return MaildirSource(m.path)
         return ImapSource(
-            m.host, m.port, m.security, m.username, m.password, folder=m.folder,
-            processed_folder=m.processed_folder, failed_folder=m.failed_folder,
-            timeout=m.timeout.total_seconds(), ca_file=m.ca_file, verify_tls=m.verify_tls,
+            m.host,
+            m.port,
+            m.security,
+            m.username,
+            m.password,
+            folder=m.folder,
+            processed_folder=m.processed_folder,
+            failed_folder=m.failed_folder,
+            timeout=m.timeout.total_seconds(),
+            ca_file=m.ca_file,
+            verify_tls=m.verify_tls,
         )
 
     def make_sender(self) -> SmtpSender:
         s = self.settings.smtp
         return SmtpSender(
-            s.host, s.port, s.security, username=s.username, password=s.password,
-            timeout=s.timeout.total_seconds(), ca_file=s.ca_file, verify_tls=s.verify_tls,
+            s.host,
+            s.port,
+            s.security,
+            username=s.username,
+            password=s.password,
+            timeout=s.timeout.total_seconds(),
+            ca_file=s.ca_file,
+            verify_tls=s.verify_tls,
             connections=s.connections,
         )
 

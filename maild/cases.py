@@ -104,11 +104,15 @@ class DbFacts:
         if row is None:
             return None
         domains = tuple(
-            self.session.execute(select(AccountDomain.domain).where(AccountDomain.account_id == row.account_id))
+            self.session.execute(
+                select(AccountDomain.domain).where(AccountDomain.account_id == row.account_id)
+            )
             .scalars()
             .all()
         )
-        return ContactFacts(row.id, row.email, row.name, row.account_id, row.designated, row.language, domains)
+        return ContactFacts(
+            row.id, row.email, row.name, row.account_id, row.designated, row.language, domains
+        )
 
     def agent(self, email: str) -> AgentFacts | None:
         row = self.session.execute(select(Agent).where(Agent.email == email.lower())).scalar_one_or_none()
@@ -144,8 +148,15 @@ class CaseService:
     # ------------------------------------------------------------------ inbound
 
     def record(
-        self, session: Session, mail: InboundMail, mailbox: str, key: str, outcome: str, reason: str,
-        case: Case | None = None, raw: bytes | None = None,
+        self,
+        session: Session,
+        mail: InboundMail,
+        mailbox: str,
+        key: str,
+        outcome: str,
+        reason: str,
+        case: Case | None = None,
+        raw: bytes | None = None,
     ) -> InboundMessage:
         row = InboundMessage(
             mailbox=mailbox,
@@ -165,7 +176,9 @@ class CaseService:
         session.flush()
         return row
 
-    def apply(self, session: Session, mail: InboundMail, decision: Decision, mailbox: str, key: str) -> Applied:
+    def apply(
+        self, session: Session, mail: InboundMail, decision: Decision, mailbox: str, key: str
+    ) -> Applied:
         if isinstance(decision, Ignore):
             self.record(session, mail, mailbox, key, decision.outcome, decision.reason)
             return Applied(decision.outcome, decision.reason)
@@ -196,7 +209,12 @@ class CaseService:
         return True
 
     def _notice(
-        self, session: Session, mail: InboundMail, event: str, extra: dict[str, Any], contact_language: str | None,
+        self,
+        session: Session,
+        mail: InboundMail,
+        event: str,
+        extra: dict[str, Any],
+        contact_language: str | None,
         case: Case | None = None,
     ) -> int:
         email, name = self._sender(mail)
@@ -204,7 +222,12 @@ class CaseService:
             return 0
         recipient = Recipient(email, name, self.notifier.language(contact_language), "other")
         self.notifier.enqueue(
-            session, event, recipient, case=case, extra=extra, in_reply_to=mail.message_id,
+            session,
+            event,
+            recipient,
+            case=case,
+            extra=extra,
+            in_reply_to=mail.message_id,
             references=list(mail.references[-10:]),
         )
         return 1
@@ -217,9 +240,14 @@ class CaseService:
                 select(Contact).where(Contact.email == (mail.from_addr.email if mail.from_addr else ""))
             ).scalar_one_or_none()
             sent = self._notice(
-                session, mail, "rejected",
-                {"reason_text": d.reason, "original_subject": mail.subject, "case_number": d.case.number if d.case
-                 else None},
+                session,
+                mail,
+                "rejected",
+                {
+                    "reason_text": d.reason,
+                    "original_subject": mail.subject,
+                    "case_number": d.case.number if d.case else None,
+                },
                 contact.language if contact else None,
             )
         return Applied(d.outcome, d.reason, d.case.number if d.case else None, sent)
@@ -233,7 +261,10 @@ class CaseService:
 
             message = DEFAULT_HELPDESK.get(language, DEFAULT_HELPDESK["en"])
         sent = self._notice(
-            session, mail, "helpdesk", {"helpdesk_message": message, "original_subject": mail.subject},
+            session,
+            mail,
+            "helpdesk",
+            {"helpdesk_message": message, "original_subject": mail.subject},
             d.contact.language if d.contact else None,
         )
         return Applied(d.outcome, d.reason, None, sent)
@@ -268,47 +299,90 @@ class CaseService:
         session.add(case)
         session.flush()
         case.next_escalation_at = self._next_escalation(case, set())
-        session.add(Participant(case_id=case.id, email=contact.email, name=contact.name or
-                                (mail.from_addr.name if mail.from_addr else ""), role="primary_contact",
-                                contact_id=contact.id, created_at=now))
+        session.add(
+            Participant(
+                case_id=case.id,
+                email=contact.email,
+                name=contact.name or (mail.from_addr.name if mail.from_addr else ""),
+                role="primary_contact",
+                contact_id=contact.id,
+                created_at=now,
+            )
+        )
         for address in d.collaborators:
-            known = session.execute(select(Contact).where(Contact.email == address.email)).scalar_one_or_none()
-            session.add(Participant(case_id=case.id, email=address.email, name=address.name or
-                                    (known.name if known else ""), role="collaborator",
-                                    contact_id=known.id if known else None, created_at=now))
+            known = session.execute(
+                select(Contact).where(Contact.email == address.email)
+            ).scalar_one_or_none()
+            session.add(
+                Participant(
+                    case_id=case.id,
+                    email=address.email,
+                    name=address.name or (known.name if known else ""),
+                    role="collaborator",
+                    contact_id=known.id if known else None,
+                    created_at=now,
+                )
+            )
         inbound = self.record(session, mail, mailbox, key, d.outcome, d.reason, case)
         session.add(ThreadMessage(message_id=mail.message_id, case_id=case.id))
         self._store_attachments(session, mail, case, None)
         session.flush()
         session.refresh(case, ["participants"])
         del inbound
-        extra: dict[str, Any] = {"severity_note": d.severity.invalid,
-                                 "previous_case": d.previous_case.number if d.previous_case else None}
+        extra: dict[str, Any] = {
+            "severity_note": d.severity.invalid,
+            "previous_case": d.previous_case.number if d.previous_case else None,
+        }
         rows = self.notifier.enqueue_many(
-            session, "case_opened", self.notifier.case_recipients(session, case), case=case, extra=extra,
+            session,
+            "case_opened",
+            self.notifier.case_recipients(session, case),
+            case=case,
+            extra=extra,
             in_reply_to=mail.message_id,
         )
         return Applied(d.outcome, d.reason, case.number, len(rows))
 
-    def _store_attachments(self, session: Session, mail: InboundMail, case: Case, comment: Comment | None) -> None:
+    def _store_attachments(
+        self, session: Session, mail: InboundMail, case: Case, comment: Comment | None
+    ) -> None:
         now = self.clock.now()
         for a in mail.attachments:
-            session.add(Attachment(case_id=case.id, comment_id=comment.id if comment else None,
-                                   filename=a.filename, content_type=a.content_type, size=a.size, data=a.data,
-                                   dropped_reason=a.dropped_reason, created_at=now))
+            session.add(
+                Attachment(
+                    case_id=case.id,
+                    comment_id=comment.id if comment else None,
+                    filename=a.filename,
+                    content_type=a.content_type,
+                    size=a.size,
+                    data=a.data,
+                    dropped_reason=a.dropped_reason,
+                    created_at=now,
+                )
+            )
 
     def _comment(self, session: Session, mail: InboundMail, d: AddComment, mailbox: str, key: str) -> Applied:
         case = session.get(Case, d.case.id)
         assert case is not None
-        now = self.clock.now()
         body = strip_command(extract_reply(mail.text)) if d.command else extract_reply(mail.text)
         inbound = self.record(session, mail, mailbox, key, d.outcome, d.reason, case)
         session.add(ThreadMessage(message_id=mail.message_id, case_id=case.id))
-        comment = self.add_comment(session, case, d.author, d.author_name, d.role, body, mail.text,
-                                   inbound_id=inbound.id, source="email")
+        comment = self.add_comment(
+            session,
+            case,
+            d.author,
+            d.author_name,
+            d.role,
+            body,
+            mail.text,
+            inbound_id=inbound.id,
+            source="email",
+        )
         self._store_attachments(session, mail, case, comment)
         session.flush()
-        sent = self.after_comment(session, case, comment, d.role, in_reply_to=mail.message_id, reopen=d.reopen)
+        sent = self.after_comment(
+            session, case, comment, d.role, in_reply_to=mail.message_id, reopen=d.reopen
+        )
         if d.command == "close":
             sent += self._command_close(session, mail, case, d)
         elif d.command == "escalate":
@@ -318,20 +392,44 @@ class CaseService:
     # ------------------------------------------------------------------ shared by email and CLI
 
     def add_comment(
-        self, session: Session, case: Case, author: str, author_name: str, role: Role | str, body: str,
-        full_body: str, *, inbound_id: int | None = None, source: str = "email",
+        self,
+        session: Session,
+        case: Case,
+        author: str,
+        author_name: str,
+        role: Role | str,
+        body: str,
+        full_body: str,
+        *,
+        inbound_id: int | None = None,
+        source: str = "email",
     ) -> Comment:
         now = self.clock.now()
-        comment = Comment(case_id=case.id, author_email=author, author_name=author_name, role=role,
-                          body=body, full_body=full_body, source=source, inbound_message_id=inbound_id,
-                          created_at=now)
+        comment = Comment(
+            case_id=case.id,
+            author_email=author,
+            author_name=author_name,
+            role=role,
+            body=body,
+            full_body=full_body,
+            source=source,
+            inbound_message_id=inbound_id,
+            created_at=now,
+        )
         session.add(comment)
         session.flush()
         return comment
 
     def after_comment(
-        self, session: Session, case: Case, comment: Comment, role: str, *, in_reply_to: str | None,
-        reopen: bool = False, waiting: bool = False,
+        self,
+        session: Session,
+        case: Case,
+        comment: Comment,
+        role: str,
+        *,
+        in_reply_to: str | None,
+        reopen: bool = False,
+        waiting: bool = False,
     ) -> int:
         """Status bookkeeping and notifications that every comment causes."""
         now = self.clock.now()
@@ -358,13 +456,20 @@ class CaseService:
             "attachments": [{"filename": a.filename, "size": a.size} for a in comment.attachments],
         }
         recipients = self.notifier.case_recipients(session, case, exclude=[comment.author_email])
-        rows = self.notifier.enqueue_many(session, "comment_added", recipients, case=case, comment=comment_ctx,
-                                          in_reply_to=in_reply_to)
+        rows = self.notifier.enqueue_many(
+            session, "comment_added", recipients, case=case, comment=comment_ctx, in_reply_to=in_reply_to
+        )
         sent = len(rows)
         if case.status != old_status and (reopen or old_status == "closed"):
-            sent += len(self.notifier.enqueue_many(
-                session, "reopened", self.notifier.case_recipients(session, case), case=case,
-                extra={"old_status": old_status, "new_status": case.status}))
+            sent += len(
+                self.notifier.enqueue_many(
+                    session,
+                    "reopened",
+                    self.notifier.case_recipients(session, case),
+                    case=case,
+                    extra={"old_status": old_status, "new_status": case.status},
+                )
+            )
         return sent
 
     def close(self, session: Session, case: Case, actor: str) -> int:
@@ -377,17 +482,31 @@ class CaseService:
         case.updated_at = now
         case.next_escalation_at = None
         session.flush()
-        return len(self.notifier.enqueue_many(
-            session, "closed", self.notifier.case_recipients(session, case), case=case,
-            extra={"old_status": old, "new_status": "closed", "closed_by": actor}))
+        return len(
+            self.notifier.enqueue_many(
+                session,
+                "closed",
+                self.notifier.case_recipients(session, case),
+                case=case,
+                extra={"old_status": old, "new_status": "closed", "closed_by": actor},
+            )
+        )
 
     def _command_close(self, session: Session, mail: InboundMail, case: Case, d: AddComment) -> int:
         if d.role in ("agent", "primary_contact"):
             return self.close(session, case, d.author)
-        return self._notice(session, mail, "rejected", {
-            "reason_text": "only the primary contact or an agent can close a case",
-            "original_subject": mail.subject, "case_number": case.number},
-            d.contact.language if d.contact else None, case=case)
+        return self._notice(
+            session,
+            mail,
+            "rejected",
+            {
+                "reason_text": "only the primary contact or an agent can close a case",
+                "original_subject": mail.subject,
+                "case_number": case.number,
+            },
+            d.contact.language if d.contact else None,
+            case=case,
+        )
 
     # ------------------------------------------------------------------ escalation
 
@@ -396,7 +515,11 @@ class CaseService:
 
     def _next_escalation(self, case: Case, sent: set[int]) -> datetime | None:
         """When the deadline scan must next look at this case (indexed), or None."""
-        if case.first_responded_at is not None or case.status == "closed" or case.first_response_due_at is None:
+        if (
+            case.first_responded_at is not None
+            or case.status == "closed"
+            or case.first_response_due_at is None
+        ):
             return None
         plan = self.settings.sla.plan(case.account.plan if case.account else None)
         target = case.first_response_due_at
@@ -406,22 +529,35 @@ class CaseService:
             return level_threshold(case.created_at, target, level.percent, plan.calendar)
         return None
 
-    def escalate(self, session: Session, case: Case, level: int, reason: str, requested_by: str | None) -> int:
+    def escalate(
+        self, session: Session, case: Case, level: int, reason: str, requested_by: str | None
+    ) -> int:
         """Record one escalation level and notify; the unique (case, level) row makes it once only."""
         now = self.clock.now()
-        session.add(Escalation(case_id=case.id, level=level, reason=reason, requested_by=requested_by,
-                               created_at=now))
+        session.add(
+            Escalation(case_id=case.id, level=level, reason=reason, requested_by=requested_by, created_at=now)
+        )
         session.flush()
         levels = {lv.level: lv for lv in self.settings.escalation.levels}
         config = levels.get(level)
         managers = config.recipients if config else self.settings.escalation.recipients
-        extra = {"level": level, "reason": reason, "due_at": case.first_response_due_at,
-                 "requested_by": requested_by}
+        extra = {
+            "level": level,
+            "reason": reason,
+            "due_at": case.first_response_due_at,
+            "requested_by": requested_by,
+        }
         ctx = self.notifier.case_context(case)
         sent = 0
         for email in managers:
-            self.notifier.enqueue(session, "escalated", Recipient(email, "", self.notifier.language(None),
-                                                                  "manager"), case=case, case_ctx=ctx, extra=extra)
+            self.notifier.enqueue(
+                session,
+                "escalated",
+                Recipient(email, "", self.notifier.language(None), "manager"),
+                case=case,
+                case_ctx=ctx,
+                extra=extra,
+            )
             sent += 1
         if self.settings.escalation.notify_contacts:
             recipients = [r for r in self.notifier.case_recipients(session, case) if r.email not in managers]
@@ -432,12 +568,15 @@ class CaseService:
     def _command_escalate(self, session: Session, mail: InboundMail, case: Case, d: AddComment) -> int:
         language = d.contact.language if d.contact else None
         if d.role == "agent" or d.contact is None or not d.contact.designated:
-            return self._notice(session, mail, "escalate_refused", {"original_subject": mail.subject},
-                                language, case=case)
+            return self._notice(
+                session, mail, "escalate_refused", {"original_subject": mail.subject}, language, case=case
+            )
         now = self.clock.now()
         due = case.first_response_due_at
         if due is not None and not can_escalate(due, now):
-            return self._notice(session, mail, "escalate_too_early", {"possible_at": due}, language, case=case)
+            return self._notice(
+                session, mail, "escalate_too_early", {"possible_at": due}, language, case=case
+            )
         sent = self._sent_levels(session, case)
         level = max(sent, default=0) + 1
         return self.escalate(session, case, level, "customer_request", d.author)
@@ -445,14 +584,24 @@ class CaseService:
     def scan_deadlines(self, session: Session, case: Case) -> int:
         """Escalate every level of `case` that is due now; the caller holds the row lock."""
         now = self.clock.now()
-        if case.first_responded_at is not None or case.status == "closed" or case.first_response_due_at is None:
+        if (
+            case.first_responded_at is not None
+            or case.status == "closed"
+            or case.first_response_due_at is None
+        ):
             case.next_escalation_at = None
             return 0
         plan = self.settings.sla.plan(case.account.plan)
         sent_levels = self._sent_levels(session, case)
         sent = 0
-        for level in due_levels(case.created_at, case.first_response_due_at, now, self.settings.escalation.levels,
-                                sent_levels, plan.calendar):
+        for level in due_levels(
+            case.created_at,
+            case.first_response_due_at,
+            now,
+            self.settings.escalation.levels,
+            sent_levels,
+            plan.calendar,
+        ):
             sent += self.escalate(session, case, level.level, "deadline", None)
             sent_levels.add(level.level)
         case.next_escalation_at = self._next_escalation(case, sent_levels)

@@ -46,8 +46,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show debug logs and tracebacks")
     sub = p.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
-    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True,
-                                                                       parser_class=ArgumentParser)
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, parser_class=ArgumentParser
+    )
     db.add_parser("upgrade", help="create or migrate the schema to the newest version")
 
     sub.add_parser("check-config", help="validate the config")
@@ -55,16 +56,18 @@ def build_parser() -> ArgumentParser:
     run = sub.add_parser("run", help="the daemon: fetch mail, scan deadlines, send notifications")
     run.add_argument("--once", action="store_true", help="one full pass, then exit")
 
-    account = sub.add_parser("account", help="accounts").add_subparsers(dest="sub", required=True,
-                                                                         parser_class=ArgumentParser)
+    account = sub.add_parser("account", help="accounts").add_subparsers(
+        dest="sub", required=True, parser_class=ArgumentParser
+    )
     a_add = account.add_parser("add", help="create an account")
     a_add.add_argument("name")
     a_add.add_argument("--org-id")
     a_add.add_argument("--domain", action="append", default=[])
     a_add.add_argument("--plan")
 
-    contact = sub.add_parser("contact", help="contacts").add_subparsers(dest="sub", required=True,
-                                                                         parser_class=ArgumentParser)
+    contact = sub.add_parser("contact", help="contacts").add_subparsers(
+        dest="sub", required=True, parser_class=ArgumentParser
+    )
     c_add = contact.add_parser("add", help="create a contact")
     c_add.add_argument("email")
     c_add.add_argument("--account", required=True)
@@ -73,15 +76,17 @@ def build_parser() -> ArgumentParser:
     c_add.add_argument("--primary", action="store_true")
     c_add.add_argument("--language")
 
-    agent = sub.add_parser("agent", help="agents").add_subparsers(dest="sub", required=True,
-                                                                   parser_class=ArgumentParser)
+    agent = sub.add_parser("agent", help="agents").add_subparsers(
+        dest="sub", required=True, parser_class=ArgumentParser
+    )
     g_add = agent.add_parser("add", help="create an agent")
     g_add.add_argument("email")
     g_add.add_argument("--name", default="")
     g_add.add_argument("--manager", action="store_true")
 
-    case = sub.add_parser("case", help="cases").add_subparsers(dest="sub", required=True,
-                                                                parser_class=ArgumentParser)
+    case = sub.add_parser("case", help="cases").add_subparsers(
+        dest="sub", required=True, parser_class=ArgumentParser
+    )
     k_list = case.add_parser("list", help="list cases")
     k_list.add_argument("--status", choices=("open", "closed", "all"), default="open")
     k_list.add_argument("--json", action="store_true")
@@ -94,13 +99,17 @@ def build_parser() -> ArgumentParser:
     body = k_reply.add_mutually_exclusive_group(required=True)
     body.add_argument("--body")
     body.add_argument("--body-file")
-    k_reply.add_argument("--waiting", action="store_true", help="ask the customer something: waiting_on_customer")
+    k_reply.add_argument(
+        "--waiting", action="store_true", help="ask the customer something: waiting_on_customer"
+    )
     k_close = case.add_parser("close", help="close a case")
     k_close.add_argument("number")
     k_close.add_argument("--as", dest="as_", metavar="EMAIL")
 
     demo = sub.add_parser("demo", help="run the main job on embedded defaults and show what happened")
-    demo.add_argument("--dir", default="demo-output", help="where the demo keeps its database, Maildir and sink")
+    demo.add_argument(
+        "--dir", default="demo-output", help="where the demo keeps its database, Maildir and sink"
+    )
     return p
 
 
@@ -117,8 +126,11 @@ def _email(value: str, what: str) -> str:
 def _case(s: Session, number: str) -> Case:
     if not re.fullmatch(r"#?\d{1,12}", number.strip()):
         raise UsageError(f"{number!r} is not a case number (like 00001042)")
-    case = s.get(Case, int(number.strip().lstrip("#")),
-                 options=[selectinload(Case.participants), selectinload(Case.comments)])
+    case = s.get(
+        Case,
+        int(number.strip().lstrip("#")),
+        options=[selectinload(Case.participants), selectinload(Case.comments)],
+    )
     if case is None:
         raise NotFound(f"case {number} does not exist")
     return case
@@ -137,8 +149,11 @@ def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
         before, after = upgrade(db)
     finally:
         db.dispose()
-    print(f"database schema is up to date (revision {after})" if before == after
-          else f"database schema upgraded from {before or 'nothing'} to {after}")
+    print(
+        f"database schema is up to date (revision {after})"
+        if before == after
+        else f"database schema upgraded from {before or 'nothing'} to {after}"
+    )
     return 0
 
 
@@ -154,9 +169,11 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
     if args.once:
         report = asyncio.run(worker.run_once())
         i, d = report.ingest, report.dispatch
-        print(f"processed {i.processed} message(s) ({_outcomes(i.outcomes)}), skipped {i.skipped}, "
-              f"quarantined {i.quarantined}; escalation notices queued {report.escalations}; "
-              f"notifications sent {d.sent}, deferred {d.deferred}, failed {d.failed}")
+        print(
+            f"processed {i.processed} message(s) ({_outcomes(i.outcomes)}), skipped {i.skipped}, "
+            f"quarantined {i.quarantined}; escalation notices queued {report.escalations}; "
+            f"notifications sent {d.sent}, deferred {d.deferred}, failed {d.failed}"
+        )
         for error in report.errors:
             print(f"maild: {error}", file=sys.stderr)
         return 1 if report.errors else 0
@@ -177,14 +194,18 @@ def cmd_account_add(app: App, args: argparse.Namespace) -> int:
         if not re.fullmatch(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.[a-z0-9-]+|[a-z0-9-]+", d):
             raise UsageError(f"{d!r} is not a mail domain")
     if args.plan and args.plan not in app.settings.sla.plans:
-        raise UsageError(f"plan {args.plan!r} is not configured (known: {', '.join(sorted(app.settings.sla.plans))})")
+        raise UsageError(
+            f"plan {args.plan!r} is not configured (known: {', '.join(sorted(app.settings.sla.plans))})"
+        )
     with app.db.session() as s:
         if s.scalar(select(Account.id).where(Account.name == name)):
             raise MaildError(f"account {name!r} already exists")
         for d in domains:
             if s.scalar(select(AccountDomain.id).where(AccountDomain.domain == d)):
                 raise MaildError(f"domain {d} already belongs to another account")
-        account = Account(name=name, org_id=args.org_id, plan=args.plan or "default", created_at=app.clock.now())
+        account = Account(
+            name=name, org_id=args.org_id, plan=args.plan or "default", created_at=app.clock.now()
+        )
         account.domains = [AccountDomain(domain=d) for d in dict.fromkeys(domains)]
         s.add(account)
     print(f"account {name} created")
@@ -202,11 +223,21 @@ def cmd_contact_add(app: App, args: argparse.Namespace) -> int:
         if s.scalar(select(Contact.id).where(Contact.email == email)):
             raise MaildError(f"contact {email} already exists")
         if args.primary:
-            for other in s.execute(select(Contact).where(Contact.account_id == account.id,
-                                                         Contact.primary.is_(True))).scalars():
+            for other in s.execute(
+                select(Contact).where(Contact.account_id == account.id, Contact.primary.is_(True))
+            ).scalars():
                 other.primary = False
-        s.add(Contact(account_id=account.id, email=email, name=args.name.strip(), language=args.language,
-                      designated=args.designated or args.primary, primary=args.primary, created_at=app.clock.now()))
+        s.add(
+            Contact(
+                account_id=account.id,
+                email=email,
+                name=args.name.strip(),
+                language=args.language,
+                designated=args.designated or args.primary,
+                primary=args.primary,
+                created_at=app.clock.now(),
+            )
+        )
     print(f"contact {email} created in account {account.name}")
     return 0
 
@@ -230,8 +261,9 @@ def cmd_case_list(app: App, args: argparse.Namespace) -> int:
             query = query.where(Case.status != "closed")
         elif args.status == "closed":
             query = query.where(Case.status == "closed")
-        cases = list(s.execute(query.options(selectinload(Case.account), selectinload(Case.primary_contact)))
-                     .scalars())
+        cases = list(
+            s.execute(query.options(selectinload(Case.account), selectinload(Case.primary_contact))).scalars()
+        )
         if args.json:
             _print_json([case_summary(c) for c in cases])
         else:
@@ -244,8 +276,11 @@ def cmd_case_show(app: App, args: argparse.Namespace) -> int:
 
     with app.db.reader() as s:
         case = _case(s, args.number)
-        opening = list(s.execute(select(Attachment).where(Attachment.case_id == case.id,
-                                                          Attachment.comment_id.is_(None))).scalars())
+        opening = list(
+            s.execute(
+                select(Attachment).where(Attachment.case_id == case.id, Attachment.comment_id.is_(None))
+            ).scalars()
+        )
         data = case_json(case, opening)
     if args.json:
         _print_json(data)
@@ -271,8 +306,9 @@ def cmd_case_reply(app: App, args: argparse.Namespace) -> int:
         agent = s.execute(select(Agent).where(Agent.email == agent_email)).scalar_one_or_none()
         if agent is None:
             raise NotFound(f"{agent_email} is not an agent (add it with `maild agent add`)")
-        comment: Comment = app.service.add_comment(s, case, agent.email, agent.name, "agent", body, body,
-                                                   source="cli")
+        comment: Comment = app.service.add_comment(
+            s, case, agent.email, agent.name, "agent", body, body, source="cli"
+        )
         queued = app.service.after_comment(s, case, comment, "agent", in_reply_to=None, waiting=args.waiting)
         number, status = case.number, case.status
     print(f"reply added to case {number} (status {status}); {queued} notification(s) queued")
@@ -287,7 +323,9 @@ def cmd_case_close(app: App, args: argparse.Namespace) -> int:
             actor = _email(args.as_, "closing")
             is_agent = s.scalar(select(Agent.id).where(Agent.email == actor))
             if not is_agent and actor not in {p.email for p in case.participants}:
-                raise UsageError(f"{actor} is neither an agent nor in the sharing settings of case {case.number}")
+                raise UsageError(
+                    f"{actor} is neither an agent nor in the sharing settings of case {case.number}"
+                )
         if case.status == "closed":
             print(f"case {case.number} is already closed")
             return 0
@@ -315,8 +353,9 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(Path(args.dir))
     settings = load_settings(config_path(args.config))
-    setup_logging(settings.logging.level if args.command == "run" else "warning", settings.logging.format,
-                  args.debug)
+    setup_logging(
+        settings.logging.level if args.command == "run" else "warning", settings.logging.format, args.debug
+    )
     if args.command == "check-config":
         return cmd_check_config(settings, args)
     if args.command == "db":
@@ -345,7 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IntegrityError as e:
         if debug:
             log.exception("failed")
-        print(f"maild: the change conflicts with existing data: {str(e.orig).splitlines()[0]}", file=sys.stderr)
+        print(
+            f"maild: the change conflicts with existing data: {str(e.orig).splitlines()[0]}", file=sys.stderr
+        )
         return 1
     except OperationalError as e:
         if debug:
@@ -354,12 +395,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except Exception as e:  # noqa: BLE001 - last resort: one sentence, traceback only with --debug
+    except Exception as e:
         if debug:
             log.exception("unexpected error")
         else:
-            print(f"maild: unexpected error: {type(e).__name__}: {e} (run with --debug for details)",
-                  file=sys.stderr)
+            print(
+                f"maild: unexpected error: {type(e).__name__}: {e} (run with --debug for details)",
+                file=sys.stderr,
+            )
         return 1
 
 

@@ -194,7 +194,9 @@ class _Table:
         if kind is int and isinstance(value, bool):
             raise ConfigError(self.key(name), f"must be an integer, not {value!r}")
         if not isinstance(value, kind):
-            raise ConfigError(self.key(name), f"must be {_kind_name(kind)}, not {type(value).__name__} {value!r}")
+            raise ConfigError(
+                self.key(name), f"must be {_kind_name(kind)}, not {type(value).__name__} {value!r}"
+            )
         return value
 
     def string(self, name: str, default: str | None = None, *, required: bool = False) -> str:
@@ -216,7 +218,9 @@ class _Table:
     def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
         value = self.string(name, default)
         if value not in options:
-            raise ConfigError(self.key(name), f"must be one of {', '.join(map(repr, options))}, not {value!r}")
+            raise ConfigError(
+                self.key(name), f"must be one of {', '.join(map(repr, options))}, not {value!r}"
+            )
         return value
 
     def duration(self, name: str, default: str, *, positive: bool = True) -> timedelta:
@@ -231,7 +235,7 @@ class _Table:
                 raise ConfigError(self.key(name), "must be positive")
             return value
         if not isinstance(value, str):
-            raise ConfigError(self.key(name), f"must be a size like \"25MB\", not {value!r}")
+            raise ConfigError(self.key(name), f'must be a size like "25MB", not {value!r}')
         return _size(self.key(name), value)
 
     def addresses(self, name: str) -> tuple[str, ...]:
@@ -305,7 +309,9 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 def _size(key: str, text: str) -> int:
     m = _SIZE.match(text)
     if not m:
-        raise ConfigError(key, f"{text!r} is not a size", 'sizes look like "25MB", "512KB" or a number of bytes')
+        raise ConfigError(
+            key, f"{text!r} is not a size", 'sizes look like "25MB", "512KB" or a number of bytes'
+        )
     unit = m.group(2).lower().rstrip("b").rstrip("i")
     value = int(m.group(1)) * _SIZE_UNITS[unit]
     if value <= 0:
@@ -361,7 +367,7 @@ def _mailbox(t: _Table) -> MailboxSettings:
     port = t.integer("port", 993 if security == "tls" else 143, 1, 65535)
     path_text = t.optional_string("path")
     if protocol == "maildir" and not path_text:
-        raise ConfigError(t.key("path"), "is required when protocol = \"maildir\"")
+        raise ConfigError(t.key("path"), 'is required when protocol = "maildir"')
     settings = MailboxSettings(
         protocol=protocol,  # type: ignore[arg-type]
         host=t.string("host", required=imap) if imap else t.string("host", "127.0.0.1"),
@@ -408,7 +414,9 @@ def _smtp(t: _Table) -> SmtpSettings:
 def _support(t: _Table) -> SupportSettings:
     address = _address(t.key("address"), t.string("address", required=True))
     if "+" in address.split("@")[0]:
-        raise ConfigError(t.key("address"), "must not contain '+': maild issues support+TOKEN@ reply addresses")
+        raise ConfigError(
+            t.key("address"), "must not contain '+': maild issues support+TOKEN@ reply addresses"
+        )
     helpdesk = t.optional_string("helpdesk_message")
     if helpdesk is not None and len(helpdesk) > 120:
         raise ConfigError(t.key("helpdesk_message"), f"is {len(helpdesk)} characters long; at most 120")
@@ -490,7 +498,7 @@ def _calendar(t: _Table) -> BusinessCalendar | None:
 def _span(key: str, text: str) -> tuple[time, time]:
     m = _HOURS.match(text.strip())
     if not m:
-        raise ConfigError(key, f"{text!r} is not a span like \"09:00-17:00\"")
+        raise ConfigError(key, f'{text!r} is not a span like "09:00-17:00"')
     h1, m1, h2, m2 = map(int, m.groups())
     try:
         start, end = time(h1, m1), time(h2, m2) if (h2, m2) != (24, 0) else time(23, 59, 59)
@@ -523,7 +531,9 @@ def _escalation(t: _Table) -> EscalationSettings:
         levels.append(EscalationLevel(level=1, percent=100, recipients=recipients))
     else:
         if not isinstance(levels_raw, list) or not levels_raw:
-            raise ConfigError(t.key("levels"), "must be a list of tables like {percent = 200, recipients = [...]}")
+            raise ConfigError(
+                t.key("levels"), "must be a list of tables like {percent = 200, recipients = [...]}"
+            )
         for i, item in enumerate(levels_raw):
             lt = _Table(f"{t.key('levels')}[{i}]", item)
             percent = lt.integer("percent", 100 * (i + 1), 1, 100_000)
@@ -595,7 +605,9 @@ def load_settings(path: Path) -> Settings:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError("", f"config file {path} does not exist", "pass --config PATH or set MAILD_CONFIG") from None
+        raise ConfigError(
+            "", f"config file {path} does not exist", "pass --config PATH or set MAILD_CONFIG"
+        ) from None
     except OSError as e:
         raise ConfigError("", f"cannot read config file {path}: {e.strerror or e}") from None
     try:

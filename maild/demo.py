@@ -30,11 +30,11 @@ ERIN = "erin@acme.example"
 def _config(root: Path, smtp_port: int) -> str:
     return f"""# written by `maild demo`
 [database]
-url = "sqlite:///{root / 'maild.db'}"
+url = "sqlite:///{root / "maild.db"}"
 
 [mailbox]
 protocol = "maildir"
-path = "{root / 'Maildir'}"
+path = "{root / "Maildir"}"
 poll_interval = "2s"
 
 [smtp]
@@ -56,9 +56,18 @@ level = "warning"
 """
 
 
-def _message(sender: str, name: str, subject: str, body: str, *, cc: tuple[str, ...] = (),
-             to: str = SUPPORT, headers: dict[str, str] | None = None, charset: str = "utf-8",
-             in_reply_to: str | None = None) -> bytes:
+def _message(
+    sender: str,
+    name: str,
+    subject: str,
+    body: str,
+    *,
+    cc: tuple[str, ...] = (),
+    to: str = SUPPORT,
+    headers: dict[str, str] | None = None,
+    charset: str = "utf-8",
+    in_reply_to: str | None = None,
+) -> bytes:
     m = EmailMessage()
     m["From"] = f"{name} <{sender}>"
     m["To"] = to
@@ -84,18 +93,32 @@ def _deliver(maildir: Path, raw: bytes) -> None:
 
 def _first_mail() -> list[bytes]:
     return [
-        _message(ALICE, "Alice Example", "[Sev 2] Login page returns 500",
-                 "Since 09:00 the login page returns HTTP 500 for every user.\n\n"
-                 "Business impact: nobody can log in to the order system\n"
-                 "Users affected: about 300\n"
-                 "Workaround: none\n\nRegards,\nAlice\n", cc=(BOB,)),
-        _message(YAMADA, "山田 太郎", "【至急】レポートが表示されません",
-                 "お世話になっております。山田です。\n\n月次レポート画面を開くとエラーになります。\n\n"
-                 "重要度: 2\n業務影響: 月次締め処理ができません\nユーザ数: 20\n\nよろしくお願いいたします。\n",
-                 charset="iso-2022-jp"),
+        _message(
+            ALICE,
+            "Alice Example",
+            "[Sev 2] Login page returns 500",
+            "Since 09:00 the login page returns HTTP 500 for every user.\n\n"
+            "Business impact: nobody can log in to the order system\n"
+            "Users affected: about 300\n"
+            "Workaround: none\n\nRegards,\nAlice\n",
+            cc=(BOB,),
+        ),
+        _message(
+            YAMADA,
+            "山田 太郎",
+            "【至急】レポートが表示されません",
+            "お世話になっております。山田です。\n\n月次レポート画面を開くとエラーになります。\n\n"
+            "重要度: 2\n業務影響: 月次締め処理ができません\nユーザ数: 20\n\nよろしくお願いいたします。\n",
+            charset="iso-2022-jp",
+        ),
         _message(ERIN, "Erin Ordinary", "Please reset my password", "I cannot log in.\n"),
-        _message(BOB, "Bob Builder", "Automatic reply: out of office",
-                 "I am out of the office until Monday.\n", headers={"Auto-Submitted": "auto-replied"}),
+        _message(
+            BOB,
+            "Bob Builder",
+            "Automatic reply: out of office",
+            "I am out of the office until Monday.\n",
+            headers={"Auto-Submitted": "auto-replied"},
+        ),
     ]
 
 
@@ -103,8 +126,14 @@ def _reply_to(note: SinkMessage, sender: str, name: str, text: str, quote_header
     msg = note.msg
     original = (msg.get_body(preferencelist=("plain",)) or msg).get_content()
     quoted = "\n".join("> " + line for line in str(original).splitlines())
-    return _message(sender, name, "Re: " + str(msg["Subject"]), f"{text}\n\n{quote_header}\n{quoted}\n",
-                    to=str(msg["Reply-To"]), in_reply_to=str(msg["Message-ID"]))
+    return _message(
+        sender,
+        name,
+        "Re: " + str(msg["Subject"]),
+        f"{text}\n\n{quote_header}\n{quoted}\n",
+        to=str(msg["Reply-To"]),
+        in_reply_to=str(msg["Message-ID"]),
+    )
 
 
 def run_demo(root: Path) -> int:
@@ -129,32 +158,78 @@ def run_demo(root: Path) -> int:
         _title(f"Setting up in {root} (SQLite, a Maildir, an SMTP sink on 127.0.0.1:{sink.port})")
         run("db", "upgrade")
         run("account", "add", "Acme", "--domain", "acme.example", "--org-id", "00D000000000ACME")
-        run("contact", "add", ALICE, "--account", "Acme", "--name", "Alice Example", "--designated", "--primary")
-        run("contact", "add", YAMADA, "--account", "Acme", "--name", "山田 太郎", "--designated", "--language", "ja")
+        run(
+            "contact",
+            "add",
+            ALICE,
+            "--account",
+            "Acme",
+            "--name",
+            "Alice Example",
+            "--designated",
+            "--primary",
+        )
+        run(
+            "contact",
+            "add",
+            YAMADA,
+            "--account",
+            "Acme",
+            "--name",
+            "山田 太郎",
+            "--designated",
+            "--language",
+            "ja",
+        )
         run("contact", "add", BOB, "--account", "Acme", "--name", "Bob Builder")
         run("contact", "add", ERIN, "--account", "Acme", "--name", "Erin Ordinary")
         run("agent", "add", AGENT, "--name", "Agnes Agent")
 
-        _title("1. Four messages arrive: two new cases (English, Japanese ISO-2022-JP), "
-               "one from a non-designated contact, one auto-reply")
+        _title(
+            "1. Four messages arrive: two new cases (English, Japanese ISO-2022-JP), "
+            "one from a non-designated contact, one auto-reply"
+        )
         for raw in _first_mail():
             _deliver(maildir, raw)
         run("run", "--once")
 
-        _title("2. Bob replies to his acknowledgement (quoted history below his text); "
-               "Yamada replies in Japanese; an agent answers Alice's case")
+        _title(
+            "2. Bob replies to his acknowledgement (quoted history below his text); "
+            "Yamada replies in Japanese; an agent answers Alice's case"
+        )
         acks = {m.rcpt_tos[0]: m for m in sink.messages() if m.msg.get("X-Maild-Event") == "case_opened"}
         if BOB in acks:
-            _deliver(maildir, _reply_to(acks[BOB], BOB, "Bob Builder",
-                                        "It fails for the admin accounts too; the error started at 08:55.",
-                                        f"On {acks[BOB].msg['Date']}, Example Support <{SUPPORT}> wrote:"))
+            _deliver(
+                maildir,
+                _reply_to(
+                    acks[BOB],
+                    BOB,
+                    "Bob Builder",
+                    "It fails for the admin accounts too; the error started at 08:55.",
+                    f"On {acks[BOB].msg['Date']}, Example Support <{SUPPORT}> wrote:",
+                ),
+            )
         if YAMADA in acks:
-            _deliver(maildir, _reply_to(acks[YAMADA], YAMADA, "山田 太郎",
-                                        "追加情報です。Chrome と Edge の両方で発生します。",
-                                        "2026年11月22日(日) 10:00 Example Support <support@example.com>:"))
+            _deliver(
+                maildir,
+                _reply_to(
+                    acks[YAMADA],
+                    YAMADA,
+                    "山田 太郎",
+                    "追加情報です。Chrome と Edge の両方で発生します。",
+                    "2026年11月22日(日) 10:00 Example Support <support@example.com>:",
+                ),
+            )
         run("run", "--once")
-        run("case", "reply", "00000001", "--as", AGENT,
-            "--body", "We found the cause (an expired certificate on the login service) and are fixing it.")
+        run(
+            "case",
+            "reply",
+            "00000001",
+            "--as",
+            AGENT,
+            "--body",
+            "We found the cause (an expired certificate on the login service) and are fixing it.",
+        )
         run("run", "--once")
 
         _title("Cases")

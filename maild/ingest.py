@@ -119,14 +119,22 @@ class Ingestor:
         """Handle one message in one transaction; None when it was already handled."""
         try:
             with self.db.reader() as s:
-                if s.scalar(select(InboundMessage.id).where(InboundMessage.mailbox == mailbox,
-                                                            InboundMessage.source_key == key)):
+                if s.scalar(
+                    select(InboundMessage.id).where(
+                        InboundMessage.mailbox == mailbox, InboundMessage.source_key == key
+                    )
+                ):
                     return None
             mail = parse_message(raw, max_attachment_bytes=self.max_attachment_bytes)
             with self.db.reader() as s:
                 seen = s.scalar(select(InboundMessage.id).where(InboundMessage.message_id == mail.message_id))
             if seen:
-                log.info("duplicate of inbound message #%s skipped message_id=%s key=%s", seen, mail.message_id, key)
+                log.info(
+                    "duplicate of inbound message #%s skipped message_id=%s key=%s",
+                    seen,
+                    mail.message_id,
+                    key,
+                )
                 return None
             return self._route_and_apply(mailbox, key, mail)
         except OperationalError as e:
@@ -135,7 +143,7 @@ class Ingestor:
             # Another worker (or a retry) recorded the same message meanwhile: it is done.
             log.info("message already recorded by another worker key=%s", key)
             return None
-        except Exception as e:  # noqa: BLE001 - any bug or hostile input: quarantine, never drop
+        except Exception as e:
             return self._quarantine(mailbox, key, raw, e)
 
     def _route_and_apply(self, mailbox: str, key: str, mail: InboundMail) -> Applied:
@@ -144,7 +152,12 @@ class Ingestor:
             applied = self.service.apply(s, mail, decision, mailbox, key)
         log.info(
             "message %s outcome=%s case=%s notifications=%d reason=%s message_id=%s",
-            key, applied.outcome, applied.case_number or "-", applied.notifications, applied.reason, mail.message_id,
+            key,
+            applied.outcome,
+            applied.case_number or "-",
+            applied.notifications,
+            applied.reason,
+            mail.message_id,
         )
         return applied
 
@@ -155,7 +168,11 @@ class Ingestor:
         digest = hashlib.sha256(raw).hexdigest()
         stub = InboundMail(
             message_id=f"<quarantined.{digest[:32]}@maild.invalid>",
-            from_addr=None, subject="", text="", raw_size=len(raw), raw_sha256=digest,
+            from_addr=None,
+            subject="",
+            text="",
+            raw_size=len(raw),
+            raw_sha256=digest,
         )
         try:
             with self.db.session() as s:

@@ -113,15 +113,25 @@ class Notifier:
         language = recipient.language
         token_address = None
         if case is not None:
-            token_address = reply_address(self.support.address, make_token(self.support.secret, case.id, recipient.email))
+            token_address = reply_address(
+                self.support.address, make_token(self.support.secret, case.id, recipient.email)
+            )
             if case_ctx is None:
                 case_ctx = self.case_context(case)
-            case_ctx = {**case_ctx, "severity_name": SEVERITY_NAMES.get(language, SEVERITY_NAMES["en"]).get(
-                case.severity, str(case.severity))}
+            case_ctx = {
+                **case_ctx,
+                "severity_name": SEVERITY_NAMES.get(language, SEVERITY_NAMES["en"]).get(
+                    case.severity, str(case.severity)
+                ),
+            }
         context = {
             "support": {"name": self.support.name, "address": self.support.address},
-            "recipient": {"email": recipient.email, "name": recipient.name, "language": language,
-                          "role": recipient.role},
+            "recipient": {
+                "email": recipient.email,
+                "name": recipient.name,
+                "language": language,
+                "role": recipient.role,
+            },
             "reply_address": token_address,
             "case": case_ctx,
             "comment": comment,

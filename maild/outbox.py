@@ -72,8 +72,10 @@ class OutboxStore:
             rows = s.execute(query).scalars().all()
             for row in rows:
                 row.next_attempt_at = now + CLAIM_LEASE
-            return [Claimed(r.id, r.mail_from, r.recipient, r.raw, r.attempts, r.created_at, r.message_id)
-                    for r in rows]
+            return [
+                Claimed(r.id, r.mail_from, r.recipient, r.raw, r.attempts, r.created_at, r.message_id)
+                for r in rows
+            ]
 
     def record(self, results: Sequence[tuple[Claimed, SendResult]]) -> None:
         """Write the SMTP answers back (one transaction for the batch)."""
@@ -87,7 +89,9 @@ class OutboxStore:
                 elif result.outcome == "permanent":
                     values.update(status="failed", last_error=result.detail)
                 elif now - claimed.created_at >= self.settings.give_up_after:
-                    values.update(status="failed", last_error=f"gave up after {attempts} attempts: {result.detail}")
+                    values.update(
+                        status="failed", last_error=f"gave up after {attempts} attempts: {result.detail}"
+                    )
                 else:
                     delay = retry_delay(attempts, self.settings.retry_initial, self.settings.retry_max)
                     values.update(next_attempt_at=now + delay, last_error=result.detail)
@@ -95,7 +99,9 @@ class OutboxStore:
 
     def depth(self) -> int:
         with self.db.reader() as s:
-            return int(s.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "pending")) or 0)
+            return int(
+                s.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "pending")) or 0
+            )
 
 
 @dataclass
@@ -126,14 +132,21 @@ class Dispatcher:
                     stats.sent += 1
                 elif result.outcome == "permanent":
                     stats.failed += 1
-                    log.warning("notification %s to %s failed permanently: %s", claimed.message_id,
-                                claimed.recipient, result.detail)
+                    log.warning(
+                        "notification %s to %s failed permanently: %s",
+                        claimed.message_id,
+                        claimed.recipient,
+                        result.detail,
+                    )
                 else:
                     stats.deferred += 1
             if stats.deferred and all(r.outcome == "transient" for _c, r in results):
                 # The server is refusing everything: stop this pass, the rows carry their backoff.
-                log.warning("SMTP server unavailable: %s; %d notification(s) deferred", results[0][1].detail,
-                            len(results))
+                log.warning(
+                    "SMTP server unavailable: %s; %d notification(s) deferred",
+                    results[0][1].detail,
+                    len(results),
+                )
                 return stats
 
     async def _send_with_quick_retries(self, batch: Sequence[Claimed]) -> list[tuple[Claimed, SendResult]]:

@@ -20,7 +20,14 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from maild.inbound import Address, InboundMail
-from maild.intake import SeverityChoice, clean_subject, find_case_tag, read_command, read_severity, strip_severity_tag
+from maild.intake import (
+    SeverityChoice,
+    clean_subject,
+    find_case_tag,
+    read_command,
+    read_severity,
+    strip_severity_tag,
+)
 from maild.rules import AutomaticMail, classify_automatic
 from maild.tokens import is_own_address, issued_to, parse_token, tokens_in
 
@@ -208,16 +215,26 @@ def _case_from_tokens(
             candidates.append(policy.agent_address)
         holder = issued_to(policy.secret, parsed, candidates)
         if holder is None:
-            return Reject("the reply address failed verification (forged or altered)", case=None, notify=False)
+            return Reject(
+                "the reply address failed verification (forged or altered)", case=None, notify=False
+            )
         if chosen is not None and chosen.id != case.id:
-            return Reject("the message is addressed to the reply addresses of two different cases", notify=False)
+            return Reject(
+                "the message is addressed to the reply addresses of two different cases", notify=False
+            )
         chosen = case
     assert chosen is not None
     return chosen, "token"
 
 
 def _reply(
-    mail: InboundMail, facts: Facts, policy: RoutingPolicy, now: datetime, sender: str, case: CaseFacts, via: Via
+    mail: InboundMail,
+    facts: Facts,
+    policy: RoutingPolicy,
+    now: datetime,
+    sender: str,
+    case: CaseFacts,
+    via: Via,
 ) -> Decision:
     agent = facts.agent(sender)
     contact = facts.contact(sender)
@@ -225,8 +242,10 @@ def _reply(
     if role is None:
         return Reject(f"{sender} is not in the sharing settings of case {case.number}", case=case)
     command = read_command(mail.text)
-    name = (agent.name if agent else None) or (mail.from_addr.name if mail.from_addr else "") or (
-        contact.name if contact else ""
+    name = (
+        (agent.name if agent else None)
+        or (mail.from_addr.name if mail.from_addr else "")
+        or (contact.name if contact else "")
     )
     if case.status == "closed" and role != "agent":
         closed_at = case.closed_at or now
@@ -241,10 +260,27 @@ def _reply(
                 previous_case=case,
                 reason=f"reply to case {case.number}, closed longer than the reopen window",
             )
-        return AddComment(case, sender, name, role, via, command, reopen=True, contact=contact,
-                          reason=f"reply reopens case {case.number}")
-    return AddComment(case, sender, name, role, via, command, contact=contact,
-                      reason=f"reply to case {case.number} via {via}")
+        return AddComment(
+            case,
+            sender,
+            name,
+            role,
+            via,
+            command,
+            reopen=True,
+            contact=contact,
+            reason=f"reply reopens case {case.number}",
+        )
+    return AddComment(
+        case,
+        sender,
+        name,
+        role,
+        via,
+        command,
+        contact=contact,
+        reason=f"reply to case {case.number} via {via}",
+    )
 
 
 def _new_case(mail: InboundMail, facts: Facts, policy: RoutingPolicy, sender: str) -> Decision:

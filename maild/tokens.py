@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 MAC_LENGTH = 20  # base32 characters: 100 bits
-_TOKEN = re.compile(r"^(\d{1,12})-([a-z2-7]{%d})$" % MAC_LENGTH)
+_TOKEN = re.compile(rf"^(\d{{1,12}})-([a-z2-7]{{{MAC_LENGTH}}})$")
 
 
 @dataclass(frozen=True, slots=True)

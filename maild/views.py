@@ -55,7 +55,12 @@ def case_json(case: Case, opening_attachments: list[Attachment]) -> dict[str, An
         severity_note=case.severity_note,
         previous_case=f"{case.previous_case_id:08d}" if case.previous_case_id else None,
         escalations=[
-            {"level": e.level, "reason": e.reason, "at": iso_utc(e.created_at), "requested_by": e.requested_by}
+            {
+                "level": e.level,
+                "reason": e.reason,
+                "at": iso_utc(e.created_at),
+                "requested_by": e.requested_by,
+            }
             for e in case.escalations
         ],
         attachments=[_attachment(a) for a in opening_attachments],
@@ -69,7 +74,9 @@ def case_table(cases: list[Case]) -> str:
         return "no cases"
     lines = [f"{'NUMBER':<9} {'SEV':<3} {'STATUS':<20} {'PRIMARY CONTACT':<32} SUBJECT"]
     for c in cases:
-        lines.append(f"{c.number:<9} {c.severity:<3} {c.status:<20} {c.primary_contact.email:<32} {c.subject}")
+        lines.append(
+            f"{c.number:<9} {c.severity:<3} {c.status:<20} {c.primary_contact.email:<32} {c.subject}"
+        )
     return "\n".join(lines)
 
 
@@ -77,7 +84,8 @@ def case_text(data: dict[str, Any]) -> str:
     lines = [
         f"Case {data['number']}: {data['subject']}",
         f"  status {data['status']}, severity {data['severity']}, account {data['account']}",
-        f"  primary contact {data['primary_contact']}; collaborators: {', '.join(data['collaborators']) or '-'}",
+        f"  primary contact {data['primary_contact']}; "
+        f"collaborators: {', '.join(data['collaborators']) or '-'}",
         f"  opened {data['created_at']}, first response due {data['first_response_due_at']}, "
         f"responded {data['first_responded_at'] or '-'}",
     ]

@@ -45,6 +45,15 @@ class PassReport:
     errors: list[str] = field(default_factory=list)
 
 
+async def wait_for_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait until `event` is set or `timeout` passes; True when it was set."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
 def scan_deadlines(app: App, limit: int = 500) -> int:
     """Escalate every case whose next escalation time has come; returns notifications queued."""
     now = app.clock.now()
@@ -71,7 +80,10 @@ class Worker:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.ingestor = Ingestor(
-            app.db, app.service, app.policy, app.clock,
+            app.db,
+            app.service,
+            app.policy,
+            app.clock,
             max_attachment_bytes=app.settings.support.max_attachment_size,
             batch_size=app.settings.mailbox.batch_size,
             on_queued=self._wake_outbox,
@@ -140,7 +152,9 @@ class Worker:
         self.stopping.set()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         systemd.notify("STOPPING=1")
-        errors = [r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)]
+        errors = [
+            r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+        ]
         if errors:
             raise errors[0]
 
@@ -189,8 +203,12 @@ class Worker:
                     while not self.stopping.is_set():
                         stats = self.ingestor.run_once(source)
                         if stats.processed or stats.quarantined:
-                            log.info("ingest pass: processed=%d quarantined=%d skipped=%d", stats.processed,
-                                     stats.quarantined, stats.skipped)
+                            log.info(
+                                "ingest pass: processed=%d quarantined=%d skipped=%d",
+                                stats.processed,
+                                stats.quarantined,
+                                stats.skipped,
+                            )
                         self._wait_for_mail(source, poll)
                 except TransientError as e:
                     log.warning("connection lost, reconnecting: %s", e)
@@ -216,14 +234,13 @@ class Worker:
                 try:
                     stats = await dispatcher.run_once()
                     if stats.sent or stats.failed:
-                        log.info("outbox: sent=%d deferred=%d failed=%d", stats.sent, stats.deferred, stats.failed)
+                        log.info(
+                            "outbox: sent=%d deferred=%d failed=%d", stats.sent, stats.deferred, stats.failed
+                        )
                 except OperationalError as e:
                     log.warning("outbox: database unavailable: %s", e.orig)
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), OUTBOX_IDLE_CHECK)
-                except TimeoutError:
-                    pass
+                await wait_for_event(self._wake, OUTBOX_IDLE_CHECK)
         finally:
             await sender.close()
 
@@ -234,10 +251,7 @@ class Worker:
                     self._wake_outbox()
             except OperationalError as e:
                 log.warning("deadline scan: database unavailable: %s", e.orig)
-            try:
-                await asyncio.wait_for(stop.wait(), DEADLINE_SCAN_EVERY)
-            except TimeoutError:
-                pass
+            await wait_for_event(stop, DEADLINE_SCAN_EVERY)
 
     async def _watchdog(self, stop: asyncio.Event) -> None:
         interval = systemd.watchdog_interval()
@@ -246,7 +260,4 @@ class Worker:
             return
         while not stop.is_set():
             systemd.notify("WATCHDOG=1")
-            try:
-                await asyncio.wait_for(stop.wait(), interval)
-            except TimeoutError:
-                pass
+            await wait_for_event(stop, interval)

@@ -19,15 +19,21 @@ def _overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 @pytest.fixture
 def env(tmp_path: Path, imap_box: Any, smtp_sink: Any, request: pytest.FixtureRequest) -> Iterator[MaildEnv]:
     """maild on SQLite with the Acme world set up; an empty INBOX and sink."""
-    e = MaildEnv(tmp_path, db_url=f"sqlite:///{tmp_path / 'maild.db'}", imap_port=imap_box.port,
-                 smtp_port=smtp_sink.port, overrides=_overrides(request))
+    e = MaildEnv(
+        tmp_path,
+        db_url=f"sqlite:///{tmp_path / 'maild.db'}",
+        imap_port=imap_box.port,
+        smtp_port=smtp_sink.port,
+        overrides=_overrides(request),
+    )
     e.setup_world()
     yield e
 
 
 @pytest.fixture
-def pg_env(tmp_path: Path, imap_box: Any, smtp_sink: Any, postgres_url: str,
-           request: pytest.FixtureRequest) -> Iterator[MaildEnv]:
+def pg_env(
+    tmp_path: Path, imap_box: Any, smtp_sink: Any, postgres_url: str, request: pytest.FixtureRequest
+) -> Iterator[MaildEnv]:
     """The same on PostgreSQL (a fresh database per test)."""
     import psycopg
 
@@ -36,8 +42,9 @@ def pg_env(tmp_path: Path, imap_box: Any, smtp_sink: Any, postgres_url: str,
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    e = MaildEnv(tmp_path, db_url=url, imap_port=imap_box.port, smtp_port=smtp_sink.port,
-                 overrides=_overrides(request))
+    e = MaildEnv(
+        tmp_path, db_url=url, imap_port=imap_box.port, smtp_port=smtp_sink.port, overrides=_overrides(request)
+    )
     e.setup_world()
     try:
         yield e

@@ -77,17 +77,38 @@ def to_toml(data: dict[str, Any], prefix: str = "") -> str:
 
 
 class MaildEnv:
-    def __init__(self, workdir: Path, *, db_url: str, imap_port: int, smtp_port: int,
-                 overrides: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        db_url: str,
+        imap_port: int,
+        smtp_port: int,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
         self.workdir = workdir
         self.config_path = workdir / "maild.toml"
         self.config: dict[str, Any] = {
             "database": {"url": db_url},
-            "mailbox": {"protocol": "imap", "host": "127.0.0.1", "port": imap_port, "security": "none",
-                        "username": "support", "password": "secret", "folder": "INBOX", "poll_interval": "1s"},
+            "mailbox": {
+                "protocol": "imap",
+                "host": "127.0.0.1",
+                "port": imap_port,
+                "security": "none",
+                "username": "support",
+                "password": "secret",
+                "folder": "INBOX",
+                "poll_interval": "1s",
+            },
             "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none"},
-            "support": {"address": SUPPORT, "name": "Example Support", "secret": "e2e-" + secrets.token_hex(16),
-                        "helpdesk_message": HELPDESK, "default_severity": 3, "default_language": "en"},
+            "support": {
+                "address": SUPPORT,
+                "name": "Example Support",
+                "secret": "e2e-" + secrets.token_hex(16),
+                "helpdesk_message": HELPDESK,
+                "default_severity": 3,
+                "default_language": "en",
+            },
             "sla": {"initial_response": {"1": "1h", "2": "2h", "3": "4h", "4": "8h"}},
             "escalation": {"recipients": [MANAGERS], "notify_contacts": True},
             "outbox": {"retry_initial": "1s", "retry_max": "2s"},
@@ -136,10 +157,32 @@ class MaildEnv:
     def setup_world(self) -> None:
         self.ok("db", "upgrade")
         self.ok("account", "add", "Acme", "--domain", "acme.example", "--org-id", "00D000000000ACME")
-        self.ok("contact", "add", ALICE, "--account", "Acme", "--name", "Alice Example", "--designated", "--primary",
-                "--language", "en")
+        self.ok(
+            "contact",
+            "add",
+            ALICE,
+            "--account",
+            "Acme",
+            "--name",
+            "Alice Example",
+            "--designated",
+            "--primary",
+            "--language",
+            "en",
+        )
         self.ok("contact", "add", BOB, "--account", "Acme", "--name", "Bob Builder", "--language", "en")
-        self.ok("contact", "add", YAMADA, "--account", "Acme", "--name", "山田 太郎", "--designated", "--language", "ja")
+        self.ok(
+            "contact",
+            "add",
+            YAMADA,
+            "--account",
+            "Acme",
+            "--name",
+            "山田 太郎",
+            "--designated",
+            "--language",
+            "ja",
+        )
         self.ok("contact", "add", DAVE, "--account", "Acme", "--name", "Dave Designated", "--designated")
         self.ok("agent", "add", AGENT, "--name", "Agnes Agent")
 
@@ -148,9 +191,14 @@ class MaildEnv:
     def start_daemon(self, name: str = "daemon") -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAILD_")}
-        return subprocess.Popen([sys.executable, "-m", "maild", "--config", str(self.config_path), "run"],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "maild", "--config", str(self.config_path), "run"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
 
     def daemon_log(self, name: str = "daemon") -> str:
         path = self.workdir / f"{name}.log"
@@ -177,10 +225,21 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30, what: str = "c
 # ------------------------------------------------------------------ mail
 
 
-def message(sender: str, subject: str, body: str, *, name: str = "", to: str | Iterable[str] = SUPPORT,
-            cc: Iterable[str] = (), headers: dict[str, str] | None = None, in_reply_to: str | None = None,
-            references: str | None = None, message_id: str | None = None, charset: str = "utf-8",
-            attachments: Iterable[tuple[str, bytes, str]] = ()) -> bytes:
+def message(
+    sender: str,
+    subject: str,
+    body: str,
+    *,
+    name: str = "",
+    to: str | Iterable[str] = SUPPORT,
+    cc: Iterable[str] = (),
+    headers: dict[str, str] | None = None,
+    in_reply_to: str | None = None,
+    references: str | None = None,
+    message_id: str | None = None,
+    charset: str = "utf-8",
+    attachments: Iterable[tuple[str, bytes, str]] = (),
+) -> bytes:
     m = EmailMessage()
     m["From"] = f"{name} <{sender}>" if name else sender
     m["To"] = to if isinstance(to, str) else ", ".join(to)
@@ -203,8 +262,17 @@ def message(sender: str, subject: str, body: str, *, name: str = "", to: str | I
     return m.as_bytes(policy=policy.SMTP)
 
 
-def reply_to_note(note: EmailMessage, sender: str, text: str, *, name: str = "", quote: bool = True,
-                  to: str | None = None, subject: str | None = None, thread: bool = True) -> bytes:
+def reply_to_note(
+    note: EmailMessage,
+    sender: str,
+    text: str,
+    *,
+    name: str = "",
+    quote: bool = True,
+    to: str | None = None,
+    subject: str | None = None,
+    thread: bool = True,
+) -> bytes:
     """A reply as a mail client writes it: to the Reply-To, threaded, with the original quoted below."""
     original = note.get_body(preferencelist=("plain",))
     quoted_text = original.get_content() if original is not None else ""
@@ -214,9 +282,15 @@ def reply_to_note(note: EmailMessage, sender: str, text: str, *, name: str = "",
         body += f"\nOn {note['Date']}, Example Support <{SUPPORT}> wrote:\n{quoted}\n"
     mid = str(note["Message-ID"])
     refs = f"{note.get('References', '')} {mid}".strip()
-    return message(sender, subject or f"Re: {note['Subject']}", body, name=name,
-                   to=to or reply_address_of(note), in_reply_to=mid if thread else None,
-                   references=refs if thread else None)
+    return message(
+        sender,
+        subject or f"Re: {note['Subject']}",
+        body,
+        name=name,
+        to=to or reply_address_of(note),
+        in_reply_to=mid if thread else None,
+        references=refs if thread else None,
+    )
 
 
 def reply_address_of(note: EmailMessage) -> str:

@@ -12,8 +12,9 @@ from tests.integration.env import ALICE, BOB, MaildEnv, message, stop, wait_unti
 
 
 @pytest.mark.slow
-def test_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(env: MaildEnv, imap_box: Any,
-                                                                      smtp_sink: Any) -> None:
+def test_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
     count = 120
     subjects = [f"Crash test {i:03d}" for i in range(count)]
     imap_box.append_many([message(ALICE, s, f"Message {s}.", cc=(BOB,)) for s in subjects])
@@ -27,7 +28,9 @@ def test_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(env: Maild
     daemon = env.start_daemon("second")
     try:
         wait_until(lambda: len(env.cases()) == count, timeout=120, what="every message processed")
-        wait_until(lambda: len(smtp_sink.messages()) >= 2 * count, timeout=60, what="every acknowledgement sent")
+        wait_until(
+            lambda: len(smtp_sink.messages()) >= 2 * count, timeout=60, what="every acknowledgement sent"
+        )
     finally:
         assert stop(daemon) == 0, env.daemon_log("second")
     cases = env.cases()
@@ -40,8 +43,9 @@ def test_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(env: Maild
     assert imap_box.count() == count and all(b"\\Seen" in f for f in imap_box.flags().values())
 
 
-def test_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(env: MaildEnv, imap_box: Any,
-                                                              smtp_sink: Any) -> None:
+def test_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
     daemon = env.start_daemon()
     try:
         wait_until(lambda: "watching" in env.daemon_log(), timeout=30, what="the daemon to be ready")

@@ -8,8 +8,6 @@ from datetime import datetime
 from email.header import Header
 from typing import Any
 
-import pytest
-
 from tests.integration.env import (
     AGENT,
     ALICE,
@@ -46,9 +44,16 @@ def by_rcpt(msgs: list[Any]) -> dict[str, list[Any]]:
     return out
 
 
-def open_case(env: MaildEnv, imap: Any, sink: Any, sender: str = ALICE, subject: str = "Login page returns 500",
-              body: str = "Since 09:00 the login page returns HTTP 500 for every user.\n\nRegards,\nAlice\n",
-              cc: tuple[str, ...] = (BOB, OPS), **kw: Any) -> tuple[str, dict[str, Any]]:
+def open_case(
+    env: MaildEnv,
+    imap: Any,
+    sink: Any,
+    sender: str = ALICE,
+    subject: str = "Login page returns 500",
+    body: str = "Since 09:00 the login page returns HTTP 500 for every user.\n\nRegards,\nAlice\n",
+    cc: tuple[str, ...] = (BOB, OPS),
+    **kw: Any,
+) -> tuple[str, dict[str, Any]]:
     before = {c["number"] for c in env.cases()}
     sink.clear()
     imap.append(message(sender, subject, body, cc=cc, **kw))
@@ -62,11 +67,16 @@ def open_case(env: MaildEnv, imap: Any, sink: Any, sender: str = ALICE, subject:
 # ------------------------------------------------------------------ opening cases
 
 
-def test_designated_contact_opens_case_and_everyone_gets_own_acknowledgement(env: MaildEnv, imap_box: Any,
-                                                                              smtp_sink: Any) -> None:
-    body = ("Since 09:00 the login page returns HTTP 500 for every user.\n\n"
-            "Business impact: nobody can order\nUsers affected: 300\nOrg ID: 00D000000000ACME\n")
-    number, acks = open_case(env, imap_box, smtp_sink, subject="Re: [Sev 2] Login page returns 500", body=body)
+def test_designated_contact_opens_case_and_everyone_gets_own_acknowledgement(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    body = (
+        "Since 09:00 the login page returns HTTP 500 for every user.\n\n"
+        "Business impact: nobody can order\nUsers affected: 300\nOrg ID: 00D000000000ACME\n"
+    )
+    number, acks = open_case(
+        env, imap_box, smtp_sink, subject="Re: [Sev 2] Login page returns 500", body=body
+    )
     case = env.case(number)
     assert re.fullmatch(r"\d{8}", case["number"])
     assert case["subject"] == "Login page returns 500"
@@ -74,8 +84,11 @@ def test_designated_contact_opens_case_and_everyone_gets_own_acknowledgement(env
     assert case["account"] == "Acme" and case["primary_contact"] == ALICE
     assert sorted(case["collaborators"]) == sorted([BOB, OPS])
     assert "returns HTTP 500 for every user" in case["description"]
-    assert case["fields"] == {"business_impact": "nobody can order", "users_affected": "300",
-                              "org_id": "00D000000000ACME"}
+    assert case["fields"] == {
+        "business_impact": "nobody can order",
+        "users_affected": "300",
+        "org_id": "00D000000000ACME",
+    }
     due = parse_time(case["first_response_due_at"]) - parse_time(case["created_at"])
     assert abs(due.total_seconds() - 2 * 3600) <= 2
     assert case["first_responded_at"] is None and case["escalations"] == [] and case["comments"] == []
@@ -95,11 +108,16 @@ def test_designated_contact_opens_case_and_everyone_gets_own_acknowledgement(env
         assert note.get_body(preferencelist=("html",)) is not None
 
 
-def test_non_designated_sender_gets_one_helpdesk_reply_and_no_case(env: MaildEnv, imap_box: Any,
-                                                                    smtp_sink: Any) -> None:
-    imap_box.append_many([message(BOB, "Reset my password", "I cannot log in."),
-                          message(BOB, "Reset my password again", "Still cannot."),
-                          message("stranger@else.example", "Hello", "Who are you?")])
+def test_non_designated_sender_gets_one_helpdesk_reply_and_no_case(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    imap_box.append_many(
+        [
+            message(BOB, "Reset my password", "I cannot log in."),
+            message(BOB, "Reset my password again", "Still cannot."),
+            message("stranger@else.example", "Hello", "Who are you?"),
+        ]
+    )
     env.run_once()
     assert env.cases() == []
     to_bob = [m for m in smtp_sink.messages() if BOB in m.rcpt_tos]
@@ -111,18 +129,29 @@ def test_non_designated_sender_gets_one_helpdesk_reply_and_no_case(env: MaildEnv
 
 
 def test_attachments_are_stored_and_listed(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
-    number, _ = open_case(env, imap_box, smtp_sink, attachments=[("server.log", b"x" * 1234, "text/plain"),
-                                                                 ("../../etc/passwd", b"root", "text/plain")])
+    number, _ = open_case(
+        env,
+        imap_box,
+        smtp_sink,
+        attachments=[("server.log", b"x" * 1234, "text/plain"), ("../../etc/passwd", b"root", "text/plain")],
+    )
     listed = env.case(number)["attachments"]
     assert {a["filename"] for a in listed} >= {"server.log"}
     assert {a["size"] for a in listed if a["filename"] == "server.log"} == {1234}
     assert all("/" not in a["filename"] and ".." not in a["filename"] for a in listed)
 
 
-def test_japanese_iso_2022_jp_mail_opens_a_japanese_case(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
+def test_japanese_iso_2022_jp_mail_opens_a_japanese_case(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
     subject = Header("【至急】月次レポートが表示されません", "iso-2022-jp").encode()
-    raw = message(YAMADA, "placeholder", "月次レポート画面を開くとエラーになります。\n\n重要度: 2\n業務影響: 締め処理ができません\n",
-                  charset="iso-2022-jp", cc=())
+    raw = message(
+        YAMADA,
+        "placeholder",
+        "月次レポート画面を開くとエラーになります。\n\n重要度: 2\n業務影響: 締め処理ができません\n",
+        charset="iso-2022-jp",
+        cc=(),
+    )
     raw = raw.replace(b"Subject: placeholder", b"Subject: " + subject.encode())
     imap_box.append(raw)
     env.run_once()
@@ -140,8 +169,9 @@ def test_japanese_iso_2022_jp_mail_opens_a_japanese_case(env: MaildEnv, imap_box
 # ------------------------------------------------------------------ threading
 
 
-def test_collaborator_reply_becomes_clean_comment_and_notifies_the_others(env: MaildEnv, imap_box: Any,
-                                                                          smtp_sink: Any) -> None:
+def test_collaborator_reply_becomes_clean_comment_and_notifies_the_others(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
     number, acks = open_case(env, imap_box, smtp_sink)
     smtp_sink.clear()
     imap_box.append(reply_to_note(acks[BOB][0].msg, BOB, REPLY, name="Bob Builder"))
@@ -158,28 +188,44 @@ def test_collaborator_reply_becomes_clean_comment_and_notifies_the_others(env: M
 def test_reply_by_subject_tag_and_by_references(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
     number, acks = open_case(env, imap_box, smtp_sink)
     imap_box.append(message(ALICE, f"Re: [Case #{number}] Login page returns 500", "Tag reply."))
-    imap_box.append(message(OPS, "no tag here", "Thread reply.", in_reply_to=str(acks[OPS][0].msg["Message-ID"])))
+    imap_box.append(
+        message(OPS, "no tag here", "Thread reply.", in_reply_to=str(acks[OPS][0].msg["Message-ID"]))
+    )
     env.run_once()
     bodies = sorted(c["body"].strip() for c in env.case(number)["comments"])
     assert bodies == ["Tag reply.", "Thread reply."]
 
 
-def test_forgeries_outsiders_and_automatic_mail_add_nothing(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
+def test_forgeries_outsiders_and_automatic_mail_add_nothing(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
     number, acks = open_case(env, imap_box, smtp_sink)
     token_addr = reply_address_of(acks[BOB][0].msg)
     local, domain = token_addr.split("@")
     tampered = local[:-3] + ("aaa" if not local.endswith("aaa") else "bbb") + "@" + domain
     smtp_sink.clear()
-    imap_box.append_many([
-        message(MALLORY, f"Re: [Case #{number}] hi", "Forged tag from an outsider."),
-        message(DAVE, f"Re: [Case #{number}] hi", "Forged tag from another designated contact."),
-        message(BOB, "Re: hi", "Tampered token.", to=tampered),
-        message(MALLORY, "Re: hi", "Stolen token.", to=token_addr),
-        message(ALICE, "Out of office", "I am away.", headers={"Auto-Submitted": "auto-replied"},
-                in_reply_to=str(acks[ALICE][0].msg["Message-ID"])),
-        message(ALICE, "Re: list", "digest", headers={"Precedence": "list", "List-Id": "<x.example.com>"},
-                in_reply_to=str(acks[ALICE][0].msg["Message-ID"])),
-    ])
+    imap_box.append_many(
+        [
+            message(MALLORY, f"Re: [Case #{number}] hi", "Forged tag from an outsider."),
+            message(DAVE, f"Re: [Case #{number}] hi", "Forged tag from another designated contact."),
+            message(BOB, "Re: hi", "Tampered token.", to=tampered),
+            message(MALLORY, "Re: hi", "Stolen token.", to=token_addr),
+            message(
+                ALICE,
+                "Out of office",
+                "I am away.",
+                headers={"Auto-Submitted": "auto-replied"},
+                in_reply_to=str(acks[ALICE][0].msg["Message-ID"]),
+            ),
+            message(
+                ALICE,
+                "Re: list",
+                "digest",
+                headers={"Precedence": "list", "List-Id": "<x.example.com>"},
+                in_reply_to=str(acks[ALICE][0].msg["Message-ID"]),
+            ),
+        ]
+    )
     env.run_once()
     assert env.case(number)["comments"] == []
     assert len(env.cases()) == 1
@@ -251,7 +297,9 @@ def test_cli_close_and_errors(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> N
 # ------------------------------------------------------------------ delivery
 
 
-def test_transient_smtp_failure_is_retried_and_delivered_once(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
+def test_transient_smtp_failure_is_retried_and_delivered_once(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
     smtp_sink.fail_next(451, 2)
     imap_box.append(message(ALICE, "Retry me", "Body", cc=(BOB,)))
     env.run_once()

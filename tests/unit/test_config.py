@@ -15,12 +15,26 @@ from maild.errors import ConfigError
 
 BASE: dict[str, Any] = {
     "database": {"url": "sqlite:////tmp/x.db"},
-    "mailbox": {"protocol": "imap", "host": "127.0.0.1", "port": 10143, "security": "none",
-                "username": "support", "password": "secret", "folder": "INBOX", "poll_interval": "30s"},
+    "mailbox": {
+        "protocol": "imap",
+        "host": "127.0.0.1",
+        "port": 10143,
+        "security": "none",
+        "username": "support",
+        "password": "secret",
+        "folder": "INBOX",
+        "poll_interval": "30s",
+    },
     "smtp": {"host": "127.0.0.1", "port": 2525, "security": "none"},
-    "support": {"address": "support@example.com", "name": "Example Support", "secret": "x" * 32,
-                "restrict_to_designated_contacts": True, "helpdesk_message": "Ask IT.",
-                "default_severity": 3, "default_language": "en"},
+    "support": {
+        "address": "support@example.com",
+        "name": "Example Support",
+        "secret": "x" * 32,
+        "restrict_to_designated_contacts": True,
+        "helpdesk_message": "Ask IT.",
+        "default_severity": 3,
+        "default_language": "en",
+    },
     "sla": {"initial_response": {"1": "1h", "2": "2h", "3": "4h", "4": "8h"}},
     "escalation": {"recipients": ["managers@example.com"], "notify_contacts": True},
 }
@@ -66,40 +80,53 @@ def test_example_config_is_valid_and_documents_every_section(tmp_path: Path) -> 
     data["support"]["secret_file"] = str(tmp_path / "reply-secret")
     s = parse_settings(data)
     assert s.mailbox.password == "pw" and s.support.secret == "y" * 32
-    for section in ("database", "mailbox", "smtp", "support", "sla", "escalation", "outbox", "logging", "templates"):
+    for section in (
+        "database",
+        "mailbox",
+        "smtp",
+        "support",
+        "sla",
+        "escalation",
+        "outbox",
+        "logging",
+        "templates",
+    ):
         assert f"[{section}" in text
 
 
-@pytest.mark.parametrize("changes,key", [
-    ({"support__helpdesk_mesage": "x"}, "support.helpdesk_mesage"),
-    ({"mailbox__polling_interval": "1s"}, "mailbox.polling_interval"),
-    ({"smtpd": {"host": "x"}}, "smtpd"),
-    ({"mailbox__poll_interval": "soon"}, "mailbox.poll_interval"),
-    ({"mailbox__poll_interval": "0s"}, "mailbox.poll_interval"),
-    ({"mailbox__poll_interval": 30}, "mailbox.poll_interval"),
-    ({"mailbox__security": "ssl"}, "mailbox.security"),
-    ({"mailbox__port": 70000}, "mailbox.port"),
-    ({"mailbox__port": "993"}, "mailbox.port"),
-    ({"mailbox__protocol": "pop3"}, "mailbox.protocol"),
-    ({"mailbox__host": None}, "mailbox.host"),
-    ({"mailbox__password": None}, "mailbox.password"),
-    ({"support__address": "not-an-address"}, "support.address"),
-    ({"support__address": "support+x@example.com"}, "support.address"),
-    ({"support__secret": "short"}, "support.secret"),
-    ({"support__secret": None}, "support.secret"),
-    ({"support__default_severity": 5}, "support.default_severity"),
-    ({"support__default_severity": True}, "support.default_severity"),
-    ({"support__default_language": "fr"}, "support.default_language"),
-    ({"support__helpdesk_message": "x" * 121}, "support.helpdesk_message"),
-    ({"support__restrict_to_designated_contacts": "yes"}, "support.restrict_to_designated_contacts"),
-    ({"sla__initial_response__5": "1h"}, "sla.initial_response.5"),
-    ({"sla__initial_response__1": "1x"}, "sla.initial_response.1"),
-    ({"escalation__recipients": "managers@example.com"}, "escalation.recipients"),
-    ({"escalation__recipients": ["nobody"]}, "escalation.recipients[0]"),
-    ({"database__url": "mysql://x"}, "database.url"),
-    ({"smtp__security": "tls1.3"}, "smtp.security"),
-    ({"smtp__password": "pw"}, "smtp.username"),
-])
+@pytest.mark.parametrize(
+    "changes,key",
+    [
+        ({"support__helpdesk_mesage": "x"}, "support.helpdesk_mesage"),
+        ({"mailbox__polling_interval": "1s"}, "mailbox.polling_interval"),
+        ({"smtpd": {"host": "x"}}, "smtpd"),
+        ({"mailbox__poll_interval": "soon"}, "mailbox.poll_interval"),
+        ({"mailbox__poll_interval": "0s"}, "mailbox.poll_interval"),
+        ({"mailbox__poll_interval": 30}, "mailbox.poll_interval"),
+        ({"mailbox__security": "ssl"}, "mailbox.security"),
+        ({"mailbox__port": 70000}, "mailbox.port"),
+        ({"mailbox__port": "993"}, "mailbox.port"),
+        ({"mailbox__protocol": "pop3"}, "mailbox.protocol"),
+        ({"mailbox__host": None}, "mailbox.host"),
+        ({"mailbox__password": None}, "mailbox.password"),
+        ({"support__address": "not-an-address"}, "support.address"),
+        ({"support__address": "support+x@example.com"}, "support.address"),
+        ({"support__secret": "short"}, "support.secret"),
+        ({"support__secret": None}, "support.secret"),
+        ({"support__default_severity": 5}, "support.default_severity"),
+        ({"support__default_severity": True}, "support.default_severity"),
+        ({"support__default_language": "fr"}, "support.default_language"),
+        ({"support__helpdesk_message": "x" * 121}, "support.helpdesk_message"),
+        ({"support__restrict_to_designated_contacts": "yes"}, "support.restrict_to_designated_contacts"),
+        ({"sla__initial_response__5": "1h"}, "sla.initial_response.5"),
+        ({"sla__initial_response__1": "1x"}, "sla.initial_response.1"),
+        ({"escalation__recipients": "managers@example.com"}, "escalation.recipients"),
+        ({"escalation__recipients": ["nobody"]}, "escalation.recipients[0]"),
+        ({"database__url": "mysql://x"}, "database.url"),
+        ({"smtp__security": "tls1.3"}, "smtp.security"),
+        ({"smtp__password": "pw"}, "smtp.username"),
+    ],
+)
 def test_bad_values_name_the_key(changes: dict[str, Any], key: str) -> None:
     assert error_key(cfg(**changes)) == key
 
@@ -113,13 +140,21 @@ def test_unknown_key_error_suggests_the_right_one() -> None:
 def test_secret_from_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "pw").write_text("from-file\n")
     monkeypatch.setenv("MAILD_TEST_SECRET", "z" * 20)
-    s = parse_settings(cfg(mailbox__password=None, mailbox__password_file=str(tmp_path / "pw"),
-                           support__secret=None, support__secret_env="MAILD_TEST_SECRET"))
+    s = parse_settings(
+        cfg(
+            mailbox__password=None,
+            mailbox__password_file=str(tmp_path / "pw"),
+            support__secret=None,
+            support__secret_env="MAILD_TEST_SECRET",
+        )
+    )
     assert s.mailbox.password == "from-file"
     assert s.support.secret == "z" * 20
 
 
-def test_secret_file_relative_to_credentials_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_file_relative_to_credentials_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "imap").write_text("cred")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
     s = parse_settings(cfg(mailbox__password=None, mailbox__password_file="imap"))
@@ -134,7 +169,10 @@ def test_two_forms_of_one_secret_are_refused(monkeypatch: pytest.MonkeyPatch) ->
 def test_missing_env_and_file_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOPE_NOT_SET", raising=False)
     assert error_key(cfg(support__secret=None, support__secret_env="NOPE_NOT_SET")) == "support.secret_env"
-    assert error_key(cfg(support__secret=None, support__secret_file=str(tmp_path / "none"))) == "support.secret_file"
+    assert (
+        error_key(cfg(support__secret=None, support__secret_file=str(tmp_path / "none")))
+        == "support.secret_file"
+    )
 
 
 def test_maildir_needs_a_path_not_a_host() -> None:
@@ -144,10 +182,17 @@ def test_maildir_needs_a_path_not_a_host() -> None:
 
 
 def test_business_hours_and_plans() -> None:
-    s = parse_settings(cfg(sla={"initial_response": {"1": "2s"}, "timezone": "Asia/Tokyo",
-                                "hours": {"mon": "09:00-18:00", "fri": ["09:00-12:00", "13:00-17:00"]},
-                                "holidays": ["2026-12-31"],
-                                "plans": {"premier": {"initial_response": {"1": "30m"}}}}))
+    s = parse_settings(
+        cfg(
+            sla={
+                "initial_response": {"1": "2s"},
+                "timezone": "Asia/Tokyo",
+                "hours": {"mon": "09:00-18:00", "fri": ["09:00-12:00", "13:00-17:00"]},
+                "holidays": ["2026-12-31"],
+                "plans": {"premier": {"initial_response": {"1": "30m"}}},
+            }
+        )
+    )
     default = s.sla.plan("default")
     assert default.targets[1] == timedelta(seconds=2) and default.targets[4] == timedelta(hours=8)
     assert default.calendar is not None and len(default.calendar.weekly[4]) == 2
@@ -160,10 +205,18 @@ def test_business_hours_and_plans() -> None:
 
 
 def test_escalation_levels() -> None:
-    s = parse_settings(cfg(escalation={"recipients": ["m@example.com"],
-                                       "levels": [{"percent": 100}, {"percent": 200, "recipients": ["h@example.com"]}]}))
+    s = parse_settings(
+        cfg(
+            escalation={
+                "recipients": ["m@example.com"],
+                "levels": [{"percent": 100}, {"percent": 200, "recipients": ["h@example.com"]}],
+            }
+        )
+    )
     assert [(lv.level, lv.percent, lv.recipients) for lv in s.escalation.levels] == [
-        (1, 100, ("m@example.com",)), (2, 200, ("h@example.com",))]
+        (1, 100, ("m@example.com",)),
+        (2, 200, ("h@example.com",)),
+    ]
     assert error_key(cfg(escalation={"levels": [{"percent": 200}, {"percent": 100}]})) == "escalation.levels"
     assert error_key(cfg(escalation={"levels": [{"pct": 100}]})) == "escalation.levels[0].pct"
 

@@ -25,24 +25,37 @@ from maild.tokens import make_token, reply_address
 
 SECRET = "route-test-secret-0123456789"
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-POLICY = RoutingPolicy(support_address="support@example.com", own_addresses=("support@example.com",),
-                       secret=SECRET)
+POLICY = RoutingPolicy(
+    support_address="support@example.com", own_addresses=("support@example.com",), secret=SECRET
+)
 
 ALICE = ContactFacts(1, "alice@acme.example", "Alice", 1, True, "en", ("acme.example",))
 BOB = ContactFacts(2, "bob@acme.example", "Bob", 1, False, "en", ("acme.example",))
 DAVE = ContactFacts(4, "dave@acme.example", "Dave", 1, True, "en", ("acme.example",))
 AGENT = AgentFacts(1, "agent@example.com", "Agnes")
-CASE1 = CaseFacts(1, "00000001", "new", 1, {"alice@acme.example": "primary_contact",
-                                            "bob@acme.example": "collaborator",
-                                            "ops@acme.example": "collaborator"})
+CASE1 = CaseFacts(
+    1,
+    "00000001",
+    "new",
+    1,
+    {
+        "alice@acme.example": "primary_contact",
+        "bob@acme.example": "collaborator",
+        "ops@acme.example": "collaborator",
+    },
+)
 CASE2 = CaseFacts(2, "00000002", "new", 1, {"dave@acme.example": "primary_contact"})
 
 
 @dataclass
 class FakeFacts:
     cases: dict[int, CaseFacts] = field(default_factory=lambda: {1: CASE1, 2: CASE2})
-    threads: dict[str, int] = field(default_factory=lambda: {"<ack1@example.com>": 1, "<ack2@example.com>": 2})
-    contacts: dict[str, ContactFacts] = field(default_factory=lambda: {c.email: c for c in (ALICE, BOB, DAVE)})
+    threads: dict[str, int] = field(
+        default_factory=lambda: {"<ack1@example.com>": 1, "<ack2@example.com>": 2}
+    )
+    contacts: dict[str, ContactFacts] = field(
+        default_factory=lambda: {c.email: c for c in (ALICE, BOB, DAVE)}
+    )
     agents: dict[str, AgentFacts] = field(default_factory=lambda: {AGENT.email: AGENT})
 
     def case_by_id(self, case_id: int) -> CaseFacts | None:
@@ -67,13 +80,27 @@ class FakeFacts:
         return list(self.agents)
 
 
-def mail(sender: str = "alice@acme.example", subject: str = "Help", text: str = "Body", *,
-         to: Sequence[str] = ("support@example.com",), cc: Sequence[str] = (), in_reply_to: Sequence[str] = (),
-         headers: Sequence[tuple[str, str]] = ()) -> InboundMail:
+def mail(
+    sender: str = "alice@acme.example",
+    subject: str = "Help",
+    text: str = "Body",
+    *,
+    to: Sequence[str] = ("support@example.com",),
+    cc: Sequence[str] = (),
+    in_reply_to: Sequence[str] = (),
+    headers: Sequence[tuple[str, str]] = (),
+) -> InboundMail:
     return InboundMail(
-        message_id="<m1@acme.example>", from_addr=Address(sender, ""), subject=subject, text=text, raw_size=10,
-        raw_sha256="0" * 64, to=tuple(Address(a) for a in to), cc=tuple(Address(a) for a in cc),
-        in_reply_to=tuple(in_reply_to), headers=tuple(headers),
+        message_id="<m1@acme.example>",
+        from_addr=Address(sender, ""),
+        subject=subject,
+        text=text,
+        raw_size=10,
+        raw_sha256="0" * 64,
+        to=tuple(Address(a) for a in to),
+        cc=tuple(Address(a) for a in cc),
+        in_reply_to=tuple(in_reply_to),
+        headers=tuple(headers),
     )
 
 
@@ -81,8 +108,9 @@ def token_to(case_id: int, recipient: str) -> str:
     return reply_address("support@example.com", make_token(SECRET, case_id, recipient))
 
 
-def decide(m: InboundMail, facts: FakeFacts | None = None, policy: RoutingPolicy = POLICY,
-           now: datetime = NOW) -> object:
+def decide(
+    m: InboundMail, facts: FakeFacts | None = None, policy: RoutingPolicy = POLICY, now: datetime = NOW
+) -> object:
     return route(m, facts or FakeFacts(), policy, now)
 
 
@@ -90,8 +118,12 @@ def decide(m: InboundMail, facts: FakeFacts | None = None, policy: RoutingPolicy
 
 
 def test_designated_contact_opens_case_with_cc_collaborators() -> None:
-    d = decide(mail(subject="Re: [Sev 2] Login fails", cc=["bob@acme.example", "ops@acme.example",
-                                                          "support@example.com", "agent@example.com"]))
+    d = decide(
+        mail(
+            subject="Re: [Sev 2] Login fails",
+            cc=["bob@acme.example", "ops@acme.example", "support@example.com", "agent@example.com"],
+        )
+    )
     assert isinstance(d, OpenCase)
     assert d.contact == ALICE
     assert d.subject == "Login fails"
@@ -131,10 +163,15 @@ def test_invalid_severity_falls_back_and_says_so() -> None:
 # ------------------------------------------------------------------ automatic mail and loops
 
 
-@pytest.mark.parametrize("headers", [
-    [("Auto-Submitted", "auto-replied")], [("Precedence", "bulk")], [("X-Autoreply", "yes")],
-    [("List-Id", "<list.example.com>")],
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("Auto-Submitted", "auto-replied")],
+        [("Precedence", "bulk")],
+        [("X-Autoreply", "yes")],
+        [("List-Id", "<list.example.com>")],
+    ],
+)
 def test_automatic_mail_is_ignored(headers: list[tuple[str, str]]) -> None:
     d = decide(mail(headers=headers))
     assert isinstance(d, Ignore)
@@ -160,8 +197,14 @@ def test_token_reply_from_its_recipient_is_a_comment() -> None:
 
 
 def test_token_outranks_thread_and_tag() -> None:
-    d = decide(mail(sender="dave@acme.example", subject="Re: [Case #00000001] x", to=[token_to(2, "dave@acme.example")],
-                    in_reply_to=["<ack1@example.com>"]))
+    d = decide(
+        mail(
+            sender="dave@acme.example",
+            subject="Re: [Case #00000001] x",
+            to=[token_to(2, "dave@acme.example")],
+            in_reply_to=["<ack1@example.com>"],
+        )
+    )
     assert isinstance(d, AddComment) and d.case.id == 2 and d.via == "token"
 
 
@@ -176,8 +219,14 @@ def test_tampered_token_never_reaches_a_case(how: str) -> None:
         "other-case": f"2-{mac}",
         "garbage": "zzz",
     }[how]
-    d = decide(mail(sender="bob@acme.example", subject="Re: [Case #00000001] x", to=[f"support+{token}@example.com"],
-                    in_reply_to=["<ack1@example.com>"]))
+    d = decide(
+        mail(
+            sender="bob@acme.example",
+            subject="Re: [Case #00000001] x",
+            to=[f"support+{token}@example.com"],
+            in_reply_to=["<ack1@example.com>"],
+        )
+    )
     assert isinstance(d, Reject), d
     assert not d.notify
 
@@ -202,8 +251,9 @@ def test_subject_tag_threads_unless_tokens_required() -> None:
     assert isinstance(d, AddComment) and d.via == "tag"
     strict = replace(POLICY, require_reply_token=True)
     assert not isinstance(decide(m, policy=strict), AddComment)
-    assert not isinstance(decide(mail(sender="bob@acme.example", in_reply_to=["<ack1@example.com>"]), policy=strict),
-                          AddComment)
+    assert not isinstance(
+        decide(mail(sender="bob@acme.example", in_reply_to=["<ack1@example.com>"]), policy=strict), AddComment
+    )
 
 
 def test_forged_subject_tag_from_outsider_or_other_case_member_is_rejected() -> None:
@@ -224,9 +274,13 @@ def test_agent_reply_is_an_agent_comment() -> None:
 
 
 def test_commands_are_read() -> None:
-    d = decide(mail(sender="alice@acme.example", text="#close\nThanks, solved.", in_reply_to=["<ack1@example.com>"]))
+    d = decide(
+        mail(sender="alice@acme.example", text="#close\nThanks, solved.", in_reply_to=["<ack1@example.com>"])
+    )
     assert isinstance(d, AddComment) and d.command == "close"
-    d = decide(mail(sender="alice@acme.example", text="#escalate\nPlease hurry.", in_reply_to=["<ack1@example.com>"]))
+    d = decide(
+        mail(sender="alice@acme.example", text="#escalate\nPlease hurry.", in_reply_to=["<ack1@example.com>"])
+    )
     assert isinstance(d, AddComment) and d.command == "escalate"
 
 
@@ -245,8 +299,14 @@ def test_reply_to_closed_case_within_window_reopens() -> None:
 
 
 def test_reply_to_closed_case_after_window_opens_new_case_referring_to_it() -> None:
-    d = decide(mail(sender="alice@acme.example", subject="Re: [Case #00000001] Help", in_reply_to=["<ack1@example.com>"]),
-               closed_case(30))
+    d = decide(
+        mail(
+            sender="alice@acme.example",
+            subject="Re: [Case #00000001] Help",
+            in_reply_to=["<ack1@example.com>"],
+        ),
+        closed_case(30),
+    )
     assert isinstance(d, OpenCase) and d.previous_case is not None and d.previous_case.id == 1
     assert d.subject == "Help"
 
