@@ -1,0 +1,318 @@
+"""Language data for notifications: names, labels, reason texts, and formats.
+
+Owns every word maild says to a person outside the templates themselves:
+severity, status and role names, intake field labels, escalation and
+rejection reasons, the default help-desk message, and how a date or a file
+size is written in each language. Templates reach these through the filters
+compose.py binds per language; other modules (the command line, notify.py)
+import them directly, so one table answers "what is severity 2 called in
+Japanese" everywhere.
+
+Pure data and pure functions: no I/O, no clock. A language or key this
+module does not know falls back to English, then to the raw key, so a new
+template language or a new status never makes a notification fail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from datetime import UTC, datetime
+
+FALLBACK_LANGUAGE = "en"
+
+SEVERITY_NAMES: dict[str, dict[int, str]] = {
+    "en": {1: "Critical", 2: "Urgent", 3: "High", 4: "Medium"},
+    "ja": {1: "重大", 2: "緊急", 3: "高", 4: "中"},
+}
+
+STATUS_NAMES: dict[str, dict[str, str]] = {
+    "en": {
+        "new": "New",
+        "in_progress": "In progress",
+        "waiting_on_customer": "Waiting on customer",
+        "closed": "Closed",
+    },
+    "ja": {
+        "new": "新規",
+        "in_progress": "対応中",
+        "waiting_on_customer": "お客様の回答待ち",
+        "closed": "クローズ",
+    },
+}
+
+# The order intake fields are shown in: the order a customer thinks about a
+# problem (what, how, how bad, by when), not alphabetical.
+FIELD_ORDER: tuple[str, ...] = (
+    "occurred_at",
+    "steps_to_reproduce",
+    "business_impact",
+    "users_affected",
+    "workaround",
+    "desired_resolution_date",
+    "desired_resolution_reason",
+    "impact_if_missed",
+    "login_access_granted",
+    "org_id",
+    "username",
+)
+
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "occurred_at": "Occurred at",
+        "steps_to_reproduce": "Steps to reproduce",
+        "business_impact": "Business impact",
+        "users_affected": "Users affected",
+        "workaround": "Workaround",
+        "desired_resolution_date": "Desired resolution date",
+        "desired_resolution_reason": "Reason for that date",
+        "impact_if_missed": "Impact if missed",
+        "login_access_granted": "Login access granted",
+        "org_id": "Org ID",
+        "username": "Username",
+    },
+    "ja": {
+        "occurred_at": "発生日時",
+        "steps_to_reproduce": "再現手順",
+        "business_impact": "業務影響",
+        "users_affected": "ユーザ数",
+        "workaround": "回避策",
+        "desired_resolution_date": "回答希望日",
+        "desired_resolution_reason": "理由",
+        "impact_if_missed": "期限を超えた場合の影響",
+        "login_access_granted": "ログインアクセス許可",
+        "org_id": "組織ID",
+        "username": "ユーザ名",
+    },
+}
+
+ROLE_NAMES: dict[str, dict[str, str]] = {
+    "en": {
+        "primary_contact": "Primary contact",
+        "collaborator": "Collaborator",
+        "agent": "Support engineer",
+        "manager": "Support manager",
+        "other": "Other",
+    },
+    "ja": {
+        "primary_contact": "主担当者",
+        "collaborator": "共有メンバー",
+        "agent": "サポートエンジニア",
+        "manager": "サポートマネージャー",
+        "other": "その他",
+    },
+}
+
+ESCALATION_REASONS: dict[str, dict[str, str]] = {
+    "en": {
+        "deadline": "The initial response deadline passed without a response.",
+        "customer_request": "The customer asked for escalation.",
+    },
+    "ja": {
+        "deadline": "初回応答期限までに応答がありませんでした。",
+        "customer_request": "お客様からエスカレーションのご依頼がありました。",
+    },
+}
+
+# Reasons a reply was not added to a case, phrased for the sender. Each
+# completes the sentence "your message was not added to the case because …"
+# in spirit, but stands alone so a template can show it on its own line.
+REJECTION_REASONS: dict[str, dict[str, str]] = {
+    "en": {
+        "not_participant": "Only the people the case is shared with can add to it.",
+        "unknown_case": "We could not find the case your message refers to.",
+        "close_not_allowed": "Only the primary contact or a support engineer can close the case.",
+        "too_large": "The message was larger than we can accept.",
+    },
+    "ja": {
+        "not_participant": "ケースに追加できるのは、ケースを共有しているメンバーのみです。",
+        "unknown_case": "お送りいただいたメッセージに該当するケースが見つかりませんでした。",
+        "close_not_allowed": "ケースをクローズできるのは、主担当者またはサポートエンジニアのみです。",
+        "too_large": "メッセージのサイズが受け付け可能な上限を超えていました。",
+    },
+}
+
+DEFAULT_HELPDESK: dict[str, str] = {
+    "en": "Please contact your company's help desk.",
+    "ja": "ヘルプデスクへお問い合わせください",
+}
+
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}")
+
+
+def supported_languages() -> tuple[str, ...]:
+    """Languages this module has words for; templates may exist for more."""
+    return tuple(SEVERITY_NAMES)
+
+
+def pick_language(wanted: str | None, default: str, available: Collection[str] | None = None) -> str:
+    """The language to write to someone in.
+
+    `wanted` is whatever a contact record or a header holds ("ja", "ja-JP",
+    "EN_us.UTF-8"); only its primary subtag matters, because templates exist
+    per language, not per region. Falls back to `default`, then to English,
+    so a typo in a contact record degrades to a readable message instead of
+    a failure. `available` narrows the choice to what a Composer actually
+    has templates for (default: the languages of this module).
+    """
+    choices = set(available) if available is not None else set(supported_languages())
+    for candidate in (wanted, default):
+        code = normalize_language(candidate)
+        if code and code in choices:
+            return code
+    if FALLBACK_LANGUAGE in choices or not choices:
+        return FALLBACK_LANGUAGE
+    return sorted(choices)[0]
+
+
+def normalize_language(value: str | None) -> str | None:
+    """The lower-cased primary subtag of a language tag, or None if there is none."""
+    if not value:
+        return None
+    match = _LANGUAGE_TAG.match(value.strip())
+    return match.group(0).lower() if match else None
+
+
+def _table(tables: Mapping[str, Mapping[str, str]], language: str) -> Mapping[str, str]:
+    return tables.get(language) or tables[FALLBACK_LANGUAGE]
+
+
+def severity_name(severity: object, language: str) -> str:
+    """'High' for 3 in English; the number itself when it is not a known severity."""
+    if severity is None:
+        return ""
+    try:
+        level = int(str(severity))
+    except ValueError:
+        return str(severity)
+    names = SEVERITY_NAMES.get(language) or SEVERITY_NAMES[FALLBACK_LANGUAGE]
+    return names.get(level, str(severity))
+
+
+def status_name(status: object, language: str) -> str:
+    if status is None:
+        return ""
+    key = str(status)
+    return _table(STATUS_NAMES, language).get(key) or STATUS_NAMES[FALLBACK_LANGUAGE].get(key, key)
+
+
+def field_label(key: object, language: str) -> str:
+    """The label of an intake field; an unknown key is shown humanised rather than hidden."""
+    if key is None:
+        return ""
+    name = str(key)
+    label = _table(FIELD_LABELS, language).get(name) or FIELD_LABELS[FALLBACK_LANGUAGE].get(name)
+    return label or name.replace("_", " ").capitalize()
+
+
+def role_name(role: object, language: str) -> str:
+    if role is None:
+        return ""
+    key = str(role)
+    return _table(ROLE_NAMES, language).get(key) or ROLE_NAMES[FALLBACK_LANGUAGE].get(key, key)
+
+
+def escalation_reason_text(reason: object, language: str) -> str:
+    if reason is None:
+        return ""
+    key = str(reason)
+    fallback = ESCALATION_REASONS[FALLBACK_LANGUAGE].get(key, key)
+    return _table(ESCALATION_REASONS, language).get(key) or fallback
+
+
+def rejection_reason_text(code: str, language: str) -> str:
+    """The sender-facing sentence for a rejection code; unknown codes pass through as given."""
+    fallback = REJECTION_REASONS[FALLBACK_LANGUAGE].get(code, code)
+    return _table(REJECTION_REASONS, language).get(code) or fallback
+
+
+def helpdesk_message(configured: str | None, language: str) -> str:
+    """The configured help-desk text, or this language's default when none is configured."""
+    if configured and configured.strip():
+        return configured.strip()
+    return DEFAULT_HELPDESK.get(language) or DEFAULT_HELPDESK[FALLBACK_LANGUAGE]
+
+
+def ordered_fields(fields: Mapping[str, object] | None) -> list[tuple[str, str]]:
+    """Intake fields in display order, known keys first, empty values left out.
+
+    Unknown keys (an older or newer parser) still show, after the known ones,
+    so nothing a customer gave is silently dropped from a notification.
+    """
+    if not fields:
+        return []
+    known = [key for key in FIELD_ORDER if key in fields]
+    rest = sorted(key for key in fields if key not in FIELD_ORDER)
+    out: list[tuple[str, str]] = []
+    for key in (*known, *rest):
+        value = fields[key]
+        text = "" if value is None else str(value).strip()
+        if text:
+            out.append((key, text))
+    return out
+
+
+def as_utc(value: object) -> datetime | None:
+    """An aware UTC datetime from a datetime or an ISO 8601 string.
+
+    Naive datetimes are taken to be UTC already: that is how SQLite hands
+    back the UTC times maild stores, and guessing the host's zone would make
+    the same row render differently on two machines.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def format_datetime(value: object, language: str) -> str:
+    """'2026-11-21 12:00 UTC' / '2026年11月21日 12:00 (UTC)'; always UTC so no zone is guessed.
+
+    A value that is not a time (None, an unparsable string) renders as
+    itself or empty, never as an error in the middle of a notification.
+    """
+    moment = as_utc(value)
+    if moment is None:
+        return "" if value is None else str(value)
+    if language == "ja":
+        return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M} (UTC)"
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+_SIZE_UNITS: tuple[str, ...] = ("KB", "MB", "GB", "TB")
+
+
+def format_filesize(value: object, language: str) -> str:
+    """A size in bytes for people: '512 bytes', '1.2 KB', '3.4 MB' (binary multiples)."""
+    if value is None:
+        return ""
+    try:
+        size = int(str(value))
+    except ValueError:
+        return str(value)
+    if size < 0:
+        return ""
+    if size < 1024:
+        if language == "ja":
+            return f"{size} バイト"
+        return "1 byte" if size == 1 else f"{size} bytes"
+    amount = size / 1024
+    index = 0
+    while amount >= 1024 and index < len(_SIZE_UNITS) - 1:
+        amount /= 1024
+        index += 1
+    return f"{amount:.1f} {_SIZE_UNITS[index]}"
+
+
+def languages_of(names: Iterable[str]) -> tuple[str, ...]:
+    """The language codes among directory names, as a stable sorted tuple."""
+    found = {code for name in names if (code := normalize_language(name)) and code == name.lower()}
+    return tuple(sorted(found))
