@@ -6,21 +6,26 @@ seam; everything else receives what it needs, so tests can pass their own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from maild.cases import CaseService
 from maild.clock import Clock, SystemClock
-from maild.compose import Composer, packaged_template_dir
 from maild.config import Settings
 from maild.db import Database
-from maild.mailbox import ImapSource, MaildirSource, MailSource
-from maild.notify import Notifier
-from maild.outbox import OutboxStore
-from maild.route import RoutingPolicy
-from maild.smtp import SmtpSender
+
+if TYPE_CHECKING:
+    from maild.cases import CaseService
+    from maild.compose import Composer
+    from maild.mailbox import MailSource
+    from maild.notify import Notifier
+    from maild.outbox import OutboxStore
+    from maild.route import RoutingPolicy
+    from maild.smtp import SmtpSender
 
 
 def routing_policy(settings: Settings) -> RoutingPolicy:
+    from maild.route import RoutingPolicy
+
     s = settings.support
     return RoutingPolicy(
         support_address=s.address,
@@ -35,25 +40,40 @@ def routing_policy(settings: Settings) -> RoutingPolicy:
     )
 
 
-@dataclass
 class App:
-    settings: Settings
-    clock: Clock = field(default_factory=SystemClock)
-    db: Database = field(init=False)
-    composer: Composer = field(init=False)
-    notifier: Notifier = field(init=False)
-    service: CaseService = field(init=False)
-    policy: RoutingPolicy = field(init=False)
+    """Each part is built on first use: a `case list` never loads templates or mail libraries."""
 
-    def __post_init__(self) -> None:
-        self.db = Database(self.settings.database.url)
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.db = Database(settings.database.url)
+
+    @cached_property
+    def composer(self) -> Composer:
+        from maild.compose import Composer, packaged_template_dir
+
         dirs = [d for d in (self.settings.templates_path, packaged_template_dir()) if d is not None]
-        self.composer = Composer(dirs, self.settings.support.default_language)
-        self.notifier = Notifier(self.composer, self.settings.support, self.clock)
-        self.service = CaseService(self.settings, self.notifier)
-        self.policy = routing_policy(self.settings)
+        return Composer(dirs, self.settings.support.default_language)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        from maild.notify import Notifier
+
+        return Notifier(self.composer, self.settings.support, self.clock)
+
+    @cached_property
+    def service(self) -> CaseService:
+        from maild.cases import CaseService
+
+        return CaseService(self.settings, self.notifier)
+
+    @cached_property
+    def policy(self) -> RoutingPolicy:
+        return routing_policy(self.settings)
 
     def make_source(self) -> MailSource:
+        from maild.mailbox import ImapSource, MaildirSource
+
         m = self.settings.mailbox
         if m.protocol == "maildir":
             assert m.path is not None
@@ -73,6 +93,8 @@ class App:
         )
 
     def make_sender(self) -> SmtpSender:
+        from maild.smtp import SmtpSender
+
         s = self.settings.smtp
         return SmtpSender(
             s.host,
@@ -87,6 +109,8 @@ class App:
         )
 
     def outbox_store(self) -> OutboxStore:
+        from maild.outbox import OutboxStore
+
         return OutboxStore(self.db, self.settings.outbox, self.clock)
 
     def close(self) -> None:

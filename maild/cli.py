@@ -8,7 +8,6 @@ sentence on stderr. A traceback appears only with --debug.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import re
@@ -163,6 +162,8 @@ def cmd_check_config(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_run(app: App, args: argparse.Namespace) -> int:
+    import asyncio
+
     from maild.workers import Worker
 
     worker = Worker(app)
