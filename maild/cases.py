@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from maild.config import Settings
-from maild.inbound import InboundMail
+from maild.inbound import Address, InboundMail
 from maild.intake import read_fields, strip_command
 from maild.models import (
     Account,
@@ -53,7 +53,7 @@ from maild.sla import can_escalate, due_levels, first_response_due, level_thresh
 # --------------------------------------------------------------------------- facts for routing
 
 
-def case_facts(case: Case) -> CaseFacts:
+def case_facts(case: Case, account_domains: tuple[str, ...] = ()) -> CaseFacts:
     return CaseFacts(
         id=case.id,
         number=case.number,
@@ -63,6 +63,7 @@ def case_facts(case: Case) -> CaseFacts:
         closed_at=case.closed_at,
         first_response_due_at=case.first_response_due_at,
         first_responded_at=case.first_responded_at,
+        account_domains=account_domains,
     )
 
 
@@ -78,7 +79,11 @@ class DbFacts:
 
     def case_by_id(self, case_id: int) -> CaseFacts | None:
         case = self._case(case_id)
-        return case_facts(case) if case else None
+        return case_facts(case, self._domains(case.account_id)) if case else None
+
+    def _domains(self, account_id: int) -> tuple[str, ...]:
+        query = select(AccountDomain.domain).where(AccountDomain.account_id == account_id)
+        return tuple(self.session.execute(query).scalars().all())
 
     def case_by_message_ids(self, message_ids: Sequence[str]) -> CaseFacts | None:
         ids = [m for m in message_ids if m][:50]
@@ -309,20 +314,7 @@ class CaseService:
                 created_at=now,
             )
         )
-        for address in d.collaborators:
-            known = session.execute(
-                select(Contact).where(Contact.email == address.email)
-            ).scalar_one_or_none()
-            session.add(
-                Participant(
-                    case_id=case.id,
-                    email=address.email,
-                    name=address.name or (known.name if known else ""),
-                    role="collaborator",
-                    contact_id=known.id if known else None,
-                    created_at=now,
-                )
-            )
+        self._add_collaborators(session, case, d.collaborators)
         inbound = self.record(session, mail, mailbox, key, d.outcome, d.reason, case)
         session.add(ThreadMessage(message_id=mail.message_id, case_id=case.id))
         self._store_attachments(session, mail, case, None)
@@ -342,6 +334,26 @@ class CaseService:
             in_reply_to=mail.message_id,
         )
         return Applied(d.outcome, d.reason, case.number, len(rows))
+
+    def _add_collaborators(self, session: Session, case: Case, addresses: Sequence[Address]) -> None:
+        now = self.clock.now()
+        for address in addresses:
+            known = session.execute(
+                select(Contact).where(Contact.email == address.email)
+            ).scalar_one_or_none()
+            session.add(
+                Participant(
+                    case_id=case.id,
+                    email=address.email,
+                    name=address.name or (known.name if known else ""),
+                    role="collaborator",
+                    contact_id=known.id if known else None,
+                    created_at=now,
+                )
+            )
+        if addresses:
+            session.flush()
+            session.expire(case, ["participants"])
 
     def _store_attachments(
         self, session: Session, mail: InboundMail, case: Case, comment: Comment | None
@@ -379,6 +391,7 @@ class CaseService:
             source="email",
         )
         self._store_attachments(session, mail, case, comment)
+        self._add_collaborators(session, case, d.new_collaborators)
         session.flush()
         sent = self.after_comment(
             session, case, comment, d.role, in_reply_to=mail.message_id, reopen=d.reopen

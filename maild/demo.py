@@ -237,9 +237,14 @@ def run_demo(root: Path) -> int:
         for number in ("00000001", "00000002"):
             _title(f"Case {number}")
             run("case", "show", number)
-        _title(f"Notifications the SMTP sink received ({len(sink.messages())})")
-        for m in sink.messages():
-            print(f"  to {m.rcpt_tos[0]:<34} {m.subject}")
+        received = sink.messages()
+        _title(f"Notifications the SMTP sink received ({len(received)})")
+        for m in received:
+            print(f"  to {m.rcpt_tos[0]:<34} {m.msg.get('X-Maild-Event', ''):<14} {m.msg['Subject']}")
+        first = received[0].msg
+        _title(f"What {received[0].rcpt_tos[0]} received first (text part; an HTML part is sent too)")
+        print(f"From: {first['From']}\nReply-To: {first['Reply-To']}\nSubject: {first['Subject']}\n")
+        print((first.get_body(preferencelist=("plain",)) or first).get_content().rstrip())
         print(f"\nEverything is kept in {root}: maild.toml, maild.db, Maildir/, sink/msgs/*.eml")
     finally:
         sink.stop()

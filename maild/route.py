@@ -147,7 +147,7 @@ class AddComment:
     command: Literal["escalate", "close"] | None = None
     reopen: bool = False
     contact: ContactFacts | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    new_collaborators: tuple[Address, ...] = field(default_factory=tuple)
     reason: str = ""
     outcome: str = "comment_added"
 
@@ -269,6 +269,7 @@ def _reply(
             command,
             reopen=True,
             contact=contact,
+            new_collaborators=_added_by_cc(mail, facts, policy, sender, case),
             reason=f"reply reopens case {case.number}",
         )
     return AddComment(
@@ -279,8 +280,17 @@ def _reply(
         via,
         command,
         contact=contact,
+        new_collaborators=_added_by_cc(mail, facts, policy, sender, case),
         reason=f"reply to case {case.number} via {via}",
     )
+
+
+def _added_by_cc(
+    mail: InboundMail, facts: Facts, policy: RoutingPolicy, sender: str, case: CaseFacts
+) -> tuple[Address, ...]:
+    """People Cc'd on a reply join the sharing settings (as on a new case), if not in them already."""
+    chosen = pick_collaborators(mail, policy, sender, case.account_domains, facts)
+    return tuple(a for a in chosen if a.email not in case.participants)
 
 
 def _new_case(mail: InboundMail, facts: Facts, policy: RoutingPolicy, sender: str) -> Decision:
@@ -295,12 +305,12 @@ def _new_case(mail: InboundMail, facts: Facts, policy: RoutingPolicy, sender: st
         contact=contact,
         subject=clean_subject(strip_severity_tag(mail.subject)),
         severity=read_severity(mail.subject, mail.text, policy.default_severity),
-        collaborators=pick_collaborators(mail, policy, sender, contact, facts),
+        collaborators=pick_collaborators(mail, policy, sender, contact.account_domains, facts),
     )
 
 
 def pick_collaborators(
-    mail: InboundMail, policy: RoutingPolicy, sender: str, contact: ContactFacts, facts: Facts
+    mail: InboundMail, policy: RoutingPolicy, sender: str, account_domains: Sequence[str], facts: Facts
 ) -> tuple[Address, ...]:
     """To/Cc addresses other than ours and the sender's, as the policy allows."""
     if policy.collaborators == "none":
@@ -315,7 +325,7 @@ def pick_collaborators(
             continue
         if policy.collaborators == "account_domains":
             domain = email.rsplit("@", 1)[1]
-            if domain not in contact.account_domains:
+            if domain not in account_domains:
                 continue
         chosen[email] = address
     return tuple(chosen.values())

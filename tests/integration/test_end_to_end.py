@@ -185,6 +185,20 @@ def test_collaborator_reply_becomes_clean_comment_and_notifies_the_others(
     assert all(REPLY in text_of(m.msg) for ms in notified.values() for m in ms)
 
 
+def test_cc_on_a_reply_adds_a_collaborator_who_then_hears_of_the_case(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    number, acks = open_case(env, imap_box, smtp_sink, cc=(BOB,))
+    smtp_sink.clear()
+    carol = "carol@acme.example"
+    raw = reply_to_note(acks[ALICE][0].msg, ALICE, "Adding Carol, who runs the servers.")
+    raw = raw.replace(b"\r\nSubject:", f"\r\nCc: Carol <{carol}>\r\nSubject:".encode(), 1)
+    imap_box.append(raw)
+    env.run_once()
+    assert sorted(env.case(number)["collaborators"]) == [BOB, carol]
+    assert set(by_rcpt(smtp_sink.messages())) == {BOB, carol}
+
+
 def test_reply_by_subject_tag_and_by_references(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
     number, acks = open_case(env, imap_box, smtp_sink)
     imap_box.append(message(ALICE, f"Re: [Case #{number}] Login page returns 500", "Tag reply."))

@@ -314,3 +314,36 @@ def test_reply_to_closed_case_after_window_opens_new_case_referring_to_it() -> N
 def test_non_contact_collaborator_cannot_reopen_an_old_case() -> None:
     d = decide(mail(sender="ops@acme.example", in_reply_to=["<ack1@example.com>"]), closed_case(30))
     assert isinstance(d, Reject)
+
+
+def test_people_cced_on_a_reply_join_the_sharing_settings() -> None:
+    d = decide(
+        mail(
+            sender="bob@acme.example",
+            in_reply_to=["<ack1@example.com>"],
+            cc=["alice@acme.example", "carol@acme.example", "support@example.com", "agent@example.com"],
+        )
+    )
+    assert isinstance(d, AddComment)
+    assert [a.email for a in d.new_collaborators] == ["carol@acme.example"]
+
+
+def test_cc_on_a_reply_follows_the_collaborator_policy() -> None:
+    facts = FakeFacts()
+    facts.cases[1] = replace(CASE1, account_domains=("acme.example",))
+    m = mail(
+        sender="bob@acme.example",
+        in_reply_to=["<ack1@example.com>"],
+        cc=["carol@acme.example", "friend@gmail.example"],
+    )
+    d = decide(m, facts, policy=replace(POLICY, collaborators="account_domains"))
+    assert isinstance(d, AddComment) and [a.email for a in d.new_collaborators] == ["carol@acme.example"]
+    d = decide(m, facts, policy=replace(POLICY, collaborators="none"))
+    assert isinstance(d, AddComment) and d.new_collaborators == ()
+
+
+def test_outsider_cc_adds_nobody() -> None:
+    d = decide(
+        mail(sender="mallory@evil.example", in_reply_to=["<ack1@example.com>"], cc=["eve@evil.example"])
+    )
+    assert isinstance(d, Reject)
