@@ -24,7 +24,7 @@ from maild.config import Settings, config_path, load_settings
 from maild.db import Database, upgrade
 from maild.errors import MaildError, NotFound, UsageError
 from maild.logs import setup_logging
-from maild.models import Account, AccountDomain, Agent, Attachment, Case, Comment, Contact
+from maild.models import Account, AccountDomain, Agent, Attachment, Case, Comment, Contact, InboundMessage
 
 log = logging.getLogger("maild")
 
@@ -104,6 +104,16 @@ def build_parser() -> ArgumentParser:
     k_close = case.add_parser("close", help="close a case")
     k_close.add_argument("number")
     k_close.add_argument("--as", dest="as_", metavar="EMAIL")
+
+    inbound = sub.add_parser("inbound", help="what became of inbound messages").add_subparsers(
+        dest="sub", required=True, parser_class=ArgumentParser
+    )
+    i_list = inbound.add_parser("list", help="recent inbound messages and their outcomes")
+    i_list.add_argument("--outcome", help="only this outcome (e.g. quarantined, ignored, rejected)")
+    i_list.add_argument("--limit", type=int, default=50)
+    i_list.add_argument("--json", action="store_true")
+    i_raw = inbound.add_parser("raw", help="write a quarantined message's raw bytes to stdout")
+    i_raw.add_argument("id", type=int)
 
     demo = sub.add_parser("demo", help="run the main job on embedded defaults and show what happened")
     demo.add_argument(
@@ -336,6 +346,34 @@ def cmd_case_close(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inbound_list(app: App, args: argparse.Namespace) -> int:
+    from maild.views import inbound_json, inbound_table
+
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    with app.db.reader() as s:
+        query = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(args.limit)
+        if args.outcome:
+            query = query.where(InboundMessage.outcome == args.outcome)
+        rows = list(reversed(s.execute(query).scalars().all()))
+        if args.json:
+            _print_json([inbound_json(r) for r in rows])
+        else:
+            print(inbound_table(rows))
+    return 0
+
+
+def cmd_inbound_raw(app: App, args: argparse.Namespace) -> int:
+    with app.db.reader() as s:
+        row = s.get(InboundMessage, args.id)
+        if row is None:
+            raise NotFound(f"inbound message {args.id} does not exist")
+        if row.raw is None:
+            raise NotFound(f"inbound message {args.id} was processed; its raw bytes stay in the mailbox")
+        sys.stdout.buffer.write(row.raw)
+    return 0
+
+
 COMMANDS: dict[tuple[str, str | None], Callable[[App, argparse.Namespace], int]] = {
     ("run", None): cmd_run,
     ("account", "add"): cmd_account_add,
@@ -345,6 +383,8 @@ COMMANDS: dict[tuple[str, str | None], Callable[[App, argparse.Namespace], int]]
     ("case", "show"): cmd_case_show,
     ("case", "reply"): cmd_case_reply,
     ("case", "close"): cmd_case_close,
+    ("inbound", "list"): cmd_inbound_list,
+    ("inbound", "raw"): cmd_inbound_raw,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from maild.clock import iso_utc
-from maild.models import Attachment, Case, Comment
+from maild.models import Attachment, Case, Comment, InboundMessage
 
 
 def _attachment(a: Attachment) -> dict[str, Any]:
@@ -101,4 +101,33 @@ def case_text(data: dict[str, Any]) -> str:
         lines.append(c["body"])
         for a in c["attachments"]:
             lines.append(f"    [attachment] {a['filename']} ({a['size']} bytes)")
+    return "\n".join(lines)
+
+
+def inbound_json(row: InboundMessage) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "mailbox": row.mailbox,
+        "key": row.source_key,
+        "message_id": row.message_id,
+        "from": row.from_addr,
+        "subject": row.subject,
+        "outcome": row.outcome,
+        "reason": row.reason,
+        "case": f"{row.case_id:08d}" if row.case_id else None,
+        "size": row.size,
+        "received_at": iso_utc(row.received_at),
+        "raw_kept": row.raw is not None,
+    }
+
+
+def inbound_table(rows: list[InboundMessage]) -> str:
+    if not rows:
+        return "no inbound messages"
+    lines = [f"{'ID':<7} {'RECEIVED':<20} {'OUTCOME':<14} {'CASE':<9} {'FROM':<32} REASON"]
+    for r in rows:
+        case = f"{r.case_id:08d}" if r.case_id else "-"
+        lines.append(
+            f"{r.id:<7} {iso_utc(r.received_at)!s:<20} {r.outcome:<14} {case:<9} {r.from_addr:<32} {r.reason}"
+        )
     return "\n".join(lines)

@@ -145,6 +145,20 @@ class MaildEnv:
         assert r.code == 0, f"maild {' '.join(args)} exited {r.code}\nstdout: {r.out}\nstderr: {r.err}"
         return r
 
+    def run_process(self, *args: str) -> bytes:
+        """A real `python -m maild` process; its stdout as bytes (for binary output)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAILD_")}
+        proc = subprocess.run(
+            [sys.executable, "-m", "maild", "--config", str(self.config_path), *args],
+            capture_output=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+        return proc.stdout
+
     def run_once(self) -> Result:
         return self.ok("run", "--once")
 

@@ -8,6 +8,8 @@ from datetime import datetime
 from email.header import Header
 from typing import Any
 
+import pytest
+
 from tests.integration.env import (
     AGENT,
     ALICE,
@@ -363,3 +365,34 @@ def test_support_address_is_the_sender(env: MaildEnv, imap_box: Any, smtp_sink: 
         assert SUPPORT in str(ms[0].msg["From"])
         assert ms[0].mail_from == SUPPORT
     assert MANAGERS not in acks
+
+
+# ------------------------------------------------------------------ failures
+
+
+def test_message_that_cannot_be_processed_is_quarantined_and_the_batch_goes_on(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import maild.ingest
+
+    real_parse = maild.ingest.parse_message
+
+    def exploding_parse(raw: bytes, **kw: Any) -> Any:
+        if b"EXPLODE" in raw:
+            raise RuntimeError("simulated bug while parsing")
+        return real_parse(raw, **kw)
+
+    monkeypatch.setattr(maild.ingest, "parse_message", exploding_parse)
+    bad = message(ALICE, "EXPLODE please", "This one breaks the parser.")
+    imap_box.append_many([message(ALICE, "Before", "ok"), bad, message(ALICE, "After", "ok")])
+    env.run_once()
+    assert sorted(c["subject"] for c in env.cases()) == ["After", "Before"]
+    (q,) = env.ok("inbound", "list", "--outcome", "quarantined", "--json").json()
+    assert "simulated bug while parsing" in q["reason"] and q["raw_kept"]
+    assert env.run_process("inbound", "raw", str(q["id"])) == bad
+    assert "maild-failed" in imap_box.folders()
+    assert imap_box.count("maild-failed") == 1 and imap_box.count() == 2
+    outcomes = [r["outcome"] for r in env.ok("inbound", "list", "--json").json()]
+    assert sorted(outcomes) == ["case_opened", "case_opened", "quarantined"]
+    env.run_once()
+    assert len(env.cases()) == 2, "a quarantined message is not retried into a case"
