@@ -57,6 +57,7 @@ class Ingestor:
         batch_size: int = 100,
         on_queued: Callable[[], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.service = service
@@ -66,6 +67,7 @@ class Ingestor:
         self.batch_size = batch_size
         self.on_queued = on_queued or (lambda: None)
         self.should_stop = should_stop or (lambda: False)
+        self.heartbeat = heartbeat or (lambda: None)
 
     def run_once(self, source: MailSource) -> IngestStats:
         """Process every message now pending in `source` (the source is open)."""
@@ -80,6 +82,7 @@ class Ingestor:
                 source.mark_done(done)
             if failed:
                 source.quarantine(failed)
+            self.heartbeat()
         return stats
 
     def _batch(

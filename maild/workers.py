@@ -12,6 +12,7 @@ closes and the process exits 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -26,6 +27,7 @@ from maild.app import App
 from maild.db import is_postgres
 from maild.errors import MaildError, TransientError
 from maild.ingest import Ingestor, IngestStats
+from maild.lease import MailboxLeaser
 from maild.mailbox import MailSource
 from maild.models import Case
 from maild.outbox import Dispatcher, DispatchStats
@@ -43,6 +45,7 @@ class PassReport:
     escalations: int = 0
     dispatch: DispatchStats = field(default_factory=DispatchStats)
     errors: list[str] = field(default_factory=list)
+    mailbox_busy: bool = False
 
 
 async def wait_for_event(event: asyncio.Event, timeout: float) -> bool:
@@ -79,6 +82,8 @@ class Worker:
         self.stopping = threading.Event()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.mailbox = app.settings.mailbox.name
+        self.leaser = MailboxLeaser(app.db, app.clock)
         self.ingestor = Ingestor(
             app.db,
             app.service,
@@ -88,6 +93,7 @@ class Worker:
             batch_size=app.settings.mailbox.batch_size,
             on_queued=self._wake_outbox,
             should_stop=self.stopping.is_set,
+            heartbeat=lambda: self.leaser.touch(self.mailbox),
         )
 
     def _wake_outbox(self) -> None:
@@ -99,15 +105,25 @@ class Worker:
     async def run_once(self) -> PassReport:
         """Fetch and process everything now in the mailbox, scan deadlines, send all that is due."""
         report = PassReport()
-        source = self.app.make_source()
         try:
-            await asyncio.to_thread(source.open)
-            report.ingest = await asyncio.to_thread(self.ingestor.run_once, source)
-        except MaildError as e:
-            report.errors.append(f"mailbox: {e}")
-            log.error("mailbox: %s", e)
-        finally:
-            await asyncio.to_thread(source.close)
+            report.mailbox_busy = not await asyncio.to_thread(self.leaser.acquire, self.mailbox)
+        except OperationalError as e:
+            report.errors.append(f"database unavailable: {e.orig}")
+            return report
+        if report.mailbox_busy:
+            log.info("mailbox %s is being fetched by another worker; skipping fetch", self.mailbox)
+        else:
+            source = self.app.make_source()
+            try:
+                await asyncio.to_thread(source.open)
+                report.ingest = await asyncio.to_thread(self.ingestor.run_once, source)
+                await asyncio.to_thread(self.leaser.touch, self.mailbox, self.app.clock.now())
+            except MaildError as e:
+                report.errors.append(f"mailbox: {e}")
+                log.error("mailbox: %s", e)
+            finally:
+                await asyncio.to_thread(source.close)
+                await asyncio.to_thread(self.leaser.release, self.mailbox)
         try:
             report.escalations = await asyncio.to_thread(scan_deadlines, self.app)
         except OperationalError as e:
@@ -193,15 +209,16 @@ class Worker:
         ready = False
         try:
             while not self.stopping.is_set():
+                if not self._hold_lease(source):
+                    ready = ready or self._announce_ready(standby=True)
+                    continue
                 if not self._open_with_backoff(source):
                     continue
-                if not ready:
-                    systemd.notify("READY=1\nSTATUS=watching the mailbox")
-                    log.info("watching %s", source.name)
-                    ready = True
+                ready = ready or self._announce_ready(standby=False)
                 try:
-                    while not self.stopping.is_set():
+                    while not self.stopping.is_set() and self.leaser.acquire(self.mailbox):
                         stats = self.ingestor.run_once(source)
+                        self.leaser.touch(self.mailbox, self.app.clock.now())
                         if stats.processed or stats.quarantined:
                             log.info(
                                 "ingest pass: processed=%d quarantined=%d skipped=%d",
@@ -214,8 +231,33 @@ class Worker:
                     log.warning("connection lost, reconnecting: %s", e)
                     source.close()
                     self._sleep(1.0)
+                except OperationalError as e:
+                    log.warning("database unavailable, retrying: %s", e.orig)
+                    self._sleep(2.0)
         finally:
             source.close()
+            with contextlib.suppress(OperationalError):
+                self.leaser.release(self.mailbox)
+
+    def _hold_lease(self, source: MailSource) -> bool:
+        """Hold the mailbox lease, or stand by (connection closed) while another worker has it."""
+        try:
+            if self.leaser.acquire(self.mailbox):
+                return True
+        except OperationalError as e:
+            log.warning("database unavailable, retrying: %s", e.orig)
+        source.close()
+        self._sleep(WAIT_CHUNK)
+        return False
+
+    def _announce_ready(self, *, standby: bool) -> bool:
+        if standby:
+            systemd.notify("READY=1\nSTATUS=standing by: another worker fetches the mailbox")
+            log.info("standing by: another worker fetches %s", self.mailbox)
+        else:
+            systemd.notify("READY=1\nSTATUS=watching the mailbox")
+            log.info("watching %s", self.mailbox)
+        return True
 
     def _wait_for_mail(self, source: MailSource, poll: float) -> None:
         waited = 0.0
@@ -224,6 +266,7 @@ class Worker:
             if source.wait_for_mail(chunk):
                 return
             waited += chunk
+            self.leaser.touch(self.mailbox)
 
     async def _outbox_loop(self, stop: asyncio.Event) -> None:
         assert self._wake is not None

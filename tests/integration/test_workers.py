@@ -1,0 +1,63 @@
+"""Several `maild run` workers on one PostgreSQL database: shared work, no duplicates."""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tests.integration.env import ALICE, BOB, MaildEnv, message, stop, wait_until
+
+
+@pytest.mark.slow
+def test_two_workers_one_killed_mid_batch_nothing_lost_or_doubled(
+    pg_env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    count = 80
+    subjects = [f"Worker test {i:03d}" for i in range(count)]
+    imap_box.append_many([message(ALICE, s, f"Body of {s}.", cc=(BOB,)) for s in subjects])
+    first = pg_env.start_daemon("w1")
+    second = pg_env.start_daemon("w2")
+    try:
+        wait_until(lambda: len(pg_env.cases()) >= 5, timeout=60, what="the first cases")
+        fetching = first if "watching" in pg_env.daemon_log("w1") else second
+        stop(fetching, signal.SIGKILL)
+        survivor = second if fetching is first else first
+        wait_until(lambda: len(pg_env.cases()) == count, timeout=120, what="the survivor to take over")
+        wait_until(lambda: len(smtp_sink.messages()) >= 2 * count, timeout=60, what="all acknowledgements")
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                stop(proc)
+    assert survivor.returncode == 0
+    assert sorted(c["subject"] for c in pg_env.cases()) == subjects
+    sent = Counter((m.rcpt_tos[0], m.msg["X-Maild-Case"]) for m in smtp_sink.messages())
+    doubled = {k: v for k, v in sent.items() if v > 1}
+    assert len(doubled) <= 2 * 10, f"at most the batch in flight at the kill may be re-sent: {doubled}"
+    assert len(sent) == 2 * count
+
+
+def test_second_worker_stands_by_while_the_first_holds_the_mailbox(
+    pg_env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    first = pg_env.start_daemon("a")
+    try:
+        wait_until(lambda: "watching" in pg_env.daemon_log("a"), timeout=30, what="worker a to start")
+        second = pg_env.start_daemon("b")
+        try:
+            wait_until(
+                lambda: "standing by" in pg_env.daemon_log("b"), timeout=30, what="worker b to stand by"
+            )
+            imap_box.append_many([message(ALICE, f"Standby {i}", "x") for i in range(5)])
+            wait_until(lambda: len(pg_env.cases()) == 5, timeout=30, what="cases")
+            stop(first)
+            imap_box.append(message(ALICE, "After the first worker stopped", "x"))
+            wait_until(lambda: len(pg_env.cases()) == 6, timeout=30, what="worker b to take over")
+        finally:
+            assert stop(second) == 0
+    finally:
+        if first.poll() is None:
+            stop(first)
+    assert Counter(m.rcpt_tos[0] for m in smtp_sink.messages()) == {ALICE: 6}
