@@ -31,6 +31,7 @@ from maild.models import (
     Escalation,
     InboundMessage,
     NoticeLog,
+    Outbox,
     Participant,
     ThreadMessage,
 )
@@ -48,6 +49,7 @@ from maild.route import (
     Reject,
     Role,
 )
+from maild.rules import bounce_targets
 from maild.sla import can_escalate, due_levels, first_response_due, level_threshold
 
 # --------------------------------------------------------------------------- facts for routing
@@ -185,8 +187,7 @@ class CaseService:
         self, session: Session, mail: InboundMail, decision: Decision, mailbox: str, key: str
     ) -> Applied:
         if isinstance(decision, Ignore):
-            self.record(session, mail, mailbox, key, decision.outcome, decision.reason)
-            return Applied(decision.outcome, decision.reason)
+            return self._ignore(session, mail, decision, mailbox, key)
         if isinstance(decision, Reject):
             return self._reject(session, mail, decision, mailbox, key)
         if isinstance(decision, Helpdesk):
@@ -194,6 +195,29 @@ class CaseService:
         if isinstance(decision, OpenCase):
             return self._open(session, mail, decision, mailbox, key)
         return self._comment(session, mail, decision, mailbox, key)
+
+    def _ignore(self, session: Session, mail: InboundMail, d: Ignore, mailbox: str, key: str) -> Applied:
+        """Automatic mail is only recorded; a bounce of our notification also marks that delivery failed."""
+        reason, case_id = d.reason, None
+        if d.automatic is not None and d.automatic.kind == "bounce":
+            bounced = self._mark_bounced(session, mail, d.reason)
+            if bounced:
+                reason = f"{d.reason}; bounce of {', '.join(f'{o.event} to {o.recipient}' for o in bounced)}"
+                case_id = bounced[0].case_id
+        case = session.get(Case, case_id) if case_id else None
+        self.record(session, mail, mailbox, key, d.outcome, reason, case)
+        return Applied(d.outcome, reason, case.number if case else None)
+
+    def _mark_bounced(self, session: Session, mail: InboundMail, reason: str) -> list[Outbox]:
+        message_ids, failed = bounce_targets(mail)
+        if not message_ids:
+            return []
+        rows = session.execute(select(Outbox).where(Outbox.message_id.in_(message_ids[:50]))).scalars().all()
+        hit = [r for r in rows if not failed or r.recipient in {f.lower() for f in failed}]
+        for row in hit:
+            row.status = "bounced"
+            row.last_error = f"bounced: {reason}"[:2000]
+        return list(hit)
 
     def _sender(self, mail: InboundMail) -> tuple[str, str]:
         return (mail.from_addr.email, mail.from_addr.name) if mail.from_addr else ("", "")

@@ -396,3 +396,30 @@ def test_message_that_cannot_be_processed_is_quarantined_and_the_batch_goes_on(
     assert sorted(outcomes) == ["case_opened", "case_opened", "quarantined"]
     env.run_once()
     assert len(env.cases()) == 2, "a quarantined message is not retried into a case"
+
+
+def test_bounce_of_a_notification_is_tied_to_it_and_answered_by_nothing(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    number, acks = open_case(env, imap_box, smtp_sink, cc=(OPS,))
+    ack = acks[OPS][0]
+    smtp_sink.clear()
+    dsn = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.acme.example>\r\n"
+        f"To: {SUPPORT}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <bounce-1@mx.acme.example>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nThe mailbox does not exist.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.acme.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {OPS}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {ack.msg['Message-ID']}\r\nTo: {OPS}\r\nSubject: {ack.msg['Subject']}\r\n"
+        "--b--\r\n"
+    ).encode()
+    imap_box.append(dsn)
+    env.run_once()
+    records = env.ok("inbound", "list", "--json").json()
+    (record,) = [r for r in records if r["message_id"] == "<bounce-1@mx.acme.example>"]
+    assert record["outcome"] == "ignored" and record["case"] == number
+    assert OPS in record["reason"] and "bounce" in record["reason"]
+    assert smtp_sink.messages() == [], "a bounce causes no mail"
