@@ -105,6 +105,9 @@ def build_parser() -> ArgumentParser:
     k_close.add_argument("number")
     k_close.add_argument("--as", dest="as_", metavar="EMAIL")
 
+    status = sub.add_parser("status", help="health at a glance: mailbox, outbox, cases near or past deadline")
+    status.add_argument("--json", action="store_true")
+
     inbound = sub.add_parser("inbound", help="what became of inbound messages").add_subparsers(
         dest="sub", required=True, parser_class=ArgumentParser
     )
@@ -346,6 +349,18 @@ def cmd_case_close(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(app: App, args: argparse.Namespace) -> int:
+    from maild.health import health_text, snapshot
+
+    with app.db.reader() as s:
+        health = snapshot(s, app.clock.now())
+    if args.json:
+        _print_json(health.as_json())
+    else:
+        print(health_text(health))
+    return 0
+
+
 def cmd_inbound_list(app: App, args: argparse.Namespace) -> int:
     from maild.views import inbound_json, inbound_table
 
@@ -376,6 +391,7 @@ def cmd_inbound_raw(app: App, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[tuple[str, str | None], Callable[[App, argparse.Namespace], int]] = {
     ("run", None): cmd_run,
+    ("status", None): cmd_status,
     ("account", "add"): cmd_account_add,
     ("contact", "add"): cmd_contact_add,
     ("agent", "add"): cmd_agent_add,

@@ -145,6 +145,11 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    listen: str | None
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     mailbox: MailboxSettings
@@ -154,6 +159,7 @@ class Settings:
     escalation: EscalationSettings
     outbox: OutboxSettings
     logging: LoggingSettings
+    metrics: MetricsSettings
     templates_path: Path | None
     source: Path | None = field(default=None, compare=False)
 
@@ -567,6 +573,19 @@ def _logging(t: _Table) -> LoggingSettings:
     return LoggingSettings(level=level, format=fmt)  # type: ignore[arg-type]
 
 
+_LISTEN = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
+
+
+def _metrics(t: _Table) -> MetricsSettings:
+    listen = t.optional_string("listen")
+    if listen is not None:
+        m = _LISTEN.match(listen)
+        if not m or not 0 < int(m.group(1)) < 65536:
+            raise ConfigError(t.key("listen"), f"{listen!r} is not host:port", 'e.g. "127.0.0.1:9464"')
+    t.finish()
+    return MetricsSettings(listen=listen)
+
+
 SECTIONS: dict[str, Callable[[_Table], Any]] = {
     "database": _database,
     "mailbox": _mailbox,
@@ -576,6 +595,7 @@ SECTIONS: dict[str, Callable[[_Table], Any]] = {
     "escalation": _escalation,
     "outbox": _outbox,
     "logging": _logging,
+    "metrics": _metrics,
 }
 
 

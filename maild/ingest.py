@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class Ingestor:
         on_queued: Callable[[], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         heartbeat: Callable[[], None] | None = None,
+        observe: Callable[[str, float], None] | None = None,
     ) -> None:
         self.db = db
         self.service = service
@@ -68,6 +70,7 @@ class Ingestor:
         self.on_queued = on_queued or (lambda: None)
         self.should_stop = should_stop or (lambda: False)
         self.heartbeat = heartbeat or (lambda: None)
+        self.observe = observe or (lambda _outcome, _seconds: None)
 
     def run_once(self, source: MailSource) -> IngestStats:
         """Process every message now pending in `source` (the source is open)."""
@@ -93,6 +96,7 @@ class Ingestor:
         for message in messages:
             if self.should_stop():
                 break
+            started = time.perf_counter()
             try:
                 applied = self.process(source.name, message.key, message.raw)
             except TransientError:
@@ -107,6 +111,7 @@ class Ingestor:
                 done.append(message.key)
                 continue
             stats.count(applied.outcome)
+            self.observe(applied.outcome, time.perf_counter() - started)
             stats.notifications += applied.notifications
             if applied.outcome == "quarantined":
                 stats.quarantined += 1

@@ -29,6 +29,7 @@ from maild.errors import MaildError, TransientError
 from maild.ingest import Ingestor, IngestStats
 from maild.lease import MailboxLeaser
 from maild.mailbox import MailSource
+from maild.metrics import Metrics
 from maild.models import Case
 from maild.outbox import Dispatcher, DispatchStats
 
@@ -84,6 +85,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.mailbox = app.settings.mailbox.name
         self.leaser = MailboxLeaser(app.db, app.clock)
+        self.metrics = Metrics()
         self.ingestor = Ingestor(
             app.db,
             app.service,
@@ -94,7 +96,17 @@ class Worker:
             on_queued=self._wake_outbox,
             should_stop=self.stopping.is_set,
             heartbeat=lambda: self.leaser.touch(self.mailbox),
+            observe=self._observe_message,
         )
+
+    def _observe_message(self, outcome: str, seconds: float) -> None:
+        self.metrics.messages.labels(outcome).inc()
+        self.metrics.latency.observe(seconds)
+
+    def _count_dispatch(self, stats: DispatchStats) -> None:
+        for result, n in (("sent", stats.sent), ("deferred", stats.deferred), ("failed", stats.failed)):
+            if n:
+                self.metrics.notifications.labels(result).inc(n)
 
     def _wake_outbox(self) -> None:
         if self._loop is not None and self._wake is not None:
@@ -155,6 +167,8 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             self._loop.add_signal_handler(sig, request_stop, sig.name)
         systemd.notify("STATUS=starting")
+        if self.app.settings.metrics.listen:
+            self.metrics.serve(self.app.settings.metrics.listen, self.app.db, self.app.clock)
         ingest = asyncio.create_task(asyncio.to_thread(self._ingest_loop), name="ingest")
         outbox = asyncio.create_task(self._outbox_loop(stop), name="outbox")
         deadlines = asyncio.create_task(self._deadline_loop(stop), name="deadlines")
@@ -214,6 +228,7 @@ class Worker:
                     continue
                 if not self._open_with_backoff(source):
                     continue
+                self.metrics.imap_connected.set(1)
                 ready = ready or self._announce_ready(standby=False)
                 try:
                     while not self.stopping.is_set() and self.leaser.acquire(self.mailbox):
@@ -229,6 +244,7 @@ class Worker:
                         self._wait_for_mail(source, poll)
                 except TransientError as e:
                     log.warning("connection lost, reconnecting: %s", e)
+                    self.metrics.imap_connected.set(0)
                     source.close()
                     self._sleep(1.0)
                 except OperationalError as e:
@@ -276,6 +292,7 @@ class Worker:
             while not stop.is_set():
                 try:
                     stats = await dispatcher.run_once()
+                    self._count_dispatch(stats)
                     if stats.sent or stats.failed:
                         log.info(
                             "outbox: sent=%d deferred=%d failed=%d", stats.sent, stats.deferred, stats.failed
@@ -290,7 +307,9 @@ class Worker:
     async def _deadline_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                if await asyncio.to_thread(scan_deadlines, self.app):
+                queued = await asyncio.to_thread(scan_deadlines, self.app)
+                if queued:
+                    self.metrics.escalations.inc(queued)
                     self._wake_outbox()
             except OperationalError as e:
                 log.warning("deadline scan: database unavailable: %s", e.orig)
