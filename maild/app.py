@@ -6,6 +6,7 @@ seam; everything else receives what it needs, so tests can pass their own.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,29 @@ class App:
     @cached_property
     def policy(self) -> RoutingPolicy:
         return routing_policy(self.settings)
+
+    def reload(self, new: Settings) -> list[str]:
+        """Apply a re-read config in place (SIGHUP); returns what only a restart applies.
+
+        Templates are re-read and every setting that needs no new connection
+        takes effect at once; the database, mailbox and SMTP settings stay as
+        they are until the daemon restarts.
+        """
+        needs_restart = [
+            name
+            for name in ("database", "mailbox", "smtp", "metrics")
+            if getattr(new, name) != getattr(self.settings, name)
+        ]
+        kept = {name: getattr(self.settings, name) for name in needs_restart}
+        self.settings = replace(new, **kept)
+        for cached in ("composer", "policy"):
+            self.__dict__.pop(cached, None)
+        if "notifier" in self.__dict__:
+            self.notifier.composer = self.composer
+            self.notifier.support = self.settings.support
+        if "service" in self.__dict__:
+            self.service.settings = self.settings
+        return needs_restart
 
     def make_source(self) -> MailSource:
         from maild.mailbox import ImapSource, MaildirSource

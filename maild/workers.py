@@ -166,6 +166,7 @@ class Worker:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             self._loop.add_signal_handler(sig, request_stop, sig.name)
+        self._loop.add_signal_handler(signal.SIGHUP, self.reload)
         systemd.notify("STATUS=starting")
         if self.app.settings.metrics.listen:
             self.metrics.serve(self.app.settings.metrics.listen, self.app.db, self.app.clock)
@@ -187,6 +188,30 @@ class Worker:
         ]
         if errors:
             raise errors[0]
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the config and templates; on any error keep running as before."""
+        from maild.config import load_settings
+        from maild.logs import setup_logging
+
+        source = self.app.settings.source
+        if source is None:
+            return
+        systemd.notify("RELOADING=1")
+        try:
+            new = load_settings(source)
+        except MaildError as e:
+            log.error("reload refused, keeping the running configuration: %s", e)
+            systemd.notify("READY=1")
+            return
+        restart = self.app.reload(new)
+        self.ingestor.policy = self.app.policy
+        self.ingestor.max_attachment_bytes = self.app.settings.support.max_attachment_size
+        setup_logging(self.app.settings.logging.level, self.app.settings.logging.format)
+        log.info("configuration and templates reloaded from %s", source)
+        if restart:
+            log.warning("changes to [%s] take effect only after a restart", "], [".join(restart))
+        systemd.notify("READY=1\nSTATUS=configuration reloaded")
 
     def _sleep(self, seconds: float) -> None:
         self.stopping.wait(seconds)

@@ -56,3 +56,31 @@ def test_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(
     assert code == 0, env.daemon_log()
     assert len(env.cases()) == 1
     assert "Traceback" not in env.daemon_log()
+
+
+def test_sighup_reloads_settings_and_templates_and_survives_a_bad_config(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any, tmp_path: Any
+) -> None:
+    overrides = tmp_path / "templates" / "en"
+    overrides.mkdir(parents=True)
+    daemon = env.start_daemon()
+    try:
+        wait_until(lambda: "watching" in env.daemon_log(), timeout=30, what="the daemon to be ready")
+        env.set("support.helpdesk_message", "Ask the Acme IT desk (reloaded).")
+        env.set("templates.path", str(tmp_path / "templates"))
+        (overrides / "helpdesk.subject.txt").write_text("Overridden: {{ event.original_subject }}\n")
+        daemon.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded" in env.daemon_log(), timeout=10, what="the reload")
+        imap_box.append(message(BOB, "Password", "Reset it please"))
+        (note,) = wait_until(lambda: smtp_sink.messages(), timeout=30, what="the help-desk reply")
+        assert "Ask the Acme IT desk (reloaded)." in " ".join(
+            str(note.msg.get_body(("plain",)).get_content()).split()
+        )
+        assert str(note.msg["Subject"]) == "Overridden: Password"
+
+        env.config_path.write_text("[support\nbroken", encoding="utf-8")
+        daemon.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reload refused" in env.daemon_log(), timeout=10, what="the refusal")
+        assert daemon.poll() is None, "a bad config on reload does not stop the daemon"
+    finally:
+        assert stop(daemon) == 0
