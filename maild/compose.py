@@ -87,7 +87,6 @@ EVENTS: tuple[str, ...] = (
 MAX_REFERENCES = 20
 
 
-
 class _CachedHeaderRegistry(HeaderRegistry):
     """The standard registry, minus its cost: it builds a new class per header set.
 
@@ -114,8 +113,19 @@ _POLICY = SMTP.clone(utf8=False, header_factory=_CachedHeaderRegistry())
 # Content-Type would undo the guarantees documented above.
 _STRUCTURAL = frozenset(
     {
-        "from", "to", "cc", "bcc", "reply-to", "sender", "subject", "date", "message-id",
-        "in-reply-to", "references", "mime-version", "return-path",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "reply-to",
+        "sender",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "mime-version",
+        "return-path",
     }
 )
 # Set by default but replaceable: a reply to one sender (help desk, rejection)
@@ -376,7 +386,10 @@ def sample_context(*, language: str = "en", role: str = "primary_contact") -> di
     return {
         "support": {"name": "Example Support", "address": "support@example.com"},
         "recipient": {
-            "email": "alice@acme.example", "name": "Alice Example", "language": language, "role": role,
+            "email": "alice@acme.example",
+            "name": "Alice Example",
+            "language": language,
+            "role": role,
         },
         "reply_address": "support+token@example.com",
         "case": {
@@ -522,7 +535,7 @@ def make_message_id(domain: str, unique: str) -> str:
         # '=H' never comes out of the escaping above, so a digest cannot
         # collide with an escaped id; the readable prefix helps debugging.
         digest = hashlib.sha256(unique.encode("utf-8", "surrogatepass")).hexdigest()
-        left = f"{left[:_MAX_ID_LEFT - 66]}=H{digest}"
+        left = f"{left[: _MAX_ID_LEFT - 66]}=H{digest}"
     message_id = f"<{left}@{host}>"
     if len(message_id) > _MAX_ID_LENGTH:
         raise ValueError(f"message-id domain {domain!r} is too long")

@@ -145,6 +145,11 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class DaemonSettings:
+    shutdown_timeout: timedelta
+
+
+@dataclass(frozen=True)
 class MetricsSettings:
     listen: str | None
 
@@ -160,6 +165,7 @@ class Settings:
     outbox: OutboxSettings
     logging: LoggingSettings
     metrics: MetricsSettings
+    daemon: DaemonSettings
     templates_path: Path | None
     source: Path | None = field(default=None, compare=False)
 
@@ -586,6 +592,12 @@ def _metrics(t: _Table) -> MetricsSettings:
     return MetricsSettings(listen=listen)
 
 
+def _daemon(t: _Table) -> DaemonSettings:
+    settings = DaemonSettings(shutdown_timeout=t.duration("shutdown_timeout", "30s"))
+    t.finish()
+    return settings
+
+
 SECTIONS: dict[str, Callable[[_Table], Any]] = {
     "database": _database,
     "mailbox": _mailbox,
@@ -596,6 +608,7 @@ SECTIONS: dict[str, Callable[[_Table], Any]] = {
     "outbox": _outbox,
     "logging": _logging,
     "metrics": _metrics,
+    "daemon": _daemon,
 }
 
 

@@ -166,12 +166,13 @@ class Ingestor:
             applied.notifications,
             applied.reason,
             mail.message_id,
+            extra={"case": applied.case_number, "message_id": mail.message_id, "outcome": applied.outcome},
         )
         return applied
 
     def _quarantine(self, mailbox: str, key: str, raw: bytes, error: Exception) -> Applied:
         reason = f"{type(error).__name__}: {error}"[:1000]
-        log.error("message %s quarantined: %s", key, reason)
+        log.error("message %s quarantined: %s", key, reason, extra={"outcome": "quarantined"})
         log.debug("%s", traceback.format_exc())
         digest = hashlib.sha256(raw).hexdigest()
         stub = InboundMail(

@@ -33,8 +33,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key in ("case", "message_id", "outcome"):
-            if hasattr(record, key):
-                event[key] = getattr(record, key)
+            value = getattr(record, key, None)
+            if value is not None:
+                event[key] = value
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
         return json.dumps(event, ensure_ascii=False)

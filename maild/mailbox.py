@@ -266,7 +266,9 @@ class ImapSource:
             if self._uidvalidity is not None:
                 log.warning(
                     "%s: UIDVALIDITY changed from %s to %s; old keys no longer match",
-                    self.name, self._uidvalidity, uidvalidity,
+                    self.name,
+                    self._uidvalidity,
+                    uidvalidity,
                 )
             self._uidvalidity = uidvalidity
             self._uidnext_at_pending = None

@@ -117,8 +117,24 @@ _BOUNCE_LOCALS = frozenset(
 _BOUNCE_NAMES = frozenset({"mailer daemon", "mail delivery subsystem", "mail delivery system"})
 # Senders that are usually, but not always, programs: a weak signal only.
 _ROBOTISH_LOCALS = frozenset(
-    {"mailer", "bounce", "bounces", "mdaemon", "daemon", "mailadmin", "mailadministrator", "mta", "smtp",
-     "postoffice", "mailsystem", "autoreply", "autoresponder", "vacation", "notification", "notifications"}
+    {
+        "mailer",
+        "bounce",
+        "bounces",
+        "mdaemon",
+        "daemon",
+        "mailadmin",
+        "mailadministrator",
+        "mta",
+        "smtp",
+        "postoffice",
+        "mailsystem",
+        "autoreply",
+        "autoresponder",
+        "vacation",
+        "notification",
+        "notifications",
+    }
 )
 _NOREPLY = re.compile(r"^(?:no|donot|dont)(?:reply|replies|respond|response)")
 
@@ -321,8 +337,19 @@ def autoreply_headers(mail: InboundMail, own: frozenset[str]) -> AutomaticMail |
     return None
 
 
-_LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post", "List-Help", "List-Subscribe", "List-Owner",
-                 "List-Archive", "Mailing-List", "X-Mailing-List", "X-BeenThere", "X-Mailman-Version")
+_LIST_HEADERS = (
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Post",
+    "List-Help",
+    "List-Subscribe",
+    "List-Owner",
+    "List-Archive",
+    "Mailing-List",
+    "X-Mailing-List",
+    "X-BeenThere",
+    "X-Mailman-Version",
+)
 _LIST_ROBOT = re.compile(r"(?:-request|-bounces?|-owner|-admin)$|^owner-")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -181,8 +182,19 @@ class Worker:
                 request_stop("an internal error")
         stop.set()
         self.stopping.set()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
         systemd.notify("STOPPING=1")
+        bound = self.app.settings.daemon.shutdown_timeout.total_seconds()
+        _done, hanging = await asyncio.wait(tasks, timeout=bound)
+        if hanging:
+            # Every unit of work is one transaction, so leaving now loses nothing half-done.
+            log.error(
+                "shutdown did not finish within %.0f s (%s still busy); exiting anyway",
+                bound,
+                ", ".join(t.get_name() for t in hanging),
+            )
+            logging.shutdown()
+            os._exit(0)
+        results = [t.exception() if not t.cancelled() else None for t in tasks]
         errors = [
             r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
         ]
