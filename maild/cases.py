@@ -509,6 +509,34 @@ class CaseService:
             )
         return sent
 
+    def change_severity(
+        self, session: Session, case: Case, severity: int, actor: str, reason: str = ""
+    ) -> int:
+        """A new severity moves an unanswered case's deadline (from when it opened) and says so."""
+        old = case.severity
+        if severity == old:
+            return 0
+        case.severity = severity
+        case.severity_note = None
+        case.updated_at = self.clock.now()
+        if case.first_responded_at is None and case.status != "closed":
+            plan = self.settings.sla.plan(case.account.plan)
+            case.first_response_due_at = first_response_due(
+                case.created_at, severity, plan.targets, plan.calendar
+            )
+            case.next_escalation_at = self._next_escalation(case, self._sent_levels(session, case))
+        session.flush()
+        extra = {"old_severity": old, "new_severity": severity, "reason": reason, "changed_by": actor}
+        return len(
+            self.notifier.enqueue_many(
+                session,
+                "severity_changed",
+                self.notifier.case_recipients(session, case),
+                case=case,
+                extra=extra,
+            )
+        )
+
     def close(self, session: Session, case: Case, actor: str) -> int:
         if case.status == "closed":
             return 0

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from maild.app import App
+from maild.clock import iso_utc
 from maild.config import Settings, config_path, load_settings
 from maild.db import Database, upgrade
 from maild.errors import MaildError, NotFound, UsageError
@@ -101,6 +102,11 @@ def build_parser() -> ArgumentParser:
     k_reply.add_argument(
         "--waiting", action="store_true", help="ask the customer something: waiting_on_customer"
     )
+    k_sev = case.add_parser("severity", help="change a case's severity (recomputes its deadline)")
+    k_sev.add_argument("number")
+    k_sev.add_argument("severity", type=int, choices=(1, 2, 3, 4))
+    k_sev.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
+    k_sev.add_argument("--reason", default="")
     k_close = case.add_parser("close", help="close a case")
     k_close.add_argument("number")
     k_close.add_argument("--as", dest="as_", metavar="EMAIL")
@@ -329,6 +335,24 @@ def cmd_case_reply(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_case_severity(app: App, args: argparse.Namespace) -> int:
+    agent_email = _email(args.as_, "agent")
+    with app.db.session() as s:
+        case = _case(s, args.number)
+        if not s.scalar(select(Agent.id).where(Agent.email == agent_email)):
+            raise NotFound(f"{agent_email} is not an agent (add it with `maild agent add`)")
+        queued = app.service.change_severity(s, case, args.severity, agent_email, args.reason.strip())
+        number, due = case.number, case.first_response_due_at
+    if not queued:
+        print(f"case {number} already has severity {args.severity}")
+    else:
+        print(
+            f"case {number} is now severity {args.severity}; initial response due {iso_utc(due) or '-'}; "
+            f"{queued} notification(s) queued"
+        )
+    return 0
+
+
 def cmd_case_close(app: App, args: argparse.Namespace) -> int:
     with app.db.session() as s:
         case = _case(s, args.number)
@@ -399,6 +423,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[App, argparse.Namespace], int]]
     ("case", "show"): cmd_case_show,
     ("case", "reply"): cmd_case_reply,
     ("case", "close"): cmd_case_close,
+    ("case", "severity"): cmd_case_severity,
     ("inbound", "list"): cmd_inbound_list,
     ("inbound", "raw"): cmd_inbound_raw,
 }

@@ -82,6 +82,7 @@ EVENTS: tuple[str, ...] = (
     "rejected",
     "escalate_too_early",
     "escalate_refused",
+    "severity_changed",
 )
 
 MAX_REFERENCES = 20
@@ -427,6 +428,8 @@ def sample_context(*, language: str = "en", role: str = "primary_contact") -> di
             "possible_at": opened + timedelta(hours=2),
             "helpdesk_message": "Please contact your company's help desk.",
             "original_subject": "Need help",
+            "old_severity": 3,
+            "new_severity": 1,
         },
     }
 

@@ -10,7 +10,6 @@ added" is only provable by looking at what a receiver would see.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes
@@ -56,6 +55,8 @@ def full_context(language: str = "en", role: str = "primary_contact", **event: A
     values: dict[str, Any] = {
         "severity_note": "7",
         "old_status": "new",
+        "old_severity": 3,
+        "new_severity": 1,
         "new_status": "waiting_on_customer",
         "level": 2,
         "reason": "customer_request",
@@ -397,15 +398,6 @@ def test_packaged_template_dir_has_every_file() -> None:
         for event in EVENTS:
             for suffix in (".subject.txt", ".txt", ".html"):
                 assert (root / language / f"{event}{suffix}").is_file()
-
-
-def test_rendering_is_fast_enough_for_bursts(composer: Composer) -> None:
-    ctx = full_context()
-    start = time.perf_counter()
-    for n in range(200):
-        out = composer.render("comment_added", "ja" if n % 2 else "en", ctx)
-        build(out, message_id=f"<n{n}@example.com>")
-    assert time.perf_counter() - start < 4.0
 
 
 # ---------------------------------------------------------------------------- i18n

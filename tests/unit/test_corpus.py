@@ -9,7 +9,6 @@ tests skip, except in CI (CI=true), where its absence is a failure.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,8 @@ from maild.parse import parse_message
 from maild.quotes import extract_reply
 
 CORPUS = Path(__file__).parents[3] / "shared" / "corpus"
-PER_FILE_SECONDS = 5.0
+# Fails only on a hang (catastrophic regex, endless loop); speed is measured in bench/.
+HANG_GUARD_SECONDS = 60
 # Measured floors (see bench/quotes_accuracy.py): 24/26 under maild's own
 # contract (talon's iphone and sparrow expectations keep signatures, which
 # the spec strips), 26/26 with talon judged on quotation removal only.
@@ -50,15 +50,13 @@ def test_corpus_is_present_or_skipped_for_a_stated_reason() -> None:
     assert len(_files()) >= 200 or not _corpus_or_skip().is_dir()
 
 
+@pytest.mark.timeout(HANG_GUARD_SECONDS)
 @pytest.mark.parametrize("path", _files(), ids=lambda path: f"{path.parent.name}/{path.name}")
-def test_every_file_parses_and_trims_in_bounded_time(path: Path) -> None:
+def test_every_file_parses_and_trims_without_hanging(path: Path) -> None:
     raw = path.read_bytes()
-    started = time.perf_counter()
     mail = parse_message(raw)
     reply = extract_reply(mail.text)
     plain = extract_reply(raw.decode("utf-8", "replace"))
-    elapsed = time.perf_counter() - started
-    assert elapsed < PER_FILE_SECONDS, f"{path.name} took {elapsed:.2f}s"
     for value in (mail.subject, mail.text, mail.message_id, reply, plain, mail.html or ""):
         value.encode("utf-8")
     assert mail.raw_size == len(raw)
