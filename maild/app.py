@@ -132,10 +132,10 @@ class App:
             connections=s.connections,
         )
 
-    def outbox_store(self) -> OutboxStore:
+    def outbox_store(self, holder: str | None = None) -> OutboxStore:
         from maild.outbox import OutboxStore
 
-        return OutboxStore(self.db, self.settings.outbox, self.clock)
+        return OutboxStore(self.db, self.settings.outbox, self.clock, holder)
 
     def close(self) -> None:
         self.db.dispose()

@@ -20,17 +20,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
 
 from maild.clock import Clock
 from maild.config import OutboxSettings
 from maild.db import Database, is_postgres
+from maild.lease import holder_is_dead_here, new_holder_id
 from maild.models import Outbox
 from maild.smtp import Envelope, SendResult, SmtpSender
 
 log = logging.getLogger("maild.outbox")
 
-CLAIM_LEASE = timedelta(minutes=5)
+CLAIM_LEASE = timedelta(minutes=2)
 IN_PASS_RETRY_DELAYS = (0.3, 1.0)
 
 
@@ -52,18 +54,34 @@ def retry_delay(attempts: int, initial: timedelta, maximum: timedelta, jitter: f
 
 
 class OutboxStore:
-    def __init__(self, db: Database, settings: OutboxSettings, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, settings: OutboxSettings, clock: Clock, holder: str | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.holder = holder or new_holder_id()
+
+    def _dead_claimers(self, s: Session, now: datetime) -> list[str]:
+        """Claimers of still-leased rows whose process is gone (crashed on this host)."""
+        claimers = s.execute(
+            select(Outbox.claimed_by)
+            .where(Outbox.status == "pending", Outbox.next_attempt_at > now, Outbox.claimed_by.is_not(None))
+            .distinct()
+        ).scalars()
+        return [c for c in claimers if c and c != self.holder and holder_is_dead_here(c)]
 
     def claim(self, limit: int) -> list[Claimed]:
         """Take up to `limit` due rows for this worker (one short transaction)."""
         now = self.clock.now()
         with self.db.session() as s:
+            due = Outbox.next_attempt_at <= now
+            dead = self._dead_claimers(s, now)
+            if dead:
+                due = or_(due, Outbox.claimed_by.in_(dead))
             query = (
                 select(Outbox)
-                .where(Outbox.status == "pending", Outbox.next_attempt_at <= now)
+                .where(Outbox.status == "pending", due)
                 .order_by(Outbox.next_attempt_at, Outbox.id)
                 .limit(limit)
             )
@@ -72,6 +90,7 @@ class OutboxStore:
             rows = s.execute(query).scalars().all()
             for row in rows:
                 row.next_attempt_at = now + CLAIM_LEASE
+                row.claimed_by = self.holder
             return [
                 Claimed(r.id, r.mail_from, r.recipient, r.raw, r.attempts, r.created_at, r.message_id)
                 for r in rows
@@ -83,7 +102,7 @@ class OutboxStore:
         with self.db.session() as s:
             for claimed, result in results:
                 attempts = claimed.attempts + 1
-                values: dict[str, object] = {"attempts": attempts, "last_error": None}
+                values: dict[str, object] = {"attempts": attempts, "last_error": None, "claimed_by": None}
                 if result.outcome == "sent":
                     values.update(status="sent", sent_at=now)
                 elif result.outcome == "permanent":

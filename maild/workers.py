@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -33,6 +34,7 @@ from maild.mailbox import MailSource
 from maild.metrics import Metrics
 from maild.models import Case
 from maild.outbox import Dispatcher, DispatchStats
+from maild.smtp import SmtpSender
 
 log = logging.getLogger("maild.worker")
 
@@ -87,6 +89,7 @@ class Worker:
         self.mailbox = app.settings.mailbox.name
         self.leaser = MailboxLeaser(app.db, app.clock)
         self.metrics = Metrics()
+        self.ingest_alive_at = time.monotonic()
         self.ingestor = Ingestor(
             app.db,
             app.service,
@@ -95,9 +98,14 @@ class Worker:
             max_attachment_bytes=app.settings.support.max_attachment_size,
             batch_size=app.settings.mailbox.batch_size,
             on_queued=self._wake_outbox,
-            should_stop=self.stopping.is_set,
+            should_stop=self._should_stop,
             heartbeat=lambda: self.leaser.touch(self.mailbox),
             observe=self._observe_message,
+        )
+
+    def _dispatcher(self, sender: SmtpSender) -> Dispatcher:
+        return Dispatcher(
+            self.app.outbox_store(self.leaser.holder), sender, self.app.settings.outbox.batch_size
         )
 
     def _observe_message(self, outcome: str, seconds: float) -> None:
@@ -143,7 +151,7 @@ class Worker:
             report.errors.append(f"deadline scan: database unavailable: {e.orig}")
         sender = self.app.make_sender()
         try:
-            dispatcher = Dispatcher(self.app.outbox_store(), sender, self.app.settings.outbox.batch_size)
+            dispatcher = self._dispatcher(sender)
             report.dispatch = await dispatcher.run_once()
         except OperationalError as e:
             report.errors.append(f"outbox: database unavailable: {e.orig}")
@@ -225,8 +233,19 @@ class Worker:
             log.warning("changes to [%s] take effect only after a restart", "], [".join(restart))
         systemd.notify("READY=1\nSTATUS=configuration reloaded")
 
+    def _should_stop(self) -> bool:
+        self._alive()
+        return self.stopping.is_set()
+
+    def _alive(self) -> None:
+        """The ingest thread made progress: what the systemd watchdog vouches for."""
+        self.ingest_alive_at = time.monotonic()
+
     def _sleep(self, seconds: float) -> None:
-        self.stopping.wait(seconds)
+        deadline = time.monotonic() + seconds
+        while not self.stopping.is_set() and (left := deadline - time.monotonic()) > 0:
+            self._alive()
+            self.stopping.wait(min(1.0, left))
 
     def _open_with_backoff(self, source: MailSource) -> bool:
         """Connect, retrying with exponential backoff and jitter until connected or stopping."""
@@ -319,12 +338,13 @@ class Worker:
             if source.wait_for_mail(chunk):
                 return
             waited += chunk
+            self._alive()
             self.leaser.touch(self.mailbox)
 
     async def _outbox_loop(self, stop: asyncio.Event) -> None:
         assert self._wake is not None
         sender = self.app.make_sender()
-        dispatcher = Dispatcher(self.app.outbox_store(), sender, self.app.settings.outbox.batch_size)
+        dispatcher = self._dispatcher(sender)
         try:
             while not stop.is_set():
                 try:
@@ -353,10 +373,15 @@ class Worker:
             await wait_for_event(stop, DEADLINE_SCAN_EVERY)
 
     async def _watchdog(self, stop: asyncio.Event) -> None:
+        """WATCHDOG=1 only while the ingest thread shows progress, so a hung fetch gets us restarted."""
         interval = systemd.watchdog_interval()
         if interval is None:
             await stop.wait()
             return
         while not stop.is_set():
-            systemd.notify("WATCHDOG=1")
+            stalled = time.monotonic() - self.ingest_alive_at
+            if stalled < 2 * interval:
+                systemd.notify("WATCHDOG=1")
+            else:
+                log.warning("ingest has made no progress for %.0f s: not vouching to the watchdog", stalled)
             await wait_for_event(stop, interval)
