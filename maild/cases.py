@@ -250,7 +250,7 @@ class CaseService:
         if not email or not self._notice_allowed(session, email, event):
             return 0
         recipient = Recipient(email, name, self.notifier.language(contact_language), "other")
-        self.notifier.enqueue(
+        row = self.notifier.enqueue(
             session,
             event,
             recipient,
@@ -259,7 +259,7 @@ class CaseService:
             in_reply_to=mail.message_id,
             references=list(mail.references[-10:]),
         )
-        return 1
+        return 0 if row is None else 1
 
     def _reject(self, session: Session, mail: InboundMail, d: Reject, mailbox: str, key: str) -> Applied:
         self.record(session, mail, mailbox, key, d.outcome, d.reason)
@@ -615,7 +615,7 @@ class CaseService:
         ctx = self.notifier.case_context(case)
         sent = 0
         for email in managers:
-            self.notifier.enqueue(
+            row = self.notifier.enqueue(
                 session,
                 "escalated",
                 Recipient(email, "", self.notifier.language(None), "manager"),
@@ -623,7 +623,7 @@ class CaseService:
                 case_ctx=ctx,
                 extra=extra,
             )
-            sent += 1
+            sent += row is not None
         if self.settings.escalation.notify_contacts:
             recipients = [r for r in self.notifier.case_recipients(session, case) if r.email not in managers]
             sent += len(self.notifier.enqueue_many(session, "escalated", recipients, case=case, extra=extra))

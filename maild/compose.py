@@ -58,6 +58,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.errors import HeaderParseError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -462,7 +463,7 @@ def _checked_address(value: str, what: str) -> Address:
         if not local.isascii():
             raise ValueError("non-ASCII local part needs SMTPUTF8")
         address = Address(addr_spec=f"{local}@{domain}")
-    except (ValueError, IndexError, UnicodeError) as exc:
+    except (ValueError, IndexError, UnicodeError, HeaderParseError) as exc:
         raise ValueError(f"{what} address {spec!r} is not valid: {exc}") from exc
     return address
 
@@ -482,7 +483,9 @@ def _message_id(value: str | None) -> str | None:
     text = value.strip()
     if not text.startswith("<") and "@" in text:
         text = f"<{text}>"
-    if len(text) > _MAX_ID_LENGTH or not _MSG_ID.match(text):
+    # An encoded word inside an id would be decoded by the email package into
+    # arbitrary text (line breaks included) when the header is written.
+    if len(text) > _MAX_ID_LENGTH or not _MSG_ID.match(text) or "=?" in text:
         return None
     return text
 

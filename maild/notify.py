@@ -10,21 +10,24 @@ issued to them, so a reply proves whose copy it answers.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from maild.clock import Clock
-from maild.compose import Composer, build_message, make_message_id
+from maild.compose import Composer, Rendered, build_message, make_message_id
 from maild.config import SupportSettings
 from maild.i18n import SEVERITY_NAMES, pick_language
 from maild.models import Case, Contact, Outbox, ThreadMessage
 from maild.tokens import make_token, reply_address
 
 CASE_TAG = "[Case #{number}]"
+log = logging.getLogger("maild.notify")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +110,7 @@ class Notifier:
         extra: Mapping[str, Any] | None = None,
         in_reply_to: str | None = None,
         references: Sequence[str] = (),
-    ) -> Outbox:
+    ) -> Outbox | None:
         """Render one notification for one recipient and add it to the outbox."""
         now = self.clock.now()
         language = recipient.language
@@ -142,19 +145,23 @@ class Notifier:
         message_id = make_message_id(self.support.domain, unique)
         thread_root = case.thread_root if case is not None else in_reply_to
         refs = [r for r in (thread_root, *references) if r]
-        data = build_message(
-            rendered,
-            from_addr=self.support.address,
-            from_name=self.support.name,
-            to_addr=recipient.email,
-            to_name=recipient.name or None,
-            reply_to=token_address,
-            message_id=message_id,
-            in_reply_to=in_reply_to or thread_root,
-            references=list(dict.fromkeys(refs)),
-            date=now,
-            extra_headers={"X-Maild-Event": event, **({"X-Maild-Case": case.number} if case else {})},
-        )
+        try:
+            data = self._build(
+                rendered,
+                recipient,
+                token_address,
+                message_id,
+                in_reply_to or thread_root,
+                refs,
+                now,
+                event,
+                case,
+            )
+        except ValueError as e:
+            # One recipient we cannot write to (e.g. a non-ASCII address) must not
+            # take down the message that caused the notification.
+            log.warning("%s notification to %r skipped: %s", event, recipient.email, e)
+            return None
         row = Outbox(
             case_id=case.id if case is not None else None,
             event=event,
@@ -173,8 +180,35 @@ class Notifier:
             session.add(ThreadMessage(message_id=message_id, case_id=case.id))
         return row
 
+    def _build(
+        self,
+        rendered: Rendered,
+        recipient: Recipient,
+        reply_to: str | None,
+        message_id: str,
+        in_reply_to: str | None,
+        references: list[str],
+        now: datetime,
+        event: str,
+        case: Case | None,
+    ) -> bytes:
+        return build_message(
+            rendered,
+            from_addr=self.support.address,
+            from_name=self.support.name,
+            to_addr=recipient.email,
+            to_name=recipient.name or None,
+            reply_to=reply_to,
+            message_id=message_id,
+            in_reply_to=in_reply_to,
+            references=list(dict.fromkeys(references)),
+            date=now,
+            extra_headers={"X-Maild-Event": event, **({"X-Maild-Case": case.number} if case else {})},
+        )
+
     def enqueue_many(
         self, session: Session, event: str, recipients: Iterable[Recipient], *, case: Case, **kwargs: Any
     ) -> list[Outbox]:
         ctx = self.case_context(case)
-        return [self.enqueue(session, event, r, case=case, case_ctx=ctx, **kwargs) for r in recipients]
+        rows = (self.enqueue(session, event, r, case=case, case_ctx=ctx, **kwargs) for r in recipients)
+        return [row for row in rows if row is not None]

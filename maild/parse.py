@@ -158,14 +158,14 @@ def _ids_in(value: str) -> list[str]:
     found: list[str] = []
     for match in _ANGLE_ID.finditer(value):
         inner = _WHITESPACE.sub("", match.group(1))
-        if inner and _ID_CHARS.match(inner):
+        if inner and _ID_CHARS.match(inner) and "=?" not in inner:
             found.append(f"<{inner}>")
     if found:
         return found
     bare = _COMMENT.sub(" ", value)
     for token in re.split(r"[\s,]+", bare):
         token = token.strip("<>")
-        if "@" in token and _ID_CHARS.match(token):
+        if "@" in token and _ID_CHARS.match(token) and "=?" not in token:
             found.append(f"<{token}>")
     return found
 

@@ -45,11 +45,8 @@ _NOT_MESSAGES = ("discourse-trimmer-", "crisp-erp-", "github-erp-", "zapier-erp-
 # (a person forwarding a message as an attachment). It is ordinary mail.
 NOT_AUTOMATIC = {"sisimai-not-is-not-bounce-02.eml"}
 
-# The one corpus message maild quarantines today (a bug, see below) and why.
+# A sender with a non-ASCII local part: no reply can be written to it without SMTPUTF8.
 UTF8_SENDER_FILE = "charsets/rubymail-utf8_headers.eml"
-KNOWN_QUARANTINE = (
-    "ValueError: to address 'jdöe@mächine.example' is not valid: non-ASCII local part needs SMTPUTF8"
-)
 
 # Every header a notification may carry (compose.build_message + notify.py).
 TEMPLATE_HEADERS = {
@@ -177,11 +174,7 @@ def test_every_corpus_message_is_recorded_and_none_quarantined(
     # see the xfail test below.)
     # (Synthetic ids of messages without one hash the bytes IMAP serves, so only counts compare.)
     assert len(records) == len(ids)
-    # The one quarantine is a bug (see the xfail tests below): the help-desk
-    # reply to charsets/rubymail-utf8_headers.eml (From: jdöe@mächine.example)
-    # cannot be composed, and that takes the whole message down.
-    # Allowed only until that is fixed (the strict xfail then tells); any other quarantine fails.
-    assert [reason for _key, reason in quarantined(records)] in ([], [KNOWN_QUARANTINE]), quarantined(records)
+    assert quarantined(records) == [], "real-world mail must never be quarantined"
     assert_only_template_headers(smtp_sink.messages())
 
 
@@ -202,10 +195,6 @@ def test_distinct_corpus_messages_sharing_a_message_id_are_each_recorded(
     assert len(records) == len(raws), f"{len(raws) - len(records)} appended message(s) have no record"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: help-desk reply to a non-ASCII (SMTPUTF8) sender raises in compose; message quarantined",
-)
 def test_mail_from_a_non_ascii_address_is_recorded_not_quarantined(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
@@ -214,10 +203,6 @@ def test_mail_from_a_non_ascii_address_is_recorded_not_quarantined(
     assert [r["outcome"] for r in records] == ["helpdesk"], records
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: From a@domain. (trailing dot): help-desk reply raises HeaderParseError; message quarantined",
-)
 def test_mail_from_an_address_with_a_trailing_dot_is_recorded_not_quarantined(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
@@ -228,10 +213,6 @@ def test_mail_from_an_address_with_a_trailing_dot_is_recorded_not_quarantined(
     assert record["outcome"] == "helpdesk", record
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a non-ASCII Cc becomes a collaborator whose ack raises in compose; new case quarantined",
-)
 def test_designated_contact_ccing_a_non_ascii_address_still_opens_a_case(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
@@ -378,10 +359,6 @@ def test_hostile_input_is_recorded_and_never_injects_headers(
     assert "First line." in cr["description"] and "Second line." in cr["description"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: encoded CR/LF in a Message-ID reaches In-Reply-To; compose refuses it, case quarantined",
-)
 def test_message_id_with_encoded_crlf_opens_a_case_without_injecting(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
@@ -395,7 +372,7 @@ def test_message_id_with_encoded_crlf_opens_a_case_without_injecting(
     ).encode()
     (record,) = pass_and_records(env, imap_box, [raw])
     sent = smtp_sink.messages()
-    assert_only_template_headers(sent)  # holds today too: the last line of defence works
+    assert_only_template_headers(sent)
     assert record["outcome"] == "case_opened", record
     assert [m for m in sent if ALICE in m.rcpt_tos]
 
