@@ -16,7 +16,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -44,6 +44,12 @@ class IngestStats:
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def _same_message(earlier: InboundMessage, mail: InboundMail) -> bool:
+    """Same Message-ID, sender and subject: a copy of one message, not a reuse of its id."""
+    sender = mail.from_addr.email if mail.from_addr else ""
+    return earlier.from_addr == sender and earlier.subject == mail.subject[:2000]
 
 
 class Ingestor:
@@ -134,16 +140,20 @@ class Ingestor:
                 ):
                     return None
             mail = parse_message(raw, max_attachment_bytes=self.max_attachment_bytes)
-            with self.db.reader() as s:
-                seen = s.scalar(select(InboundMessage.id).where(InboundMessage.message_id == mail.message_id))
-            if seen:
-                log.info(
-                    "duplicate of inbound message #%s skipped message_id=%s key=%s",
-                    seen,
-                    mail.message_id,
-                    key,
+            original = self._earlier_copy(mail)
+            if original is not None and _same_message(original, mail):
+                return self._record_duplicate(mailbox, key, mail, original.id)
+            if original is not None:
+                # Another message already uses this Message-ID (broken software reuses
+                # ids like <0@localhost>): it is a message of its own, under an id of ours.
+                mail = replace(
+                    mail,
+                    message_id=f"<{mail.raw_sha256[:32]}.reused-id@maild.invalid>",
+                    message_id_synthesized=True,
+                    defects=(*mail.defects, f"Message-ID {mail.message_id} already used by another message"),
                 )
-                return None
+                if (again := self._earlier_copy(mail)) is not None:
+                    return self._record_duplicate(mailbox, key, mail, again.id)
             return self._route_and_apply(mailbox, key, mail)
         except OperationalError as e:
             raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
@@ -153,6 +163,28 @@ class Ingestor:
             return None
         except Exception as e:
             return self._quarantine(mailbox, key, raw, e)
+
+    def _earlier_copy(self, mail: InboundMail) -> InboundMessage | None:
+        with self.db.reader() as s:
+            return s.execute(
+                select(InboundMessage).where(
+                    InboundMessage.message_id == mail.message_id, InboundMessage.outcome != "duplicate"
+                )
+            ).scalar_one_or_none()
+
+    def _record_duplicate(self, mailbox: str, key: str, mail: InboundMail, original_id: int) -> Applied:
+        """The same message again (another copy, another folder, a resend): recorded, no effect."""
+        reason = f"duplicate of inbound message #{original_id}"
+        with self.db.session() as s:
+            self.service.record(s, mail, mailbox, key, "duplicate", reason)
+        log.info(
+            "message %s is a %s message_id=%s",
+            key,
+            reason,
+            mail.message_id,
+            extra={"message_id": mail.message_id, "outcome": "duplicate"},
+        )
+        return Applied("duplicate", reason)
 
     def _route_and_apply(self, mailbox: str, key: str, mail: InboundMail) -> Applied:
         with self.db.session() as s:

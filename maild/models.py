@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -189,12 +190,22 @@ class InboundMessage(Base):
     """Every message maild took from a mailbox, with what became of it."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("mailbox", "source_key"),)
+    __table_args__ = (
+        UniqueConstraint("mailbox", "source_key"),
+        # One processed record per Message-ID (copies are recorded as duplicates).
+        Index(
+            "uq_inbound_messages_message_id",
+            "message_id",
+            unique=True,
+            sqlite_where=text("outcome != 'duplicate'"),
+            postgresql_where=text("outcome != 'duplicate'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     mailbox: Mapped[str] = mapped_column(String(500))
     source_key: Mapped[str] = mapped_column(String(300))
-    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    message_id: Mapped[str] = mapped_column(String(998))
     from_addr: Mapped[str] = mapped_column(String(320), default="")
     subject: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(String(40), index=True)
