@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from maild.config import Settings
+from maild.i18n import rejection_reason_text
 from maild.inbound import Address, InboundMail
 from maild.intake import read_fields, strip_command
 from maild.models import (
@@ -246,8 +247,10 @@ class CaseService:
         contact_language: str | None,
         case: Case | None = None,
     ) -> int:
+        """A notice to the sender alone, rate-limited per sender (and per case for case matters)."""
         email, name = self._sender(mail)
-        if not email or not self._notice_allowed(session, email, event):
+        kind = f"{event}:{case.id}" if case is not None else event
+        if not email or not self._notice_allowed(session, email, kind):
             return 0
         recipient = Recipient(email, name, self.notifier.language(contact_language), "other")
         row = self.notifier.enqueue(
@@ -268,18 +271,23 @@ class CaseService:
             contact = session.execute(
                 select(Contact).where(Contact.email == (mail.from_addr.email if mail.from_addr else ""))
             ).scalar_one_or_none()
-            sent = self._notice(
-                session,
-                mail,
-                "rejected",
-                {
-                    "reason_text": d.reason,
-                    "original_subject": mail.subject,
-                    "case_number": d.case.number if d.case else None,
-                },
-                contact.language if contact else None,
-            )
+            sent = self._refuse(session, mail, d.code, contact.language if contact else None)
         return Applied(d.outcome, d.reason, d.case.number if d.case else None, sent)
+
+    def _refuse(
+        self, session: Session, mail: InboundMail, code: str, language: str | None, case: Case | None = None
+    ) -> int:
+        """Tell the sender why their message changed nothing, in their language.
+
+        Without `case` the notice names no case and carries no reply address:
+        someone outside the sharing settings learns nothing about it.
+        """
+        extra = {
+            "reason_text": rejection_reason_text(code, self.notifier.language(language)),
+            "original_subject": mail.subject,
+            "case_number": case.number if case else None,
+        }
+        return self._notice(session, mail, "rejected", extra, language, case=case)
 
     def _helpdesk(self, session: Session, mail: InboundMail, d: Helpdesk, mailbox: str, key: str) -> Applied:
         self.record(session, mail, mailbox, key, d.outcome, d.reason)
@@ -560,17 +568,8 @@ class CaseService:
     def _command_close(self, session: Session, mail: InboundMail, case: Case, d: AddComment) -> int:
         if d.role in ("agent", "primary_contact"):
             return self.close(session, case, d.author)
-        return self._notice(
-            session,
-            mail,
-            "rejected",
-            {
-                "reason_text": "only the primary contact or an agent can close a case",
-                "original_subject": mail.subject,
-                "case_number": case.number,
-            },
-            d.contact.language if d.contact else None,
-            case=case,
+        return self._refuse(
+            session, mail, "close_not_allowed", d.contact.language if d.contact else None, case
         )
 
     # ------------------------------------------------------------------ escalation
@@ -642,8 +641,11 @@ class CaseService:
             return self._notice(
                 session, mail, "escalate_too_early", {"possible_at": due}, language, case=case
             )
-        sent = self._sent_levels(session, case)
-        level = max(sent, default=0) + 1
+        by_customer = Escalation.reason == "customer_request"
+        asked_before = session.scalar(select(Escalation.id).where(Escalation.case_id == case.id, by_customer))
+        if asked_before:
+            return self._refuse(session, mail, "already_escalated", language, case)
+        level = max(self._sent_levels(session, case), default=0) + 1
         return self.escalate(session, case, level, "customer_request", d.author)
 
     def scan_deadlines(self, session: Session, case: Case) -> int:

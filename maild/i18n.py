@@ -123,12 +123,20 @@ REJECTION_REASONS: dict[str, dict[str, str]] = {
         "unknown_case": "We could not find the case your message refers to.",
         "close_not_allowed": "Only the primary contact or a support engineer can close the case.",
         "too_large": "The message was larger than we can accept.",
+        "case_closed": "The case was closed too long ago to reopen; please write to us as a new request.",
+        "already_escalated": "You have already escalated this case; our support managers are on it.",
     },
     "ja": {
         "not_participant": "ケースに追加できるのは、ケースを共有しているメンバーのみです。",
         "unknown_case": "お送りいただいたメッセージに該当するケースが見つかりませんでした。",
         "close_not_allowed": "ケースをクローズできるのは、主担当者またはサポートエンジニアのみです。",
         "too_large": "メッセージのサイズが受け付け可能な上限を超えていました。",
+        "case_closed": (
+            "ケースはクローズから時間が経過しているため再開できません。新しいお問い合わせとしてご連絡ください。"
+        ),
+        "already_escalated": (
+            "このケースはすでにエスカレーション済みです。サポート管理者が対応しています。"
+        ),
     },
 }
 

@@ -114,6 +114,7 @@ class Reject:
     reason: str
     case: CaseFacts | None = None
     notify: bool = True
+    code: str = "not_participant"  # the sender-facing reason (i18n.REJECTION_REASONS)
     outcome: str = "rejected"
 
 
@@ -196,7 +197,7 @@ def _find_case(
     if number is not None:
         case = facts.case_by_number(number)
         if case is None:
-            return Reject(f"the subject names case {number}, which does not exist")
+            return Reject(f"the subject names case {number}, which does not exist", code="unknown_case")
         return case, "tag"
     return None
 
@@ -251,7 +252,11 @@ def _reply(
         closed_at = case.closed_at or now
         if now - closed_at > policy.reopen_window:
             if contact is None:
-                return Reject(f"case {case.number} is closed and {sender} cannot open a new one", case=case)
+                return Reject(
+                    f"case {case.number} is closed and {sender} cannot open a new one",
+                    case=case,
+                    code="case_closed",
+                )
             return OpenCase(
                 contact=contact,
                 subject=clean_subject(strip_severity_tag(mail.subject)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def pg_env(
     """The same on PostgreSQL (a fresh database per test)."""
     import psycopg
 
-    name = f"e2e_{tmp_path.name.replace('-', '_')[-40:].lower()}"
+    name = f"e2e_{secrets.token_hex(6)}_{tmp_path.name.replace('-', '_')[-30:].lower()}"
     admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -421,10 +421,6 @@ def test_escalate_after_the_deadline_escalates_for_the_customer(
     assert with_event(smtp_sink, "escalate_too_early") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: escalate_too_early is rate-limited per sender; a 2nd case's early #escalate gets no answer",
-)
 def test_early_escalate_on_two_cases_tells_the_contact_each_time(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
@@ -492,3 +488,21 @@ def test_escalate_from_someone_not_designated_is_refused_with_the_reason(
     else:
         escalated = escalation_notices(smtp_sink, opened.number)
         assert escalated.get((MANAGERS, 1), 0) <= 1
+
+
+@pytest.mark.maild_config(SEV1_2S)
+def test_a_second_escalate_is_answered_not_escalated_again(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    opened = open_case(env, imap_box, smtp_sink, subject="[Sev 1] Checkout is down", cc=())
+    sleep_until(opened.finished + 2.2)
+    imap_box.append(reply_to_note(opened.ack(ALICE), ALICE, "#escalate\nPlease hurry."))
+    env.run_once()
+    smtp_sink.clear()
+    imap_box.append(reply_to_note(opened.ack(ALICE), ALICE, "#escalate\nAnd again."))
+    env.run_once()
+    reasons = [e["reason"] for e in env.case(opened.number)["escalations"]]
+    assert reasons.count("customer_request") == 1
+    assert with_event(smtp_sink, "escalated") == []
+    (refusal,) = with_event(smtp_sink, "rejected")
+    assert refusal[0] == ALICE and "already escalated" in text_of(refusal[1])
