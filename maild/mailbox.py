@@ -195,6 +195,12 @@ class ImapSource:
         except CapabilityError as exc:
             raise MaildError(f"{self.name}: {action}: {exc}") from exc
         except IMAPClientError as exc:
+            if "BYE" in str(exc) or "IDLE" in action.upper():
+                # The server ended the session (shutdown, restart, idle timeout): reconnect.
+                self._drop()
+                raise TransientError(
+                    f"{self.name}: the server ended the session during {action}: {exc}"
+                ) from exc
             raise MaildError(f"{self.name}: {action} failed: {exc}") from exc
         except ssl.SSLError as exc:
             self._drop()

@@ -300,16 +300,28 @@ class Worker:
                         self._wait_for_mail(source, poll)
                 except TransientError as e:
                     log.warning("connection lost, reconnecting: %s", e)
-                    self.metrics.imap_connected.set(0)
-                    source.close()
-                    self._sleep(1.0)
+                    self._reset(source, 1.0)
                 except OperationalError as e:
                     log.warning("database unavailable, retrying: %s", e.orig)
                     self._sleep(2.0)
+                except MaildError as e:
+                    log.error("mailbox error, reconnecting: %s", e)
+                    self._reset(source, 5.0)
+                except Exception as e:
+                    # A bug or a server answer nobody foresaw must not end the daemon:
+                    # every message is its own transaction, so starting over is safe.
+                    log.error("unexpected %s in the ingest loop, starting over: %s", type(e).__name__, e)
+                    log.debug("ingest loop failure", exc_info=True)
+                    self._reset(source, 5.0)
         finally:
             source.close()
             with contextlib.suppress(OperationalError):
                 self.leaser.release(self.mailbox)
+
+    def _reset(self, source: MailSource, pause: float) -> None:
+        self.metrics.imap_connected.set(0)
+        source.close()
+        self._sleep(pause)
 
     def _hold_lease(self, source: MailSource) -> bool:
         """Hold the mailbox lease, or stand by (connection closed) while another worker has it."""

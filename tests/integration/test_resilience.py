@@ -15,6 +15,7 @@ def test_imap_server_restart_under_the_daemon(env: MaildEnv, imap_box: Any, smtp
         wait_until(lambda: "watching" in env.daemon_log(), timeout=30, what="the daemon")
         imap_box.append(message(ALICE, "Before the outage", "x"))
         wait_until(lambda: len(env.cases()) == 1, timeout=30, what="the first case")
+        time.sleep(1.0)  # the daemon is now waiting in IDLE: the shutdown's BYE arrives there
         imap_box.stop()
         time.sleep(4)  # several reconnect attempts fail meanwhile
         imap_box.start()
