@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from maild.app import App
 from maild.clock import iso_utc
-from maild.config import Settings, config_path, load_settings
+from maild.config import ConfigErrors, Settings, config_path, load_settings
 from maild.db import Database, upgrade
 from maild.errors import MaildError, NotFound, UsageError
 from maild.logs import setup_logging
@@ -450,6 +450,14 @@ def dispatch(args: argparse.Namespace) -> int:
         app.close()
 
 
+def _brief(error: MaildError, argv: Sequence[str]) -> str:
+    """All config problems for check-config; elsewhere the first, and where to see the rest."""
+    if isinstance(error, ConfigErrors) and "check-config" not in argv:
+        more = len(error.problems) - 1
+        return f"{error.problems[0]} (and {more} more problem(s): run `maild check-config`)"
+    return str(error)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -461,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MaildError as e:
         if debug:
             log.exception("failed")
-        print(f"maild: {e}", file=sys.stderr)
+        print(f"maild: {_brief(e, argv)}", file=sys.stderr)
         return e.exit_code
     except IntegrityError as e:
         if debug:

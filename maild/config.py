@@ -613,24 +613,56 @@ SECTIONS: dict[str, Callable[[_Table], Any]] = {
 
 
 def parse_settings(data: Mapping[str, Any], source: Path | None = None) -> Settings:
-    """Validate a decoded TOML document; raises ConfigError naming the first bad key."""
+    """Validate a decoded TOML document.
+
+    Each section is checked on its own, so one run reports the first problem of
+    every section (ConfigErrors); the first of them names the key for scripts.
+    """
     root = _Table("", dict(data))
+    problems: list[ConfigError] = []
+    known = set(SECTIONS) | {"templates"}
     for name in root.data:
-        if name not in SECTIONS and name != "templates":
-            raise ConfigError(name, "unknown section", _suggest(name, set(SECTIONS) | {"templates"}))
+        if name not in known:
+            problems.append(ConfigError(name, "unknown section", _suggest(name, known)))
     if "support" not in root.data:
-        raise ConfigError("support", "is required (at least support.address and support.secret)")
+        problems.append(ConfigError("support", "is required (at least support.address and support.secret)"))
     if "mailbox" not in root.data:
-        raise ConfigError("mailbox", "is required")
-    built = {name: parse(root.sub(name)) for name, parse in SECTIONS.items()}
-    templates = root.sub("templates")
-    templates_path = templates.optional_string("path")
-    templates.finish()
+        problems.append(ConfigError("mailbox", "is required"))
+    built: dict[str, Any] = {}
+    for name, parse in SECTIONS.items():
+        if name in ("support", "mailbox") and name not in root.data:
+            continue
+        try:
+            built[name] = parse(root.sub(name))
+        except ConfigError as e:
+            problems.append(e)
+    templates_path: str | None = None
+    try:
+        templates = root.sub("templates")
+        templates_path = templates.optional_string("path")
+        templates.finish()
+    except ConfigError as e:
+        problems.append(e)
+    if problems:
+        raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
     return Settings(
         **built,
         templates_path=Path(templates_path) if templates_path else None,
         source=source,
     )
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration problems at once; `key` is the first one's."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.key, first.problem, first.hint)
+        self.args = ("\n".join(str(p) for p in problems),)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def load_settings(path: Path) -> Settings:

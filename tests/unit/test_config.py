@@ -239,3 +239,14 @@ def test_schema_head_constant_matches_alembic() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_HEAD
+
+
+def test_every_section_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(cfg(mailbox__poll_interval="soon", smtp__security="ssl", support__default_severity=9,
+                           smtpd={"host": "x"}))
+    text = str(info.value)
+    for key in ("mailbox.poll_interval", "smtp.security", "support.default_severity", "smtpd"):
+        assert key in text, text
+    assert len(text.splitlines()) == 4
+    assert info.value.key == "smtpd", "the first problem's key, for scripts"
