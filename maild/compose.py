@@ -52,17 +52,18 @@ use StrictUndefined instead, which is how a typo in a template is caught.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
+import secrets
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.errors import HeaderParseError
-from email.headerregistry import Address, BaseHeader, HeaderRegistry
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email.header import Header
+from email.headerregistry import Address
+from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
 
@@ -88,27 +89,6 @@ EVENTS: tuple[str, ...] = (
 
 MAX_REFERENCES = 20
 
-
-class _CachedHeaderRegistry(HeaderRegistry):
-    """The standard registry, minus its cost: it builds a new class per header set.
-
-    That one `type()` call was the largest single cost of building a message;
-    the classes are stateless, so one per header name is enough.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._classes: dict[str, type[BaseHeader]] = {}
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        cls = self._classes.get(key)
-        if cls is None:
-            cls = self._classes[key] = super().__getitem__(name)
-        return cls
-
-
-_POLICY = SMTP.clone(utf8=False, header_factory=_CachedHeaderRegistry())
 
 # Headers whose values this module sets itself; extra_headers may not touch
 # them (nor any Content-* header), because a caller-supplied From or
@@ -586,32 +566,103 @@ def build_message(
                 del extras[known]
         extras[name] = _header_text(str(value))
 
-    msg = EmailMessage(policy=_POLICY)
-    msg["From"] = _mailbox(from_addr, from_name, "from")
-    msg["To"] = _mailbox(to_addr, to_name, "to")
+    headers: list[tuple[str, str]] = [
+        ("From", _address_header(_mailbox(from_addr, from_name, "from"))),
+        ("To", _address_header(_mailbox(to_addr, to_name, "to"))),
+    ]  # address headers are already in final ASCII form (see _header_line)
     if reply_to:
-        msg["Reply-To"] = _checked_address(reply_to, "reply-to")
-    msg["Subject"] = _header_text(rendered.subject)
-    msg["Date"] = format_datetime(moment.astimezone(UTC))
-    msg["Message-ID"] = own_id
+        headers.append(("Reply-To", _checked_address(reply_to, "reply-to").addr_spec))
+    headers.append(("Subject", _header_text(rendered.subject)))
+    headers.append(("Date", format_datetime(moment.astimezone(UTC))))
+    headers.append(("Message-ID", own_id))
     parent = _message_id(in_reply_to)
     if parent:
-        msg["In-Reply-To"] = parent
+        headers.append(("In-Reply-To", parent))
     refs = _references(references, parent)
     if refs:
-        msg["References"] = " ".join(refs)
-    for name, value in extras.items():
-        msg[name] = value
-    msg.set_content(rendered.text, subtype="plain", charset="utf-8")
-    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
-    for part in msg.iter_parts():
-        del part["MIME-Version"]  # EmailMessage parts add their own; it belongs on top only
-    if "MIME-Version" not in msg:
-        msg["MIME-Version"] = "1.0"
-
-    data = msg.as_bytes(policy=_POLICY)
-    _verify_header_block(data, {key.lower() for key in msg})
+        headers.append(("References", " ".join(refs)))
+    headers.extend(extras.items())
+    headers.append(("MIME-Version", "1.0"))
+    data = _serialize(headers, rendered.text, rendered.html)
+    _verify_header_block(data, {name.lower() for name, _ in headers} | {"content-type"})
     return data
+
+
+# ---------------------------------------------------------------------------- serialising
+
+# Written by hand rather than through EmailMessage: the header registry parses
+# every value again and the generator walks the tree, which made building a
+# notification cost more than rendering it. Every value reaching here has been
+# checked above, and _verify_header_block still guards the result.
+
+
+def _address_header(address: Address) -> str:
+    """`Name <addr>`, final form: the name quoted, or one RFC 2047 word when not plain ASCII.
+
+    A name that merely looks like an encoded word is encoded too, so a
+    recipient's mail client shows it literally instead of decoding it.
+    """
+    name = address.display_name or ""
+    if not name:
+        return address.addr_spec
+    if name.isascii() and "=?" not in name:
+        return formataddr((name, address.addr_spec))
+    encoded = Header(name, "utf-8").encode(maxlinelen=0)
+    return f"{encoded} <{address.addr_spec}>"
+
+
+def _fold_ascii(name: str, value: str) -> str:
+    """Fold an ASCII header at spaces so lines stay under 78 characters where possible."""
+    line = f"{name}: "
+    lines: list[str] = []
+    for word in value.split(" "):
+        if len(line) + len(word) > 77 and line.strip() and not line.endswith(": "):
+            lines.append(line.rstrip(" "))
+            line = " "
+        line += word + " "
+    lines.append(line.rstrip(" "))
+    return "\r\n".join(lines)
+
+
+_FINAL_FORM = frozenset({"from", "to"})
+
+
+def _header_line(name: str, value: str) -> str:
+    if name.lower() in _FINAL_FORM or (value.isascii() and "=?" not in value):
+        return _fold_ascii(name, value)
+    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+    return f"{name}: {encoded}"
+
+
+def _body_part(text: str, subtype: str) -> bytes:
+    data = text.replace("\r\n", "\n").replace("\r", "\n")
+    if data.isascii() and all(len(line) <= 900 for line in data.split("\n")):
+        encoding, body = "7bit", data.replace("\n", "\r\n").encode("ascii")
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+    else:
+        raw = data.encode("utf-8")
+        lines = [binascii.b2a_base64(raw[i : i + 57], newline=False) for i in range(0, len(raw), 57)]
+        encoding, body = "base64", b"\r\n".join(lines) + b"\r\n"
+    head = f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n'
+    return head.encode("ascii") + body
+
+
+def _serialize(headers: Sequence[tuple[str, str]], text: str, html: str) -> bytes:
+    boundary = f"=_maild_{secrets.token_hex(12)}"
+    head = "\r\n".join(_header_line(name, value) for name, value in headers)
+    head += f'\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+    delimiter = f"--{boundary}\r\n".encode("ascii")
+    return b"".join(
+        (
+            head.encode("ascii"),
+            delimiter,
+            _body_part(text, "plain"),
+            b"\r\n" + delimiter,
+            _body_part(html, "html"),
+            f"\r\n--{boundary}--\r\n".encode("ascii"),
+        )
+    )
 
 
 def _verify_header_block(data: bytes, expected: set[str]) -> None:

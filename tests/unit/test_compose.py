@@ -575,7 +575,7 @@ def test_header_block_guard_catches_what_cleaning_would_miss(monkeypatch: pytest
     """With the value cleaning switched off, the final check still stops the message."""
     monkeypatch.setattr(compose, "_header_text", lambda value: value)
     with pytest.raises(ComposeError, match="differ"):
-        build(rendered("=?utf-8?q?x=0D=0ABcc:_victim@evil.example?="))
+        build(rendered("Hello\r\nBcc: victim@evil.example"))
 
 
 def test_injection_through_a_rendered_case_subject(composer: Composer) -> None:
