@@ -70,12 +70,26 @@ def case_facts(case: Case, account_domains: tuple[str, ...] = ()) -> CaseFacts:
     )
 
 
+class Directory:
+    """Contacts, agents and account domains, read once per batch of messages.
+
+    Routing asks for the same few people over and over; a batch-long cache
+    turns those queries into dictionary lookups. A contact added meanwhile
+    is seen from the next batch on.
+    """
+
+    def __init__(self) -> None:
+        self.contacts: dict[str, ContactFacts | None] = {}
+        self.agents: dict[str, AgentFacts] | None = None
+        self.domains: dict[int, tuple[str, ...]] = {}
+
+
 class DbFacts:
     """The router's view of the database, read through one session."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, directory: Directory | None = None) -> None:
         self.session = session
-        self._agents: list[str] | None = None
+        self.directory = directory or Directory()
 
     def _case(self, case_id: int) -> Case | None:
         return self.session.get(Case, case_id, options=[selectinload(Case.participants)])
@@ -85,8 +99,11 @@ class DbFacts:
         return case_facts(case, self._domains(case.account_id)) if case else None
 
     def _domains(self, account_id: int) -> tuple[str, ...]:
-        query = select(AccountDomain.domain).where(AccountDomain.account_id == account_id)
-        return tuple(self.session.execute(query).scalars().all())
+        cached = self.directory.domains.get(account_id)
+        if cached is None:
+            query = select(AccountDomain.domain).where(AccountDomain.account_id == account_id)
+            cached = self.directory.domains[account_id] = tuple(self.session.execute(query).scalars().all())
+        return cached
 
     def case_by_message_ids(self, message_ids: Sequence[str]) -> CaseFacts | None:
         ids = [m for m in message_ids if m][:50]
@@ -108,28 +125,35 @@ class DbFacts:
             return None
 
     def contact(self, email: str) -> ContactFacts | None:
-        row = self.session.execute(select(Contact).where(Contact.email == email.lower())).scalar_one_or_none()
-        if row is None:
-            return None
-        domains = tuple(
-            self.session.execute(
-                select(AccountDomain.domain).where(AccountDomain.account_id == row.account_id)
+        email = email.lower()
+        if email in self.directory.contacts:
+            return self.directory.contacts[email]
+        row = self.session.execute(select(Contact).where(Contact.email == email)).scalar_one_or_none()
+        facts = None
+        if row is not None:
+            facts = ContactFacts(
+                row.id,
+                row.email,
+                row.name,
+                row.account_id,
+                row.designated,
+                row.language,
+                self._domains(row.account_id),
             )
-            .scalars()
-            .all()
-        )
-        return ContactFacts(
-            row.id, row.email, row.name, row.account_id, row.designated, row.language, domains
-        )
+        self.directory.contacts[email] = facts
+        return facts
+
+    def _agents(self) -> dict[str, AgentFacts]:
+        if self.directory.agents is None:
+            rows = self.session.execute(select(Agent)).scalars()
+            self.directory.agents = {a.email: AgentFacts(a.id, a.email, a.name) for a in rows}
+        return self.directory.agents
 
     def agent(self, email: str) -> AgentFacts | None:
-        row = self.session.execute(select(Agent).where(Agent.email == email.lower())).scalar_one_or_none()
-        return AgentFacts(row.id, row.email, row.name) if row else None
+        return self._agents().get(email.lower())
 
     def agent_emails(self) -> Sequence[str]:
-        if self._agents is None:
-            self._agents = list(self.session.execute(select(Agent.email)).scalars().all())
-        return self._agents
+        return list(self._agents())
 
 
 # --------------------------------------------------------------------------- applying decisions

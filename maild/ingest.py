@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
-from maild.cases import Applied, CaseService, DbFacts
+from maild.cases import Applied, CaseService, DbFacts, Directory
 from maild.clock import Clock
 from maild.db import Database
 from maild.errors import TransientError
@@ -44,6 +45,13 @@ class IngestStats:
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def _earlier_copy(s: Session, mail: InboundMail) -> InboundMessage | None:
+    query = select(InboundMessage).where(
+        InboundMessage.message_id == mail.message_id, InboundMessage.outcome != "duplicate"
+    )
+    return s.execute(query).scalar_one_or_none()
 
 
 def _same_message(earlier: InboundMessage, mail: InboundMail) -> bool:
@@ -99,12 +107,19 @@ class Ingestor:
     ) -> tuple[list[str], list[str]]:
         done: list[str] = []
         failed: list[str] = []
+        recorded = self._recorded(source.name, [m.key for m in messages])
+        directory = Directory()
         for message in messages:
             if self.should_stop():
                 break
+            if message.key in recorded:
+                # Processed before a crash between our commit and the mailbox flag.
+                stats.skipped += 1
+                done.append(message.key)
+                continue
             started = time.perf_counter()
             try:
-                applied = self.process(source.name, message.key, message.raw)
+                applied = self.process(source.name, message.key, message.raw, directory)
             except TransientError:
                 # The database went away: keep what is done, leave the rest pending.
                 if done:
@@ -129,67 +144,38 @@ class Ingestor:
                 self.on_queued()
         return done, failed
 
-    def process(self, mailbox: str, key: str, raw: bytes) -> Applied | None:
-        """Handle one message in one transaction; None when it was already handled."""
+    def _recorded(self, mailbox: str, keys: list[str]) -> set[str]:
+        """Which of these mailbox keys already have a record (one query per batch)."""
+        if not keys:
+            return set()
         try:
             with self.db.reader() as s:
-                if s.scalar(
-                    select(InboundMessage.id).where(
-                        InboundMessage.mailbox == mailbox, InboundMessage.source_key == key
-                    )
-                ):
-                    return None
-            mail = parse_message(raw, max_attachment_bytes=self.max_attachment_bytes)
-            original = self._earlier_copy(mail)
-            if original is not None and _same_message(original, mail):
-                return self._record_duplicate(mailbox, key, mail, original.id)
-            if original is not None:
-                # Another message already uses this Message-ID (broken software reuses
-                # ids like <0@localhost>): it is a message of its own, under an id of ours.
-                mail = replace(
-                    mail,
-                    message_id=f"<{mail.raw_sha256[:32]}.reused-id@maild.invalid>",
-                    message_id_synthesized=True,
-                    defects=(*mail.defects, f"Message-ID {mail.message_id} already used by another message"),
+                query = select(InboundMessage.source_key).where(
+                    InboundMessage.mailbox == mailbox, InboundMessage.source_key.in_(keys)
                 )
-                if (again := self._earlier_copy(mail)) is not None:
-                    return self._record_duplicate(mailbox, key, mail, again.id)
-            return self._route_and_apply(mailbox, key, mail)
+                return set(s.execute(query).scalars())
+        except OperationalError as e:
+            raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
+
+    def process(
+        self, mailbox: str, key: str, raw: bytes, directory: Directory | None = None
+    ) -> Applied | None:
+        """Handle one message in one transaction; None when another worker already recorded it.
+
+        The (mailbox, key) and Message-ID unique keys make this exactly-once even
+        if two workers race: the loser's transaction fails and changes nothing.
+        """
+        try:
+            mail = parse_message(raw, max_attachment_bytes=self.max_attachment_bytes)
+            with self.db.session() as s:
+                applied = self._apply(s, mailbox, key, mail, directory)
         except OperationalError as e:
             raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
         except IntegrityError:
-            # Another worker (or a retry) recorded the same message meanwhile: it is done.
             log.info("message already recorded by another worker key=%s", key)
             return None
         except Exception as e:
             return self._quarantine(mailbox, key, raw, e)
-
-    def _earlier_copy(self, mail: InboundMail) -> InboundMessage | None:
-        with self.db.reader() as s:
-            return s.execute(
-                select(InboundMessage).where(
-                    InboundMessage.message_id == mail.message_id, InboundMessage.outcome != "duplicate"
-                )
-            ).scalar_one_or_none()
-
-    def _record_duplicate(self, mailbox: str, key: str, mail: InboundMail, original_id: int) -> Applied:
-        """The same message again (another copy, another folder, a resend): recorded, no effect."""
-        reason = f"duplicate of inbound message #{original_id}"
-        with self.db.session() as s:
-            self.service.record(s, mail, mailbox, key, "duplicate", reason)
-        log.info(
-            "message %s is a %s message_id=%s",
-            key,
-            reason,
-            mail.message_id,
-            extra={"message_id": mail.message_id, "outcome": "duplicate"},
-        )
-        return Applied("duplicate", reason)
-
-    def _route_and_apply(self, mailbox: str, key: str, mail: InboundMail) -> Applied:
-        with self.db.session() as s:
-            decision = route(mail, DbFacts(s), self.policy, self.clock.now())
-            applied = self.service.apply(s, mail, decision, mailbox, key)
         log.info(
             "message %s outcome=%s case=%s notifications=%d reason=%s message_id=%s",
             key,
@@ -201,6 +187,32 @@ class Ingestor:
             extra={"case": applied.case_number, "message_id": mail.message_id, "outcome": applied.outcome},
         )
         return applied
+
+    def _apply(
+        self, s: Session, mailbox: str, key: str, mail: InboundMail, directory: Directory | None
+    ) -> Applied:
+        original = _earlier_copy(s, mail)
+        if original is not None and _same_message(original, mail):
+            return self._duplicate(s, mailbox, key, mail, original.id)
+        if original is not None:
+            # Another message already uses this Message-ID (broken software reuses
+            # ids like <0@localhost>): it is a message of its own, under an id of ours.
+            mail = replace(
+                mail,
+                message_id=f"<{mail.raw_sha256[:32]}.reused-id@maild.invalid>",
+                message_id_synthesized=True,
+                defects=(*mail.defects, f"Message-ID {mail.message_id} already used by another message"),
+            )
+            if (again := _earlier_copy(s, mail)) is not None:
+                return self._duplicate(s, mailbox, key, mail, again.id)
+        decision = route(mail, DbFacts(s, directory), self.policy, self.clock.now())
+        return self.service.apply(s, mail, decision, mailbox, key)
+
+    def _duplicate(self, s: Session, mailbox: str, key: str, mail: InboundMail, original_id: int) -> Applied:
+        """The same message again (another copy, another folder, a resend): recorded, no effect."""
+        reason = f"duplicate of inbound message #{original_id}"
+        self.service.record(s, mail, mailbox, key, "duplicate", reason)
+        return Applied("duplicate", reason)
 
     def _quarantine(self, mailbox: str, key: str, raw: bytes, error: Exception) -> Applied:
         reason = f"{type(error).__name__}: {error}"[:1000]

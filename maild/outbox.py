@@ -97,15 +97,28 @@ class OutboxStore:
             ]
 
     def record(self, results: Sequence[tuple[Claimed, SendResult]]) -> None:
-        """Write the SMTP answers back (one transaction for the batch)."""
+        """Write the SMTP answers back: one transaction, one UPDATE for all the sent rows."""
         now = self.clock.now()
+        sent = [c.id for c, r in results if r.outcome == "sent"]
         with self.db.session() as s:
+            if sent:
+                s.execute(
+                    update(Outbox)
+                    .where(Outbox.id.in_(sent))
+                    .values(
+                        status="sent",
+                        sent_at=now,
+                        attempts=Outbox.attempts + 1,
+                        last_error=None,
+                        claimed_by=None,
+                    )
+                )
             for claimed, result in results:
-                attempts = claimed.attempts + 1
-                values: dict[str, object] = {"attempts": attempts, "last_error": None, "claimed_by": None}
                 if result.outcome == "sent":
-                    values.update(status="sent", sent_at=now)
-                elif result.outcome == "permanent":
+                    continue
+                attempts = claimed.attempts + 1
+                values: dict[str, object] = {"attempts": attempts, "claimed_by": None}
+                if result.outcome == "permanent":
                     values.update(status="failed", last_error=result.detail)
                 elif now - claimed.created_at >= self.settings.give_up_after:
                     values.update(

@@ -62,21 +62,34 @@ async def wait_for_event(event: asyncio.Event, timeout: float) -> bool:
 
 
 def scan_deadlines(app: App, limit: int = 500) -> int:
-    """Escalate every case whose next escalation time has come; returns notifications queued."""
+    """Escalate every case whose next escalation time has come; returns notifications queued.
+
+    Each case is its own short transaction (locked with SKIP LOCKED on
+    PostgreSQL), so a burst of due cases never holds the database for long
+    and two workers never escalate the same case; the unique (case, level)
+    row is the final guard.
+    """
     now = app.clock.now()
+    with app.db.reader() as s:
+        due = s.execute(
+            select(Case.id)
+            .where(Case.next_escalation_at <= now)
+            .order_by(Case.next_escalation_at)
+            .limit(limit)
+        ).scalars()
+        case_ids = list(due)
     queued = 0
-    with app.db.session() as s:
-        query = (
-            select(Case).where(Case.next_escalation_at <= now).order_by(Case.next_escalation_at).limit(limit)
-        )
-        if is_postgres(app.db.engine):
-            query = query.with_for_update(skip_locked=True, of=Case)
-        for case in s.execute(query).scalars().all():
-            try:
-                with s.begin_nested():
+    for case_id in case_ids:
+        try:
+            with app.db.session() as s:
+                query = select(Case).where(Case.id == case_id, Case.next_escalation_at <= now)
+                if is_postgres(app.db.engine):
+                    query = query.with_for_update(skip_locked=True)
+                case = s.execute(query).scalar_one_or_none()
+                if case is not None:
                     queued += app.service.scan_deadlines(s, case)
-            except IntegrityError:
-                log.info("case %s: escalation already recorded by another worker", case.number)
+        except IntegrityError:
+            log.info("case %08d: escalation already recorded by another worker", case_id)
     return queued
 
 
