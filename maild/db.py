@@ -10,12 +10,14 @@ and tests run the same DDL.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,8 +40,9 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take control so
         # a write transaction starts with BEGIN IMMEDIATE and never deadlocks
-        # on lock upgrade between two processes.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # on lock upgrade between two processes. Read-only sessions (WAL
+        # readers) begin deferred and never take the write lock.
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
@@ -53,6 +56,11 @@ def _ensure_sqlite_dir(url: str) -> None:
                 parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise MaildError(f"cannot create the database directory {parent}: {e.strerror}") from None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    read_only = conn.get_execution_options().get("maild_read_only", False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -76,11 +84,20 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(maild_read_only=True), expire_on_commit=False
+        )
+        # SQLite has one writer at a time. Threads of this process queue on a
+        # lock of their own instead of SQLite's busy handler, which sleeps in
+        # growing steps; other processes still wait through busy_timeout.
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext()
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back on error."""
-        with self._sessions() as s:
+        with self._write_lock, self._sessions() as s:
             try:
                 yield s
                 s.commit()
@@ -90,9 +107,12 @@ class Database:
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
-        """A session for reads only; nothing is committed."""
-        with self._sessions() as s:
-            yield s
+        """A session for reads only; nothing is committed and no write lock is taken."""
+        with self._readers() as s:
+            try:
+                yield s
+            finally:
+                s.rollback()
 
     def dispose(self) -> None:
         self.engine.dispose()
