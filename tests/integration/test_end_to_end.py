@@ -423,3 +423,23 @@ def test_bounce_of_a_notification_is_tied_to_it_and_answered_by_nothing(
     assert record["outcome"] == "ignored" and record["case"] == number
     assert OPS in record["reason"] and "bounce" in record["reason"]
     assert smtp_sink.messages() == [], "a bounce causes no mail"
+
+
+def test_agent_changes_severity_and_the_deadline_moves(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
+    number, _ = open_case(env, imap_box, smtp_sink)
+    smtp_sink.clear()
+    r = env.ok("case", "severity", number, "1", "--as", AGENT, "--reason", "Production is down")
+    assert "severity 1" in r.out
+    env.run_once()
+    case = env.case(number)
+    assert case["severity"] == 1
+    due = parse_time(case["first_response_due_at"]) - parse_time(case["created_at"])
+    assert abs(due.total_seconds() - 3600) <= 2, "sev 1: one hour from when the case opened"
+    notes = by_rcpt(smtp_sink.messages())
+    assert set(notes) == {ALICE, BOB, OPS}
+    text = text_of(notes[ALICE][0].msg)
+    assert "Production is down" in text and "Critical" in text
+    assert notes[ALICE][0].msg["X-Maild-Event"] == "severity_changed"
+    assert env.run("case", "severity", number, "2", "--as", MALLORY).code == 2
+    assert env.run("case", "severity", number, "7", "--as", AGENT).code == 2
+    assert env.ok("case", "severity", number, "1", "--as", AGENT).out.startswith(f"case {number} already")
