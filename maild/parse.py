@@ -295,6 +295,7 @@ class _Collected:
     original_ids: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     parts: int = 0
+    cut_sizes: dict[int, int] = field(default_factory=dict)
 
 
 def _content_type(part: Message) -> str:
@@ -439,6 +440,9 @@ def _attachment(part: Message, ctype: str, name: str | None, data: bytes, collec
     size = len(data)
     limit = collected.max_attachment_bytes
     content_id = _content_id(part)
+    cut = _CUT_MARKER.fullmatch(data)
+    if cut is not None and int(cut.group(1)) in collected.cut_sizes:
+        size = collected.cut_sizes[int(cut.group(1))]
     if size > limit:
         collected.attachments.append(
             Attachment(filename, ctype, size, None, f"over the size limit of {limit} bytes", content_id)
@@ -641,12 +645,50 @@ def _strip_preamble(raw: bytes) -> bytes:
     return raw
 
 
+# A base64 body too large to keep is cut out of the bytes before the standard
+# library parser sees them: that parser splits a body into one string per line
+# and joins them again, costing several times the body in memory, only for a
+# part that is dropped anyway. A short marker (itself base64) stands in for it.
+# Possessive (++, ?+): no backtracking state per line, so scanning a huge body costs no memory.
+_B64_RUN = re.compile(rb"(?:[A-Za-z0-9+/]{40,998}\r?\n)++(?:[A-Za-z0-9+/]{0,998}={0,2}\r?\n)?+")
+_CUT_MARKER = re.compile(rb"maild-cut-part-(\d+)")
+_CUT_BELOW = 1 << 20  # runs shorter than this are left alone whatever the limit
+
+
+def _cut_oversized_base64(raw: bytes, limit: int) -> tuple[bytes, dict[int, int]]:
+    """(bytes with every base64 run whose decoded size exceeds `limit` replaced, {marker: size})."""
+    if len(raw) < max(limit, _CUT_BELOW):
+        return raw, {}
+    pieces: list[bytes] = []
+    sizes: dict[int, int] = {}
+    last = 0
+    for match in _B64_RUN.finditer(raw):
+        start, end = match.span()
+        if end - start < max(limit, _CUT_BELOW):
+            continue
+        newlines = raw.count(b"\n", start, end) + raw.count(b"\r", start, end)
+        tail = raw[max(start, end - 4) : end]
+        size = (end - start - newlines) * 3 // 4 - tail.count(b"=")
+        if size <= limit:
+            continue
+        marker = len(sizes)
+        sizes[marker] = size
+        pieces += [raw[last:start], base64.b64encode(b"maild-cut-part-%d" % marker), b"\r\n"]
+        last = end
+    if not sizes:
+        return raw, {}
+    pieces.append(raw[last:])
+    return b"".join(pieces), sizes
+
+
 def _build(raw: bytes, max_attachment_bytes: int) -> InboundMail:
     digest = hashlib.sha256(raw).hexdigest()
     defects: list[str] = []
-    message = _parse_tree(_strip_preamble(raw), defects)
+    trimmed, cut_sizes = _cut_oversized_base64(raw, max_attachment_bytes)
+    message = _parse_tree(_strip_preamble(trimmed), defects)
+    del trimmed
     hint = _charset_hint(message)
-    collected = _Collected(max_attachment_bytes=max_attachment_bytes, hint=hint)
+    collected = _Collected(max_attachment_bytes=max_attachment_bytes, hint=hint, cut_sizes=cut_sizes)
     _walk(message, collected)
     text, html, from_html = _choose_text(collected)
     message_id = normalise_msgid(_raw_to_text(_first(message, "message-id") or "", None))

@@ -492,3 +492,39 @@ def test_plain_message_has_no_report_fields() -> None:
     mail = parse_message(msg("Subject: hi"))
     assert mail.report_type is None
     assert mail.report_failed_recipients == ()
+
+
+def _with_attachments(*payloads: bytes) -> bytes:
+    from email import policy as email_policy
+    from email.message import EmailMessage
+
+    m = EmailMessage()
+    m["From"] = "alice@acme.example"
+    m["To"] = "support@example.com"
+    m["Subject"] = "files"
+    m["Message-ID"] = "<files@acme.example>"
+    m.set_content("See attached.")
+    for i, data in enumerate(payloads):
+        m.add_attachment(data, maintype="application", subtype="octet-stream", filename=f"f{i}.bin")
+    return m.as_bytes(policy=email_policy.SMTP)
+
+
+@pytest.mark.parametrize("size", [2 * 1024 * 1024, 2 * 1024 * 1024 + 1, 2 * 1024 * 1024 + 2, 3_000_001])
+def test_attachment_over_the_limit_is_dropped_with_its_exact_size_without_decoding(size: int) -> None:
+    import os
+
+    big, small = os.urandom(size), os.urandom(5000)
+    mail = parse_message(_with_attachments(big, small), max_attachment_bytes=1024 * 1024)
+    dropped, kept = mail.attachments
+    assert (dropped.size, dropped.data, dropped.filename) == (size, None, "f0.bin")
+    assert dropped.dropped_reason and "size limit" in dropped.dropped_reason
+    assert kept.data == small and kept.size == 5000
+    assert mail.text.strip() == "See attached."
+
+
+def test_attachment_under_the_limit_is_kept_byte_for_byte_even_in_a_big_message() -> None:
+    import os
+
+    data = os.urandom(3 * 1024 * 1024)
+    (kept,) = parse_message(_with_attachments(data), max_attachment_bytes=4 * 1024 * 1024).attachments
+    assert kept.data == data and kept.dropped_reason is None
