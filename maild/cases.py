@@ -15,14 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from maild.config import Settings
 from maild.i18n import rejection_reason_text
 from maild.inbound import Address, InboundMail
 from maild.intake import read_fields, strip_command
 from maild.models import (
-    Account,
     AccountDomain,
     Agent,
     Attachment,
@@ -189,7 +188,10 @@ class CaseService:
         reason: str,
         case: Case | None = None,
         raw: bytes | None = None,
+        *,
+        flush: bool = True,
     ) -> InboundMessage:
+        """The inbound record; flushed (to get its id) unless the caller needs no id."""
         row = InboundMessage(
             mailbox=mailbox,
             source_key=key,
@@ -205,7 +207,8 @@ class CaseService:
             received_at=self.clock.now(),
         )
         session.add(row)
-        session.flush()
+        if flush:
+            session.flush()
         return row
 
     def apply(
@@ -332,10 +335,9 @@ class CaseService:
 
     def _open(self, session: Session, mail: InboundMail, d: OpenCase, mailbox: str, key: str) -> Applied:
         now = self.clock.now()
-        contact = session.get(Contact, d.contact.id)
+        contact = session.get(Contact, d.contact.id, options=[joinedload(Contact.account)])
         assert contact is not None
-        account = session.get(Account, contact.account_id)
-        assert account is not None
+        account = contact.account
         plan = self.settings.sla.plan(account.plan)
         text = mail.text.strip("\n")
         case = Case(
@@ -345,8 +347,8 @@ class CaseService:
             severity=d.severity.value,
             severity_note=d.severity.invalid,
             status="new",
-            account_id=account.id,
-            primary_contact_id=contact.id,
+            account=account,
+            primary_contact=contact,
             previous_case_id=d.previous_case.id if d.previous_case else None,
             fields=read_fields(text),
             language=self.notifier.language(contact.language),
@@ -357,26 +359,24 @@ class CaseService:
             first_responded_at=None,
             closed_at=None,
         )
-        session.add(case)
-        session.flush()
-        case.next_escalation_at = self._next_escalation(case, set())
-        session.add(
+        # The sharing settings are built in memory and written with the case in one flush.
+        case.participants = [
             Participant(
-                case_id=case.id,
                 email=contact.email,
                 name=contact.name or (mail.from_addr.name if mail.from_addr else ""),
                 role="primary_contact",
                 contact_id=contact.id,
                 created_at=now,
-            )
-        )
-        self._add_collaborators(session, case, d.collaborators)
-        inbound = self.record(session, mail, mailbox, key, d.outcome, d.reason, case)
+            ),
+            *self._collaborators(session, d.collaborators),
+        ]
+        case.escalations = []
+        session.add(case)
+        session.flush()
+        case.next_escalation_at = self._next_escalation(case, set())
+        self.record(session, mail, mailbox, key, d.outcome, d.reason, case, flush=False)
         session.add(ThreadMessage(message_id=mail.message_id, case_id=case.id))
         self._store_attachments(session, mail, case, None)
-        session.flush()
-        session.refresh(case, ["participants"])
-        del inbound
         extra: dict[str, Any] = {
             "severity_note": d.severity.invalid,
             "previous_case": d.previous_case.number if d.previous_case else None,
@@ -391,25 +391,28 @@ class CaseService:
         )
         return Applied(d.outcome, d.reason, case.number, len(rows))
 
-    def _add_collaborators(self, session: Session, case: Case, addresses: Sequence[Address]) -> None:
+    def _collaborators(self, session: Session, addresses: Sequence[Address]) -> list[Participant]:
+        """Participant rows for new collaborators, with their contact records in one query."""
+        if not addresses:
+            return []
         now = self.clock.now()
-        for address in addresses:
-            known = session.execute(
-                select(Contact).where(Contact.email == address.email)
-            ).scalar_one_or_none()
-            session.add(
-                Participant(
-                    case_id=case.id,
-                    email=address.email,
-                    name=address.name or (known.name if known else ""),
-                    role="collaborator",
-                    contact_id=known.id if known else None,
-                    created_at=now,
-                )
+        emails = [a.email for a in addresses]
+        known = {
+            c.email: c for c in session.execute(select(Contact).where(Contact.email.in_(emails))).scalars()
+        }
+        return [
+            Participant(
+                email=a.email,
+                name=a.name or (known[a.email].name if a.email in known else ""),
+                role="collaborator",
+                contact_id=known[a.email].id if a.email in known else None,
+                created_at=now,
             )
-        if addresses:
-            session.flush()
-            session.expire(case, ["participants"])
+            for a in addresses
+        ]
+
+    def _add_collaborators(self, session: Session, case: Case, addresses: Sequence[Address]) -> None:
+        case.participants.extend(self._collaborators(session, addresses))
 
     def _store_attachments(
         self, session: Session, mail: InboundMail, case: Case, comment: Comment | None
