@@ -38,6 +38,7 @@ def routing_policy(settings: Settings) -> RoutingPolicy:
         reopen_window=s.reopen_window,
         default_severity=s.default_severity,
         agent_address=s.agent_address,
+        trusted_authserv_ids=s.trusted_authserv_ids,
     )
 
 

@@ -92,6 +92,7 @@ class SupportSettings:
     agent_address: str | None
     other_addresses: tuple[str, ...]
     notice_interval: timedelta
+    trusted_authserv_ids: tuple[str, ...]
 
     @property
     def domain(self) -> str:
@@ -423,6 +424,17 @@ def _smtp(t: _Table) -> SmtpSettings:
     return settings
 
 
+def _authserv_ids(t: _Table) -> tuple[str, ...]:
+    value = t.raw("trusted_authserv_ids")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(
+            t.key("trusted_authserv_ids"), 'must be a list of authserv-ids like "mx.example.com"'
+        )
+    return tuple(v.strip().lower() for v in value)
+
+
 def _support(t: _Table) -> SupportSettings:
     address = _address(t.key("address"), t.string("address", required=True))
     if "+" in address.split("@")[0]:
@@ -449,6 +461,7 @@ def _support(t: _Table) -> SupportSettings:
         agent_address=_address(t.key("agent_address"), agent_address) if agent_address else None,
         other_addresses=t.addresses("other_addresses"),
         notice_interval=t.duration("notice_interval", "1h"),
+        trusted_authserv_ids=_authserv_ids(t),
     )
     if len(settings.secret) < 16:
         raise ConfigError(t.key("secret"), "must be at least 16 characters (it signs reply addresses)")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
+from maild.auth import sender_authenticated
 from maild.inbound import Address, InboundMail
 from maild.intake import (
     SeverityChoice,
@@ -90,6 +91,7 @@ class RoutingPolicy:
     reopen_window: timedelta = timedelta(days=14)
     default_severity: int = 3
     agent_address: str | None = None
+    trusted_authserv_ids: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- decisions
@@ -169,13 +171,21 @@ def route(mail: InboundMail, facts: Facts, policy: RoutingPolicy, now: datetime)
         return Ignore(automatic.reason, automatic)
     if not sender or "@" not in sender:
         return Reject("no usable From address", notify=False)
+    proven = not policy.trusted_authserv_ids or sender_authenticated(mail, policy.trusted_authserv_ids)
 
     found = _find_case(mail, facts, policy, sender)
     if isinstance(found, Reject):
         return found
     if found is None:
+        if not proven:
+            return Reject(f"{sender} is not proven by a trusted Authentication-Results header", notify=False)
         return _new_case(mail, facts, policy, sender)
     case, via = found
+    if not proven and via != "token":
+        # Without a reply token only the From address says who wrote: it must be proven.
+        return Reject(
+            f"{sender} is not proven by a trusted Authentication-Results header", case=case, notify=False
+        )
     return _reply(mail, facts, policy, now, sender, case, via)
 
 

@@ -443,3 +443,22 @@ def test_agent_changes_severity_and_the_deadline_moves(env: MaildEnv, imap_box: 
     assert env.run("case", "severity", number, "2", "--as", MALLORY).code == 2
     assert env.run("case", "severity", number, "7", "--as", AGENT).code == 2
     assert env.ok("case", "severity", number, "1", "--as", AGENT).out.startswith(f"case {number} already")
+
+
+@pytest.mark.maild_config({"support.trusted_authserv_ids": ["mx.example.com"]})
+def test_trusted_authentication_results_decide_who_may_open_cases(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    proven = {"Authentication-Results": "mx.example.com; dmarc=pass header.from=acme.example"}
+    forged = {"Authentication-Results": "attacker.example; dmarc=pass header.from=acme.example"}
+    imap_box.append_many(
+        [
+            message(ALICE, "Proven sender", "x", headers=proven),
+            message(ALICE, "Forged From", "x", headers=forged),
+        ]
+    )
+    env.run_once()
+    assert [c["subject"] for c in env.cases()] == ["Proven sender"]
+    assert len(smtp_sink.messages()) == 1, "the forged message is refused silently"
+    refused = [r for r in env.ok("inbound", "list", "--json").json() if r["outcome"] == "rejected"]
+    assert len(refused) == 1 and "Authentication-Results" in refused[0]["reason"]

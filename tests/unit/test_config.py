@@ -243,10 +243,24 @@ def test_schema_head_constant_matches_alembic() -> None:
 
 def test_every_section_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_settings(cfg(mailbox__poll_interval="soon", smtp__security="ssl", support__default_severity=9,
-                           smtpd={"host": "x"}))
+        parse_settings(
+            cfg(
+                mailbox__poll_interval="soon",
+                smtp__security="ssl",
+                support__default_severity=9,
+                smtpd={"host": "x"},
+            )
+        )
     text = str(info.value)
     for key in ("mailbox.poll_interval", "smtp.security", "support.default_severity", "smtpd"):
         assert key in text, text
     assert len(text.splitlines()) == 4
     assert info.value.key == "smtpd", "the first problem's key, for scripts"
+
+
+def test_trusted_authserv_ids() -> None:
+    assert parse_settings(cfg()).support.trusted_authserv_ids == ()
+    s = parse_settings(cfg(support__trusted_authserv_ids=["MX.example.com "]))
+    assert s.support.trusted_authserv_ids == ("mx.example.com",)
+    assert error_key(cfg(support__trusted_authserv_ids="mx.example.com")) == "support.trusted_authserv_ids"
+    assert error_key(cfg(support__trusted_authserv_ids=[""])) == "support.trusted_authserv_ids"
