@@ -19,6 +19,7 @@ import binascii
 import email
 import email.utils
 import hashlib
+import mimetypes
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from email.policy import compat32
 from maild.charsets import candidates, clean_text, decode_bytes, detect
 from maild.htmltext import html_to_text
 from maild.inbound import Address, Attachment, InboundMail
+from maild.tnef import unpack as unpack_tnef
 
 MAX_HEADERS = 1000
 MAX_HEADER_VALUE = 8 * 1024
@@ -431,7 +433,42 @@ def _leaf(part: Message, ctype: str, in_report: bool, collected: _Collected) -> 
         if ctype == "text/html":
             collected.htmls.append(_body_text(part, collected))
             return
-    _attachment(part, ctype, name, _payload_bytes(part, collected), collected)
+    data = _payload_bytes(part, collected)
+    if (ctype == "application/ms-tnef" or (name or "").lower() == "winmail.dat") and _unpacked_tnef(
+        data, collected
+    ):
+        return
+    _attachment(part, ctype, name, data, collected)
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _unpacked_tnef(data: bytes, collected: _Collected) -> bool:
+    """Outlook's winmail.dat: its body becomes the text, its files attachments of their own."""
+    if len(data) > 4 * collected.max_attachment_bytes:  # a wrapper of several files may exceed one's limit
+        return False
+    contents = unpack_tnef(data)
+    if contents is None or not (contents.text or contents.html or contents.files):
+        return False
+    if contents.text:
+        collected.texts.append(_lines(clean_text(contents.text)))
+    if contents.html:
+        collected.htmls.append(_lines(clean_text(contents.html)))
+    for filename, payload in contents.files:
+        index = len(collected.attachments) + 1
+        ctype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        if len(payload) > collected.max_attachment_bytes:
+            reason = f"over the size limit of {collected.max_attachment_bytes} bytes"
+            collected.attachments.append(
+                Attachment(safe_filename(filename, index), ctype, len(payload), None, reason)
+            )
+        else:
+            collected.attachments.append(
+                Attachment(safe_filename(filename, index), ctype, len(payload), payload)
+            )
+    return True
 
 
 def _attachment(part: Message, ctype: str, name: str | None, data: bytes, collected: _Collected) -> None:
