@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from maild.clock import Clock
@@ -110,8 +111,12 @@ class Notifier:
         extra: Mapping[str, Any] | None = None,
         in_reply_to: str | None = None,
         references: Sequence[str] = (),
-    ) -> Outbox | None:
-        """Render one notification for one recipient and add it to the outbox."""
+        batch: list[dict[str, Any]] | None = None,
+    ) -> str | None:
+        """Render one notification for one recipient and queue it: its Message-ID, or None if skipped.
+
+        With `batch`, the row is collected there for the caller to insert with others.
+        """
         now = self.clock.now()
         language = recipient.language
         token_address = None
@@ -162,23 +167,24 @@ class Notifier:
             # take down the message that caused the notification.
             log.warning("%s notification to %r skipped: %s", event, recipient.email, e)
             return None
-        row = Outbox(
-            case_id=case.id if case is not None else None,
-            event=event,
-            recipient=recipient.email,
-            mail_from=self.support.address,
-            message_id=message_id,
-            subject=rendered.subject,
-            raw=data,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        session.add(row)
-        if case is not None:
-            session.add(ThreadMessage(message_id=message_id, case_id=case.id))
-        return row
+        row: dict[str, Any] = {
+            "case_id": case.id if case is not None else None,
+            "event": event,
+            "recipient": recipient.email,
+            "mail_from": self.support.address,
+            "message_id": message_id,
+            "subject": rendered.subject,
+            "raw": data,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        if batch is not None:
+            batch.append(row)
+        else:
+            _insert(session, [row])
+        return message_id
 
     def _build(
         self,
@@ -208,7 +214,22 @@ class Notifier:
 
     def enqueue_many(
         self, session: Session, event: str, recipients: Iterable[Recipient], *, case: Case, **kwargs: Any
-    ) -> list[Outbox]:
+    ) -> list[str]:
         ctx = self.case_context(case)
-        rows = (self.enqueue(session, event, r, case=case, case_ctx=ctx, **kwargs) for r in recipients)
-        return [row for row in rows if row is not None]
+        batch: list[dict[str, Any]] = []
+        for r in recipients:
+            self.enqueue(session, event, r, case=case, case_ctx=ctx, batch=batch, **kwargs)
+        _insert(session, batch)
+        return [row["message_id"] for row in batch]
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Outbox rows and their thread entries, as two multi-row INSERTs in the caller's transaction."""
+    if not rows:
+        return
+    session.execute(insert(Outbox), rows)
+    threads = [
+        {"message_id": r["message_id"], "case_id": r["case_id"]} for r in rows if r["case_id"] is not None
+    ]
+    if threads:
+        session.execute(insert(ThreadMessage), threads)
