@@ -14,21 +14,10 @@ import re
 from collections.abc import Collection
 
 from maild.inbound import InboundMail
+from maild.rules import without_comments
 
 _RESULT = re.compile(r"\b(dmarc|dkim|spf)\s*=\s*([a-z]+)\b([^;]*)", re.I)
 _PROPERTY = re.compile(r"\b(header\.from|header\.d|header\.i|smtp\.mailfrom)\s*=\s*\"?([^\s;\"]+)", re.I)
-
-
-def _strip_comments(value: str) -> str:
-    out, depth = [], 0
-    for ch in value:
-        if ch == "(":
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
-        elif not depth:
-            out.append(ch)
-    return "".join(out)
 
 
 def _aligned(domain: str, sender_domain: str) -> bool:
@@ -43,7 +32,7 @@ def _aligned(domain: str, sender_domain: str) -> bool:
 
 def authserv_id(value: str) -> str:
     """The authserv-id that wrote an Authentication-Results value (its first token)."""
-    head = _strip_comments(value).split(";", 1)[0].strip()
+    head = without_comments(value).split(";", 1)[0].strip()
     return head.split()[0].lower() if head else ""
 
 
@@ -56,7 +45,7 @@ def sender_authenticated(mail: InboundMail, trusted_ids: Collection[str]) -> boo
     for value in mail.header_all("Authentication-Results"):
         if authserv_id(value) not in trusted:
             continue
-        body = _strip_comments(value).split(";", 1)[1] if ";" in value else ""
+        body = without_comments(value).split(";", 1)[1] if ";" in value else ""
         for method, result, rest in _RESULT.findall(body):
             if result.lower() != "pass":
                 continue

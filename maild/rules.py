@@ -62,7 +62,7 @@ def _shown(value: str) -> str:
     return flat
 
 
-def _without_comments(value: str) -> str:
+def without_comments(value: str) -> str:
     """A structured header value without RFC 5322 (comments), nested ones included."""
     out: list[str] = []
     depth = 0
@@ -78,7 +78,7 @@ def _without_comments(value: str) -> str:
 
 def _token(value: str) -> str:
     """The leading token of a header like Auto-Submitted: "auto-replied; x=y (c)" → "auto-replied"."""
-    return _without_comments(value).split(";", 1)[0].strip().lower()
+    return without_comments(value).split(";", 1)[0].strip().lower()
 
 
 # ----------------------------------------------------------------- addresses
@@ -152,7 +152,7 @@ def _sender_is_noreply(mail: InboundMail) -> bool:
 
 def _null_return_path(mail: InboundMail) -> bool:
     value = mail.header("Return-Path")
-    return value is not None and _without_comments(value).replace(" ", "").strip() in {"<>", ""}
+    return value is not None and without_comments(value).replace(" ", "").strip() in {"<>", ""}
 
 
 def _weak_signals(mail: InboundMail) -> list[str]:
