@@ -39,7 +39,7 @@ from maild.smtp import SmtpSender
 log = logging.getLogger("maild.worker")
 
 DEADLINE_SCAN_EVERY = 1.0
-OUTBOX_IDLE_CHECK = 5.0
+OUTBOX_IDLE_CHECK = 1.0  # also how soon a standby worker helps send what another queued
 WAIT_CHUNK = 2.0
 
 
