@@ -360,6 +360,8 @@ class CaseService:
             closed_at=None,
         )
         # The sharing settings are built in memory and written with the case in one flush.
+        collaborators, languages = self._collaborators(session, d.collaborators)
+        languages[contact.email] = contact.language
         case.participants = [
             Participant(
                 email=contact.email,
@@ -368,12 +370,12 @@ class CaseService:
                 contact_id=contact.id,
                 created_at=now,
             ),
-            *self._collaborators(session, d.collaborators),
+            *collaborators,
         ]
         case.escalations = []
+        case.next_escalation_at = self._next_escalation(case, set())
         session.add(case)
         session.flush()
-        case.next_escalation_at = self._next_escalation(case, set())
         self.record(session, mail, mailbox, key, d.outcome, d.reason, case, flush=False)
         session.add(ThreadMessage(message_id=mail.message_id, case_id=case.id))
         self._store_attachments(session, mail, case, None)
@@ -384,23 +386,25 @@ class CaseService:
         rows = self.notifier.enqueue_many(
             session,
             "case_opened",
-            self.notifier.case_recipients(session, case),
+            self.notifier.case_recipients(session, case, languages=languages),
             case=case,
             extra=extra,
             in_reply_to=mail.message_id,
         )
         return Applied(d.outcome, d.reason, case.number, len(rows))
 
-    def _collaborators(self, session: Session, addresses: Sequence[Address]) -> list[Participant]:
-        """Participant rows for new collaborators, with their contact records in one query."""
+    def _collaborators(
+        self, session: Session, addresses: Sequence[Address]
+    ) -> tuple[list[Participant], dict[str, str | None]]:
+        """Participant rows for new collaborators and their languages, from one contact query."""
         if not addresses:
-            return []
+            return [], {}
         now = self.clock.now()
         emails = [a.email for a in addresses]
         known = {
             c.email: c for c in session.execute(select(Contact).where(Contact.email.in_(emails))).scalars()
         }
-        return [
+        rows = [
             Participant(
                 email=a.email,
                 name=a.name or (known[a.email].name if a.email in known else ""),
@@ -410,9 +414,10 @@ class CaseService:
             )
             for a in addresses
         ]
+        return rows, {a.email: known[a.email].language if a.email in known else None for a in addresses}
 
     def _add_collaborators(self, session: Session, case: Case, addresses: Sequence[Address]) -> None:
-        case.participants.extend(self._collaborators(session, addresses))
+        case.participants.extend(self._collaborators(session, addresses)[0])
 
     def _store_attachments(
         self, session: Session, mail: InboundMail, case: Case, comment: Comment | None

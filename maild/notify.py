@@ -52,11 +52,21 @@ class Notifier:
     # ------------------------------------------------------------------ recipients
 
     def case_recipients(
-        self, session: Session, case: Case, *, exclude: Iterable[str] = (), include_agent: bool = True
+        self,
+        session: Session,
+        case: Case,
+        *,
+        exclude: Iterable[str] = (),
+        include_agent: bool = True,
+        languages: Mapping[str, str | None] | None = None,
     ) -> list[Recipient]:
-        """Everyone in the sharing settings (and the agent address), less `exclude`."""
+        """Everyone in the sharing settings (and the agent address), less `exclude`.
+
+        `languages` (email -> contact language) saves the lookup when the caller has them.
+        """
         skip = {e.lower() for e in exclude}
-        languages = self._contact_languages(session, [p.email for p in case.participants])
+        if languages is None:
+            languages = self._contact_languages(session, [p.email for p in case.participants])
         out: list[Recipient] = []
         for p in case.participants:
             if p.email in skip:
