@@ -81,7 +81,7 @@ def snapshot(session: Session, now: datetime) -> Health:
     )
     since = now - timedelta(hours=24)
     h.inbound_last_24h = dict(
-        session.execute(  # type: ignore[arg-type]
+        session.execute(
             select(InboundMessage.outcome, func.count())
             .where(InboundMessage.received_at >= since)
             .group_by(InboundMessage.outcome)
