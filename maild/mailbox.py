@@ -26,7 +26,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -107,6 +107,34 @@ def _announces_mail(responses: Sequence[Any]) -> bool:
 
 def _says_bye(responses: Sequence[Any]) -> bool:
     return any(isinstance(item, tuple) and item and item[0] == b"BYE" for item in responses)
+
+
+# Messages are fetched in groups of at most BATCH_BYTES; one larger than
+# LARGE_MESSAGE is read alone, in FETCH_CHUNK partial fetches. Memory stays
+# bounded however large or many the messages of one batch are.
+BATCH_BYTES = 16 * 1024 * 1024
+LARGE_MESSAGE = 8 * 1024 * 1024
+FETCH_CHUNK = 4 * 1024 * 1024
+
+
+def _groups(uids: Sequence[int], sizes: Mapping[int, int]) -> list[list[int]]:
+    """UIDs in order, cut into groups whose sizes add up to at most BATCH_BYTES (large ones alone)."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if current and (total + size > BATCH_BYTES or size > LARGE_MESSAGE):
+            groups.append(current)
+            current, total = [], 0
+        current.append(uid)
+        total += size
+        if size > LARGE_MESSAGE:
+            groups.append(current)
+            current, total = [], 0
+    if current:
+        groups.append(current)
+    return groups
 
 
 class ImapSource:
@@ -336,16 +364,37 @@ class ImapSource:
         if not uids:
             return []
         client = self._connected()
-        with self._guard("UID FETCH"):
-            data = client.fetch(uids, ["BODY.PEEK[]"])
-        out: list[FetchedMessage] = []
-        for uid in uids:
-            item = data.get(uid)
-            if item is None:
+        with self._guard("UID FETCH RFC822.SIZE"):
+            sizes = {
+                uid: int(item.get(b"RFC822.SIZE", 0))
+                for uid, item in client.fetch(uids, ["RFC822.SIZE"]).items()
+            }
+        raws: dict[int, bytes] = {}
+        for group in _groups([u for u in uids if u in sizes], sizes):
+            if len(group) == 1 and sizes[group[0]] > LARGE_MESSAGE:
+                raws[group[0]] = self._fetch_in_chunks(group[0], sizes[group[0]])
                 continue
-            raw = item.get(b"BODY[]")
-            out.append(FetchedMessage(key=self._key(uid), raw=bytes(raw or b"")))
-        return out
+            with self._guard("UID FETCH"):
+                data = client.fetch(group, ["BODY.PEEK[]"])
+            for uid, item in data.items():
+                raws[uid] = bytes(item.get(b"BODY[]") or b"")
+        return [FetchedMessage(key=self._key(uid), raw=raws[uid]) for uid in uids if uid in raws]
+
+    def _fetch_in_chunks(self, uid: int, size: int) -> bytes:
+        """A large message in partial fetches, so the IMAP library never holds it in several copies."""
+        client = self._connected()
+        chunks: list[bytes] = []
+        offset = 0
+        while offset < size:
+            with self._guard("UID FETCH partial"):
+                data = client.fetch([uid], [f"BODY.PEEK[]<{offset}.{FETCH_CHUNK}>"])
+            item = data.get(uid, {})
+            chunk = next((v for k, v in item.items() if k.startswith(b"BODY[]")), None)
+            if not chunk:
+                break
+            chunks.append(bytes(chunk))
+            offset += len(chunk)
+        return b"".join(chunks)
 
     def _ensure_folder(self, folder: str) -> None:
         if folder in self._known_folders:

@@ -30,14 +30,26 @@ def make_source(imap_box: DovecotServer) -> Iterator[Callable[..., ImapSource]]:
     """Build opened sources on the test Dovecot; all closed after the test."""
     made: list[ImapSource] = []
 
-    def make(security: Security = "none", *, port: int | None = None, open_it: bool = True,
-             cls: type[ImapSource] = ImapSource, **kwargs: object) -> ImapSource:
+    def make(
+        security: Security = "none",
+        *,
+        port: int | None = None,
+        open_it: bool = True,
+        cls: type[ImapSource] = ImapSource,
+        **kwargs: object,
+    ) -> ImapSource:
         if port is None:
             port = imap_box.tls_port if security == "tls" else imap_box.port
         kwargs.setdefault("ca_file", str(imap_box.cert_path))
         kwargs.setdefault("timeout", 10.0)
-        source = cls("127.0.0.1", port, security, kwargs.pop("username", "support"),  # type: ignore[arg-type]
-                     kwargs.pop("password", "secret"), **kwargs)  # type: ignore[arg-type]
+        source = cls(
+            "127.0.0.1",
+            port,
+            security,
+            kwargs.pop("username", "support"),  # type: ignore[arg-type]
+            kwargs.pop("password", "secret"),
+            **kwargs,
+        )  # type: ignore[arg-type]
         made.append(source)
         if open_it:
             source.open()
@@ -377,3 +389,33 @@ def test_polling_without_idle_notices_new_mail(
     assert source.wait_for_mail(15) is True
     assert time.monotonic() - started < 3.5
     appender.join()
+
+
+def test_large_and_many_messages_are_fetched_in_bounded_pieces(imap_box: DovecotServer) -> None:
+    import os
+
+    from maild import mailbox as mailbox_module
+
+    big = b"Subject: big\r\n\r\n" + os.urandom(3 * 1024 * 1024).hex().encode()[: 5 * 1024 * 1024] + b"\r\n"
+    smalls = [f"Subject: small {i}\r\n\r\nbody {i}\r\n".encode() for i in range(5)]
+    imap_box.append_many([smalls[0], big, *smalls[1:]])
+    source = ImapSource("127.0.0.1", imap_box.port, "none", "support", "secret", verify_tls=False)
+    old = (mailbox_module.BATCH_BYTES, mailbox_module.LARGE_MESSAGE, mailbox_module.FETCH_CHUNK)
+    mailbox_module.BATCH_BYTES, mailbox_module.LARGE_MESSAGE, mailbox_module.FETCH_CHUNK = (
+        100,
+        1024 * 1024,
+        700_000,
+    )
+    try:
+        source.open()
+        fetched = source.fetch(source.pending())
+    finally:
+        mailbox_module.BATCH_BYTES, mailbox_module.LARGE_MESSAGE, mailbox_module.FETCH_CHUNK = old
+        source.close()
+    raws = [m.raw for m in fetched]
+    assert raws == [smalls[0], big, *smalls[1:]], "every message, in order, byte for byte"
+    mb = 1024 * 1024
+    groups = mailbox_module._groups
+    assert groups([1, 2, 3, 4], {1: 60, 2: 60, 3: 5 * mb, 4: 10}) == [[1, 2, 3, 4]]
+    assert groups([1, 2, 3, 4], {1: 60, 2: 60, 3: 9 * mb, 4: 10}) == [[1, 2], [3], [4]], "a large one alone"
+    assert groups([1, 2, 3], {1: 7 * mb, 2: 7 * mb, 3: 7 * mb}) == [[1, 2], [3]], "at most 16 MiB a group"
