@@ -144,12 +144,21 @@ class DispatchStats:
 
 
 class Dispatcher:
-    """Sends what is due, batch after batch, until nothing due is left."""
+    """Sends what is due, batch after batch, until nothing due is left.
 
-    def __init__(self, store: OutboxStore, sender: SmtpSender, batch_size: int) -> None:
+    Results are written back after every round of one message per SMTP
+    connection, not once per claimed batch: a crash can then re-send at most
+    the messages of one round (the server accepted them, our commit had not
+    happened yet), never a whole batch.
+    """
+
+    def __init__(
+        self, store: OutboxStore, sender: SmtpSender, batch_size: int, round_size: int | None = None
+    ) -> None:
         self.store = store
         self.sender = sender
         self.batch_size = batch_size
+        self.round_size = max(1, round_size or sender.connections)
 
     async def run_once(self) -> DispatchStats:
         stats = DispatchStats()
@@ -157,29 +166,38 @@ class Dispatcher:
             batch = await asyncio.to_thread(self.store.claim, self.batch_size)
             if not batch:
                 return stats
-            results = await self._send_with_quick_retries(batch)
-            await asyncio.to_thread(self.store.record, results)
-            for claimed, result in results:
-                if result.outcome == "sent":
-                    stats.sent += 1
-                elif result.outcome == "permanent":
-                    stats.failed += 1
+            for start in range(0, len(batch), self.round_size):
+                results = await self._send_with_quick_retries(batch[start : start + self.round_size])
+                refused = all(r.outcome == "transient" for _c, r in results)
+                if refused:
+                    # The server is refusing everything: the rest of the batch waits with the same backoff.
+                    rest = batch[start + self.round_size :]
+                    results += [(c, results[0][1]) for c in rest]
+                await asyncio.to_thread(self.store.record, results)
+                self._tally(stats, results)
+                if refused:
                     log.warning(
-                        "notification %s to %s failed permanently: %s",
-                        claimed.message_id,
-                        claimed.recipient,
-                        result.detail,
+                        "SMTP server unavailable: %s; %d notification(s) deferred",
+                        results[0][1].detail,
+                        len(results),
                     )
-                else:
-                    stats.deferred += 1
-            if stats.deferred and all(r.outcome == "transient" for _c, r in results):
-                # The server is refusing everything: stop this pass, the rows carry their backoff.
+                    return stats
+
+    @staticmethod
+    def _tally(stats: DispatchStats, results: Sequence[tuple[Claimed, SendResult]]) -> None:
+        for claimed, result in results:
+            if result.outcome == "sent":
+                stats.sent += 1
+            elif result.outcome == "permanent":
+                stats.failed += 1
                 log.warning(
-                    "SMTP server unavailable: %s; %d notification(s) deferred",
-                    results[0][1].detail,
-                    len(results),
+                    "notification %s to %s failed permanently: %s",
+                    claimed.message_id,
+                    claimed.recipient,
+                    result.detail,
                 )
-                return stats
+            else:
+                stats.deferred += 1
 
     async def _send_with_quick_retries(self, batch: Sequence[Claimed]) -> list[tuple[Claimed, SendResult]]:
         final: dict[int, SendResult] = {}

@@ -42,4 +42,3 @@ def smtp_sink(smtp_server: SinkServer) -> SinkServer:
     smtp_server.clear()
     smtp_server.fail_next(0, 0)
     return smtp_server
-

@@ -50,9 +50,20 @@ UTF8_SENDER_FILE = "charsets/rubymail-utf8_headers.eml"
 
 # Every header a notification may carry (compose.build_message + notify.py).
 TEMPLATE_HEADERS = {
-    "from", "to", "reply-to", "subject", "date", "message-id", "in-reply-to", "references",
-    "auto-submitted", "x-auto-response-suppress", "mime-version", "content-type",
-    "x-maild-event", "x-maild-case",
+    "from",
+    "to",
+    "reply-to",
+    "subject",
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "auto-submitted",
+    "x-auto-response-suppress",
+    "mime-version",
+    "content-type",
+    "x-maild-event",
+    "x-maild-case",
 }
 
 
@@ -77,10 +88,7 @@ def is_full_message(path: Path) -> bool:
 def corpus_messages(folder: str | None = None) -> list[Path]:
     root = corpus()
     base = root / folder if folder else root
-    files = [
-        p for p in sorted(base.rglob("*"))
-        if p.is_file() and p.parent != root and is_full_message(p)
-    ]
+    files = [p for p in sorted(base.rglob("*")) if p.is_file() and p.parent != root and is_full_message(p)]
     assert files, f"no corpus messages under {base}"
     return files
 
@@ -281,9 +289,9 @@ def _nested_multipart(depth: int) -> bytes:
         f"From: Alice Example <{ALICE}>\r\nTo: {SUPPORT}\r\nSubject: Deeply nested\r\n"
         "Message-ID: <nested-1000@acme.example>\r\nMIME-Version: 1.0\r\n"
     ).encode()
-    parts = [b"Content-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n"]
+    parts = [b'Content-Type: multipart/mixed; boundary="b0"\r\n\r\n']
     for i in range(1, depth):
-        parts.append(f"--b{i - 1}\r\nContent-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n".encode())
+        parts.append(f'--b{i - 1}\r\nContent-Type: multipart/mixed; boundary="b{i}"\r\n\r\n'.encode())
     parts.append(f"--b{depth - 1}\r\nContent-Type: text/plain\r\n\r\nThe innermost text.\r\n".encode())
     for i in reversed(range(depth)):
         parts.append(f"--b{i}--\r\n".encode())
@@ -293,15 +301,19 @@ def _nested_multipart(depth: int) -> bytes:
 def _hostile() -> dict[str, bytes]:
     rng = random.Random(20261121)
     truncated = message(
-        ALICE, "Truncated upload", "See the attached dump.",
+        ALICE,
+        "Truncated upload",
+        "See the attached dump.",
         message_id="<truncated@acme.example>",
         attachments=[("dump.bin", rng.randbytes(20000), "application/octet-stream")],
     )
     many_headers = (
-        f"From: Alice Example <{ALICE}>\r\nTo: {SUPPORT}\r\nSubject: Many headers\r\n"
-        "Message-ID: <many-headers@acme.example>\r\n"
-    ).encode() + b"".join(b"X-Filler-%d: %d\r\n" % (i, i) for i in range(100_000)) + (
-        b"\r\nBody after a hundred thousand headers.\r\n"
+        (
+            f"From: Alice Example <{ALICE}>\r\nTo: {SUPPORT}\r\nSubject: Many headers\r\n"
+            "Message-ID: <many-headers@acme.example>\r\n"
+        ).encode()
+        + b"".join(b"X-Filler-%d: %d\r\n" % (i, i) for i in range(100_000))
+        + (b"\r\nBody after a hundred thousand headers.\r\n")
     )
     cr_only = (
         f"From: Alice Example <{ALICE}>\rTo: {SUPPORT}\rSubject: CR only line ends\r"
@@ -376,9 +388,7 @@ def test_message_id_with_encoded_crlf_opens_a_case_without_injecting(
 # ------------------------------------------------------------------ Japanese
 
 
-def _ja_message(
-    subject_word: str, body: bytes, charset: str, message_id: str, cte: str = "7bit"
-) -> bytes:
+def _ja_message(subject_word: str, body: bytes, charset: str, message_id: str, cte: str = "7bit") -> bytes:
     return (
         f"From: =?UTF-8?B?{base64.b64encode('山田 太郎'.encode()).decode()}?= <{YAMADA}>\r\n"
         f"To: {SUPPORT}\r\nSubject: {subject_word}\r\nMessage-ID: {message_id}\r\n"
@@ -410,23 +420,33 @@ def _ja_raws() -> dict[str, bytes]:
     raws: dict[str, bytes] = {}
     s, d = JA_CASES["iso-2022-jp"]
     raws["iso-2022-jp"] = _ja_message(
-        _word(s, "iso-2022-jp", "ISO-2022-JP"), d.replace("\n", "\r\n").encode("iso-2022-jp") + b"\r\n",
-        "ISO-2022-JP", "<ja-jis@acme.example>",
+        _word(s, "iso-2022-jp", "ISO-2022-JP"),
+        d.replace("\n", "\r\n").encode("iso-2022-jp") + b"\r\n",
+        "ISO-2022-JP",
+        "<ja-jis@acme.example>",
     )
     s, d = JA_CASES["cp932"]
     raws["cp932"] = _ja_message(
-        _word(s, "cp932", "Shift_JIS"), d.replace("\n", "\r\n").encode("cp932") + b"\r\n",
-        "Shift_JIS", "<ja-cp932@acme.example>", cte="8bit",
+        _word(s, "cp932", "Shift_JIS"),
+        d.replace("\n", "\r\n").encode("cp932") + b"\r\n",
+        "Shift_JIS",
+        "<ja-cp932@acme.example>",
+        cte="8bit",
     )
     s, d = JA_CASES["euc-jp"]
     raws["euc-jp"] = _ja_message(
-        _word(s, "euc-jp", "EUC-JP"), d.encode("euc-jp") + b"\r\n",
-        "EUC-JP", "<ja-euc@acme.example>", cte="8bit",
+        _word(s, "euc-jp", "EUC-JP"),
+        d.encode("euc-jp") + b"\r\n",
+        "EUC-JP",
+        "<ja-euc@acme.example>",
+        cte="8bit",
     )
     raws["utf-8-bad"] = _ja_message(
         _word("文字化けのテスト", "utf-8", "UTF-8"),
         "管理画面が表示されません。".encode() + b"\xff" + "至急ご確認ください。".encode() + b"\r\n",
-        "UTF-8", "<ja-utf8-bad@acme.example>", cte="8bit",
+        "UTF-8",
+        "<ja-utf8-bad@acme.example>",
+        cte="8bit",
     )
     return raws
 
@@ -463,9 +483,14 @@ JA_NEW_TEXT = "ご対応ありがとうございます。\n再起動後、正常
 
 def _ja_reply(ack: EmailMessage, body: str) -> bytes:
     return message(
-        YAMADA, f"Re: {ack['Subject']}", body, name="山田 太郎",
-        to=reply_address_of(ack), in_reply_to=str(ack["Message-ID"]),
-        references=str(ack["Message-ID"]), charset="iso-2022-jp",
+        YAMADA,
+        f"Re: {ack['Subject']}",
+        body,
+        name="山田 太郎",
+        to=reply_address_of(ack),
+        in_reply_to=str(ack["Message-ID"]),
+        references=str(ack["Message-ID"]),
+        charset="iso-2022-jp",
     )
 
 
@@ -530,7 +555,9 @@ def test_attachment_over_the_limit_is_dropped_and_listed(
 ) -> None:
     big = b"A" * (30 * 1024 * 1024)
     raw = message(
-        ALICE, "Heap dump attached", "The heap dump from this morning is attached.",
+        ALICE,
+        "Heap dump attached",
+        "The heap dump from this morning is attached.",
         attachments=[("heap.hprof", big, "application/octet-stream"), ("note.txt", b"small", "text/plain")],
     )
     del big

@@ -45,8 +45,18 @@ CASE_EVENTS = tuple(e for e in EVENTS if e != "helpdesk")
 TAG = "[Case #00001042]"
 OPENED = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 BASE_HEADERS = {
-    "from", "to", "reply-to", "subject", "date", "message-id", "in-reply-to", "references",
-    "auto-submitted", "x-auto-response-suppress", "mime-version", "content-type",
+    "from",
+    "to",
+    "reply-to",
+    "subject",
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "auto-submitted",
+    "x-auto-response-suppress",
+    "mime-version",
+    "content-type",
 }
 
 
@@ -104,8 +114,13 @@ def minimal_context(language: str = "en") -> dict[str, Any]:
     return {
         "support": {"name": "Example Support", "address": "support@example.com"},
         "recipient": {"email": "carol@acme.example", "role": "collaborator"},
-        "case": {"number": "00001042", "tag": TAG, "subject": "Login page returns 500", "severity": 4,
-                 "status": "new"},
+        "case": {
+            "number": "00001042",
+            "tag": TAG,
+            "subject": "Login page returns 500",
+            "severity": 4,
+            "status": "new",
+        },
     }
 
 
@@ -159,8 +174,9 @@ def header_block(data: bytes) -> bytes:
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("event", EVENTS)
 @pytest.mark.parametrize("role", ROLES)
-def test_every_event_renders_strictly_with_full_context(strict: Composer, event: str, language: str,
-                                                        role: str) -> None:
+def test_every_event_renders_strictly_with_full_context(
+    strict: Composer, event: str, language: str, role: str
+) -> None:
     out = strict.render(event, language, full_context(language, role))
     assert out.subject and "\n" not in out.subject
     assert out.text.endswith("\n") and not out.text.startswith("\n")
@@ -185,8 +201,9 @@ def test_escalated_renders_for_both_reasons(strict: Composer, language: str, rea
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("event", EVENTS)
-def test_every_event_renders_with_optional_parts_missing(composer: Composer, event: str,
-                                                         language: str) -> None:
+def test_every_event_renders_with_optional_parts_missing(
+    composer: Composer, event: str, language: str
+) -> None:
     out = composer.render(event, language, minimal_context(language))
     for part in (out.subject, out.text, out.html):
         assert "None" not in part and "Undefined" not in part
@@ -259,8 +276,9 @@ def test_case_opened_shows_deadline_fields_and_reply_help(composer: Composer, la
 
 
 @pytest.mark.parametrize(("language", "phrase"), [("en", "is not valid"), ("ja", "有効な値ではない")])
-def test_case_opened_says_when_the_severity_was_invalid(composer: Composer, language: str,
-                                                        phrase: str) -> None:
+def test_case_opened_says_when_the_severity_was_invalid(
+    composer: Composer, language: str, phrase: str
+) -> None:
     with_note = composer.render("case_opened", language, full_context(language, severity_note="Sev 9"))
     assert phrase in with_note.text and "Sev 9" in with_note.text and phrase in with_note.html
     without = composer.render("case_opened", language, full_context(language, severity_note=None))
@@ -344,8 +362,10 @@ def test_subject_is_one_line_even_when_case_subject_is_not(composer: Composer) -
     assert out.subject == f"{TAG} line one Bcc: x@evil three"
 
 
-@pytest.mark.parametrize(("wanted", "expected"), [("ja", "ja"), ("ja-JP", "ja"), ("JA_jp.UTF-8", "ja"),
-                                                  ("de", "en"), (None, "en"), ("", "en")])
+@pytest.mark.parametrize(
+    ("wanted", "expected"),
+    [("ja", "ja"), ("ja-JP", "ja"), ("JA_jp.UTF-8", "ja"), ("de", "en"), (None, "en"), ("", "en")],
+)
 def test_language_fallback_to_default(composer: Composer, wanted: str | None, expected: str) -> None:
     out = composer.render("closed", wanted or "", full_context())
     assert ("クローズ" in out.text) == (expected == "ja")
@@ -405,8 +425,15 @@ def test_packaged_template_dir_has_every_file() -> None:
 
 @pytest.mark.parametrize(
     ("wanted", "default", "expected"),
-    [("ja", "en", "ja"), ("ja-JP", "en", "ja"), ("fr", "ja", "ja"), ("fr", "xx", "en"), (None, "ja", "ja"),
-     ("  EN ", "ja", "en"), ("_", "ja", "ja")],
+    [
+        ("ja", "en", "ja"),
+        ("ja-JP", "en", "ja"),
+        ("fr", "ja", "ja"),
+        ("fr", "xx", "en"),
+        (None, "ja", "ja"),
+        ("  EN ", "ja", "en"),
+        ("_", "ja", "ja"),
+    ],
 )
 def test_pick_language(wanted: str | None, default: str, expected: str) -> None:
     assert i18n.pick_language(wanted, default) == expected
@@ -420,8 +447,13 @@ def test_pick_language_respects_available() -> None:
 def test_language_tables_are_complete() -> None:
     assert i18n.supported_languages() == ("en", "ja")
     assert i18n.SEVERITY_NAMES["ja"] == {1: "重大", 2: "緊急", 3: "高", 4: "中"}
-    for table in (i18n.STATUS_NAMES, i18n.FIELD_LABELS, i18n.ROLE_NAMES, i18n.ESCALATION_REASONS,
-                  i18n.REJECTION_REASONS):
+    for table in (
+        i18n.STATUS_NAMES,
+        i18n.FIELD_LABELS,
+        i18n.ROLE_NAMES,
+        i18n.ESCALATION_REASONS,
+        i18n.REJECTION_REASONS,
+    ):
         assert set(table["en"]) == set(table["ja"])
     assert set(i18n.FIELD_LABELS["ja"]) == set(i18n.FIELD_ORDER)
     assert i18n.FIELD_LABELS["ja"]["impact_if_missed"] == "期限を超えた場合の影響"
@@ -445,8 +477,11 @@ def test_ordered_fields_known_first_and_empty_dropped() -> None:
     ("value", "en", "ja"),
     [
         (datetime(2026, 11, 21, 12, 0, tzinfo=UTC), "2026-11-21 12:00 UTC", "2026年11月21日 12:00 (UTC)"),
-        (datetime(2026, 11, 21, 21, 0, tzinfo=timezone(timedelta(hours=9))), "2026-11-21 12:00 UTC",
-         "2026年11月21日 12:00 (UTC)"),
+        (
+            datetime(2026, 11, 21, 21, 0, tzinfo=timezone(timedelta(hours=9))),
+            "2026-11-21 12:00 UTC",
+            "2026年11月21日 12:00 (UTC)",
+        ),
         (datetime(2026, 1, 2, 3, 4), "2026-01-02 03:04 UTC", "2026年1月2日 03:04 (UTC)"),
         ("2026-11-21T12:00:00Z", "2026-11-21 12:00 UTC", "2026年11月21日 12:00 (UTC)"),
         (None, "", ""),
@@ -459,9 +494,14 @@ def test_format_datetime(value: object, en: str, ja: str) -> None:
 
 @pytest.mark.parametrize(
     ("size", "en", "ja"),
-    [(1, "1 byte", "1 バイト"), (1023, "1023 bytes", "1023 バイト"), (1536, "1.5 KB", "1.5 KB"),
-     (5 * 1024**2, "5.0 MB", "5.0 MB"), (3 * 1024**3, "3.0 GB", "3.0 GB"),
-     (5 * 1024**5, "5120.0 TB", "5120.0 TB")],
+    [
+        (1, "1 byte", "1 バイト"),
+        (1023, "1023 bytes", "1023 バイト"),
+        (1536, "1.5 KB", "1.5 KB"),
+        (5 * 1024**2, "5.0 MB", "5.0 MB"),
+        (3 * 1024**3, "3.0 GB", "3.0 GB"),
+        (5 * 1024**5, "5120.0 TB", "5120.0 TB"),
+    ],
 )
 def test_format_filesize(size: int, en: str, ja: str) -> None:
     assert i18n.format_filesize(size, "en") == en
@@ -530,8 +570,15 @@ def test_long_subject_folds_and_round_trips() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ['Yamada, Taro', 'Taro "The Boss" Yamada', "Evil <evil@example.org>", "back\\slash", "山田, 太郎 <x>",
-     "(comment) name", "semi;colon"],
+    [
+        "Yamada, Taro",
+        'Taro "The Boss" Yamada',
+        "Evil <evil@example.org>",
+        "back\\slash",
+        "山田, 太郎 <x>",
+        "(comment) name",
+        "semi;colon",
+    ],
 )
 def test_names_with_specials_are_quoted_not_parsed(name: str) -> None:
     data = build(to_name=name, from_name=name)
@@ -698,8 +745,21 @@ def test_extra_headers_are_added_and_may_replace_auto_submitted() -> None:
     assert header_names(data) == BASE_HEADERS | {"x-maild-case"}
 
 
-@pytest.mark.parametrize("name", ["From", "bcc", "Subject", "Content-Type", "Message-ID", "References",
-                                  "X Bad", "X-Bad:", "X-Bad\r\nBcc", ""])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "From",
+        "bcc",
+        "Subject",
+        "Content-Type",
+        "Message-ID",
+        "References",
+        "X Bad",
+        "X-Bad:",
+        "X-Bad\r\nBcc",
+        "",
+    ],
+)
 def test_extra_headers_cannot_replace_structural_ones_or_be_malformed(name: str) -> None:
     with pytest.raises(ValueError):
         build(extra_headers={name: "x"})

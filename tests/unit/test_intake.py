@@ -402,9 +402,17 @@ def test_crlf_and_huge_bodies() -> None:
 def test_read_fields_never_fails_and_keys_are_known(body: str) -> None:
     fields = read_fields(body)
     assert set(fields) <= {
-        "occurred_at", "steps_to_reproduce", "business_impact", "users_affected", "workaround",
-        "desired_resolution_date", "desired_resolution_reason", "impact_if_missed",
-        "login_access_granted", "org_id", "username",
+        "occurred_at",
+        "steps_to_reproduce",
+        "business_impact",
+        "users_affected",
+        "workaround",
+        "desired_resolution_date",
+        "desired_resolution_reason",
+        "impact_if_missed",
+        "login_access_granted",
+        "org_id",
+        "username",
     }
     assert all(v and len(v) <= FIELD_VALUE_LIMIT for v in fields.values())
 

@@ -46,12 +46,18 @@ from tests.unit.test_route import ALICE, BOB, CASE1, CASE2, DAVE, NOW, POLICY, S
 SUPPORT = "support@example.com"
 YAMADA = ContactFacts(5, "yamada@acme.example", "山田", 1, True, "ja", ("acme.example",))
 CASE3 = CaseFacts(
-    3, "00000003", "closed", 1,
+    3,
+    "00000003",
+    "closed",
+    1,
     {"alice@acme.example": "primary_contact", "ops@acme.example": "collaborator"},
     closed_at=NOW - timedelta(days=30),
 )
 CASE4 = CaseFacts(
-    4, "00000004", "closed", 1,
+    4,
+    "00000004",
+    "closed",
+    1,
     {"dave@acme.example": "primary_contact", "bob@acme.example": "collaborator"},
     closed_at=NOW - timedelta(days=1),
 )
@@ -73,7 +79,13 @@ PARTICIPANTS = {email for case in CASES.values() for email in case.participants}
 OUTSIDERS = ("mallory@evil.example", "eve@acme.example", "x@y.example")
 OWN = (SUPPORT, "support+anything@example.com", "Support@Example.com")
 SENDERS = (
-    *FACTS.contacts, *AGENTS, "ops@acme.example", *OUTSIDERS, *OWN, "", "mailer-daemon",
+    *FACTS.contacts,
+    *AGENTS,
+    "ops@acme.example",
+    *OUTSIDERS,
+    *OWN,
+    "",
+    "mailer-daemon",
 )
 HOLDERS = (*PARTICIPANTS, *AGENTS, *OUTSIDERS, "yamada@acme.example")
 
@@ -268,7 +280,7 @@ def test_a_token_changed_in_any_mac_character_never_reaches_a_case(
     genuine = make_token(SECRET, case_id, holder)
     number, mac = genuine.split("-")
     new = data.draw(st.sampled_from([c for c in _B32 if c != mac[index]]))
-    forged = f"{number}-{mac[:index]}{new}{mac[index + 1:]}"
+    forged = f"{number}-{mac[:index]}{new}{mac[index + 1 :]}"
     mail = InboundMail(
         message_id="<m@x>",
         from_addr=Address(sender.lower()) if sender else None,
@@ -316,8 +328,11 @@ SEEDS: list[bytes] = [
     b"<p>hi</p>\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\nAAAA\r\n--b--\r\n",
 ]
 
-mutation = st.tuples(st.sampled_from(["flip", "insert", "delete", "truncate", "dup"]), st.integers(0, 10**6),
-                     st.binary(min_size=1, max_size=8))
+mutation = st.tuples(
+    st.sampled_from(["flip", "insert", "delete", "truncate", "dup"]),
+    st.integers(0, 10**6),
+    st.binary(min_size=1, max_size=8),
+)
 
 
 def mutate(raw: bytes, ops: list[tuple[str, int, bytes]]) -> bytes:

@@ -332,8 +332,15 @@ def test_business_duration_counts_only_open_time() -> None:
 # ------------------------------------------------------------------ first response
 
 
-@pytest.mark.parametrize(("severity", "due"), [(1, utc(2026, 11, 21, 11)), (2, utc(2026, 11, 21, 12)),
-                                               (3, utc(2026, 11, 21, 14)), (4, utc(2026, 11, 21, 18))])
+@pytest.mark.parametrize(
+    ("severity", "due"),
+    [
+        (1, utc(2026, 11, 21, 11)),
+        (2, utc(2026, 11, 21, 12)),
+        (3, utc(2026, 11, 21, 14)),
+        (4, utc(2026, 11, 21, 18)),
+    ],
+)
 def test_first_response_due_on_24x7(severity: int, due: datetime) -> None:
     assert first_response_due(utc(2026, 11, 21, 10), severity, TARGETS, None) == due
 
