@@ -225,7 +225,9 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: floa
     return proc.wait(timeout)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 30, what: str = "condition", interval: float = 0.1
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -233,7 +235,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30, what: str = "c
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
+        time.sleep(interval)
 
 
 # ------------------------------------------------------------------ mail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 from collections import Counter
 from typing import Any
 
@@ -11,16 +12,26 @@ import pytest
 from tests.integration.env import ALICE, BOB, MaildEnv, message, stop, wait_until
 
 
+def cases_in_db(env: MaildEnv) -> int:
+    path = env.config["database"]["url"].split("///", 1)[1]
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("SELECT count(*) FROM cases").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 @pytest.mark.slow
 def test_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
-    count = 120
+    count = 400
     subjects = [f"Crash test {i:03d}" for i in range(count)]
     imap_box.append_many([message(ALICE, s, f"Message {s}.", cc=(BOB,)) for s in subjects])
     daemon = env.start_daemon("first")
     try:
-        wait_until(lambda: len(env.cases()) >= 10, timeout=60, what="the first cases")
+        # A direct, cheap count so the kill lands early in the batch however fast maild is.
+        wait_until(lambda: cases_in_db(env) >= 5, timeout=60, what="the first cases", interval=0.02)
     finally:
         stop(daemon, signal.SIGKILL)
     done_before_restart = len(env.cases())

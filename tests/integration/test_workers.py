@@ -15,7 +15,7 @@ from tests.integration.env import ALICE, BOB, MaildEnv, message, stop, wait_unti
 def test_two_workers_one_killed_mid_batch_nothing_lost_or_doubled(
     pg_env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
-    count = 80
+    count = 200
     subjects = [f"Worker test {i:03d}" for i in range(count)]
     imap_box.append_many([message(ALICE, s, f"Body of {s}.", cc=(BOB,)) for s in subjects])
     first = pg_env.start_daemon("w1")
