@@ -99,10 +99,6 @@ class SupportSettings:
         return self.address.rsplit("@", 1)[1]
 
     @property
-    def local_part(self) -> str:
-        return self.address.rsplit("@", 1)[0]
-
-    @property
     def own_addresses(self) -> tuple[str, ...]:
         """Addresses whose mail is ours: a message from one of them is a loop."""
         return (self.address, *self.other_addresses)

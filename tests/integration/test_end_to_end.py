@@ -462,3 +462,23 @@ def test_trusted_authentication_results_decide_who_may_open_cases(
     assert len(smtp_sink.messages()) == 1, "the forged message is refused silently"
     refused = [r for r in env.ok("inbound", "list", "--json").json() if r["outcome"] == "rejected"]
     assert len(refused) == 1 and "Authentication-Results" in refused[0]["reason"]
+
+
+@pytest.mark.maild_config({"support.reopen_window": "1s"})
+def test_reply_after_the_reopen_window_opens_a_new_case_naming_the_old_one(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    import time
+
+    number, acks = open_case(env, imap_box, smtp_sink, cc=(BOB,))
+    env.ok("case", "close", number, "--as", AGENT)
+    time.sleep(1.5)
+    imap_box.append(reply_to_note(acks[ALICE][0].msg, ALICE, "The error is back since this morning."))
+    env.run_once()
+    old = env.case(number)
+    assert old["status"] == "closed" and old["comments"] == [], "the closed case is not reopened"
+    (new,) = [c for c in env.cases("open")]
+    opened = env.case(new["number"])
+    assert opened["previous_case"] == number
+    assert opened["primary_contact"] == ALICE and opened["subject"] == "Login page returns 500"
+    assert "The error is back since this morning." in opened["description"]

@@ -636,8 +636,9 @@ def _corpus_dir(name: str) -> Path:
 
 
 def _parse(path: Path) -> InboundMail:
-    parse = pytest.importorskip("maild.parse", reason="maild.parse is not available yet")
-    result = parse.parse_message(path.read_bytes())
+    from maild.parse import parse_message
+
+    result = parse_message(path.read_bytes())
     assert isinstance(result, InboundMail)
     return result
 
