@@ -25,7 +25,7 @@ from maild.config import ConfigErrors, Settings, config_path, load_settings
 from maild.db import Database, upgrade
 from maild.errors import MaildError, NotFound, UsageError
 from maild.logs import setup_logging
-from maild.models import Account, AccountDomain, Agent, Attachment, Case, Comment, Contact, InboundMessage
+from maild.models import Account, AccountDomain, Agent, Attachment, Case, Contact, InboundMessage
 
 log = logging.getLogger("maild")
 
@@ -326,9 +326,7 @@ def cmd_case_reply(app: App, args: argparse.Namespace) -> int:
         agent = s.execute(select(Agent).where(Agent.email == agent_email)).scalar_one_or_none()
         if agent is None:
             raise NotFound(f"{agent_email} is not an agent (add it with `maild agent add`)")
-        comment: Comment = app.service.add_comment(
-            s, case, agent.email, agent.name, "agent", body, body, source="cli"
-        )
+        comment = app.service.add_comment(s, case, agent.email, agent.name, "agent", body, body, source="cli")
         queued = app.service.after_comment(s, case, comment, "agent", in_reply_to=None, waiting=args.waiting)
         number, status = case.number, case.status
     print(f"reply added to case {number} (status {status}); {queued} notification(s) queued")

@@ -47,14 +47,23 @@ class IngestStats:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
-def _earlier_copy(s: Session, mail: InboundMail) -> InboundMessage | None:
-    query = select(InboundMessage).where(
+@dataclass(frozen=True, slots=True)
+class EarlierCopy:
+    id: int
+    from_addr: str
+    subject: str
+
+
+def _earlier_copy(s: Session, mail: InboundMail) -> EarlierCopy | None:
+    """The processed record with this Message-ID, if any (Core: runs once per message)."""
+    query = select(InboundMessage.id, InboundMessage.from_addr, InboundMessage.subject).where(
         InboundMessage.message_id == mail.message_id, InboundMessage.outcome != "duplicate"
     )
-    return s.execute(query).scalar_one_or_none()
+    row = s.connection().execute(query).first()
+    return None if row is None else EarlierCopy(row.id, row.from_addr, row.subject)
 
 
-def _same_message(earlier: InboundMessage, mail: InboundMail) -> bool:
+def _same_message(earlier: EarlierCopy, mail: InboundMail) -> bool:
     """Same Message-ID, sender and subject: a copy of one message, not a reuse of its id."""
     sender = mail.from_addr.email if mail.from_addr else ""
     return earlier.from_addr == sender and earlier.subject == mail.subject[:2000]

@@ -21,6 +21,7 @@ worker owns its own.
 from __future__ import annotations
 
 import contextlib
+import io
 import ipaddress
 import logging
 import os
@@ -110,11 +111,30 @@ def _says_bye(responses: Sequence[Any]) -> bool:
 
 
 # Messages are fetched in groups of at most BATCH_BYTES; one larger than
-# LARGE_MESSAGE is read alone, in FETCH_CHUNK partial fetches. Memory stays
-# bounded however large or many the messages of one batch are.
+# LARGE_MESSAGE is read alone, in FETCH_CHUNK partial fetches written into one
+# buffer of the message's size. Memory stays bounded however large or many the
+# messages of one batch are: one copy of the message plus one chunk in flight.
 BATCH_BYTES = 16 * 1024 * 1024
 LARGE_MESSAGE = 8 * 1024 * 1024
 FETCH_CHUNK = 4 * 1024 * 1024
+
+
+def _quiet_imaplib(client: Any) -> None:
+    """Stop imaplib from formatting every response for a debug log nobody reads.
+
+    imapclient sets imaplib's `debug` to 5 and routes its messages to the
+    `imapclient.imaplib` logger. At that level imaplib builds the repr of every
+    response, literals included, before the logger can discard it: each
+    message fetched was copied three or four more times as text (a 72 MB
+    message cost ~300 MB of short-lived strings, and the heap never shrank
+    back). Logging setup keeps `imapclient` at WARNING, so nothing is lost;
+    when someone does turn that logger to DEBUG, the level stays as it was.
+    """
+    if logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+        return
+    imap = getattr(client, "_imap", None)
+    if imap is not None and hasattr(imap, "debug"):
+        imap.debug = 0
 
 
 def _groups(uids: Sequence[int], sizes: Mapping[int, int]) -> list[list[int]]:
@@ -254,6 +274,7 @@ class ImapSource:
                 ssl_context=self._tls_context() if self.security == "tls" else None,
                 timeout=self.timeout,
             )
+        _quiet_imaplib(self._client)
         try:
             self._login()
             self._select()
@@ -381,20 +402,36 @@ class ImapSource:
         return [FetchedMessage(key=self._key(uid), raw=raws[uid]) for uid in uids if uid in raws]
 
     def _fetch_in_chunks(self, uid: int, size: int) -> bytes:
-        """A large message in partial fetches, so the IMAP library never holds it in several copies."""
+        """A large message in partial fetches, each written into one buffer as it arrives.
+
+        The buffer is sized from RFC822.SIZE up front and handed out with
+        `getvalue()`, which returns the buffer itself rather than a copy: the
+        message exists once, plus the chunk being read. Collecting the chunks
+        and joining them held it twice.
+        """
         client = self._connected()
-        chunks: list[bytes] = []
+        buffer = io.BytesIO()
+        if size > 0:
+            # Writing the last byte first makes the buffer exactly `size` long
+            # in one allocation, instead of growing it chunk by chunk.
+            buffer.seek(size - 1)
+            buffer.write(b"\0")
+            buffer.seek(0)
         offset = 0
         while offset < size:
             with self._guard("UID FETCH partial"):
                 data = client.fetch([uid], [f"BODY.PEEK[]<{offset}.{FETCH_CHUNK}>"])
             item = data.get(uid, {})
             chunk = next((v for k, v in item.items() if k.startswith(b"BODY[]")), None)
+            del data, item
             if not chunk:
                 break
-            chunks.append(bytes(chunk))
+            buffer.write(chunk)
             offset += len(chunk)
-        return b"".join(chunks)
+            del chunk
+        # The server may have sent fewer bytes than it announced: keep only those.
+        buffer.truncate(offset)
+        return buffer.getvalue()
 
     def _ensure_folder(self, folder: str) -> None:
         if folder in self._known_folders:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -324,3 +325,10 @@ class MailboxLease(Base):
     expires_at: Mapped[datetime]
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     last_fetch_at: Mapped[datetime | None]
+
+
+def table(model: type[Base]) -> Table:
+    """A model's Core table, for hot-path statements that skip the ORM's unit of work."""
+    t = model.__table__
+    assert isinstance(t, Table)
+    return t

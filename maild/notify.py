@@ -15,16 +15,16 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maild.clock import Clock
 from maild.compose import Composer, Rendered, build_message, make_message_id
 from maild.config import SupportSettings
 from maild.i18n import SEVERITY_NAMES, pick_language
-from maild.models import Case, Contact, Outbox, ThreadMessage
+from maild.models import Case, Contact, Outbox, ThreadMessage, table
 from maild.tokens import make_token, reply_address
 
 CASE_TAG = "[Case #{number}]"
@@ -37,6 +37,32 @@ class Recipient:
     name: str
     language: str
     role: str  # primary_contact | collaborator | agent | manager | other
+
+
+class ParticipantRef(Protocol):
+    """One entry of a case's sharing settings, as notifications need it."""
+
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+
+
+class CaseRef(Protocol):
+    """What queueing a notification reads of a case: an ORM Case or a case just inserted."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def severity(self) -> int: ...
+    @property
+    def thread_root(self) -> str: ...
+    @property
+    def participants(self) -> Sequence[ParticipantRef]: ...
 
 
 def case_tag(number: str) -> str:
@@ -54,7 +80,7 @@ class Notifier:
     def case_recipients(
         self,
         session: Session,
-        case: Case,
+        case: CaseRef,
         *,
         exclude: Iterable[str] = (),
         include_agent: bool = True,
@@ -80,8 +106,9 @@ class Notifier:
     def _contact_languages(self, session: Session, emails: Sequence[str]) -> dict[str, str | None]:
         if not emails:
             return {}
-        rows = session.query(Contact.email, Contact.language).filter(Contact.email.in_(emails)).all()
-        return {email: lang for email, lang in rows}
+        # Core on the session's connection: no autoflush, no ORM row objects.
+        query = select(Contact.email, Contact.language).where(Contact.email.in_(emails))
+        return {email: lang for email, lang in session.connection().execute(query)}
 
     def language(self, wanted: str | None) -> str:
         return pick_language(wanted, self.support.default_language)
@@ -90,22 +117,20 @@ class Notifier:
 
     def case_context(self, case: Case) -> dict[str, Any]:
         """The template view of a case (built once per event, shared by its recipients)."""
-        return {
-            "number": case.number,
-            "tag": case_tag(case.number),
-            "subject": case.subject,
-            "severity": case.severity,
-            "severity_name": SEVERITY_NAMES["en"].get(case.severity, str(case.severity)),
-            "status": case.status,
-            "account": case.account.name,
-            "primary_contact": case.primary_contact.email,
-            "collaborators": [p.email for p in case.participants if p.role == "collaborator"],
-            "created_at": case.created_at,
-            "first_response_due_at": case.first_response_due_at,
-            "first_responded_at": case.first_responded_at,
-            "fields": dict(case.fields or {}),
-            "description": case.description,
-        }
+        return case_view(
+            number=case.number,
+            subject=case.subject,
+            severity=case.severity,
+            status=case.status,
+            account=case.account.name,
+            primary_contact=case.primary_contact.email,
+            collaborators=[p.email for p in case.participants if p.role == "collaborator"],
+            created_at=case.created_at,
+            first_response_due_at=case.first_response_due_at,
+            first_responded_at=case.first_responded_at,
+            fields=case.fields or {},
+            description=case.description,
+        )
 
     # ------------------------------------------------------------------ queueing
 
@@ -115,7 +140,7 @@ class Notifier:
         event: str,
         recipient: Recipient,
         *,
-        case: Case | None = None,
+        case: CaseRef | None = None,
         case_ctx: Mapping[str, Any] | None = None,
         comment: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
@@ -135,6 +160,7 @@ class Notifier:
                 self.support.address, make_token(self.support.secret, case.id, recipient.email)
             )
             if case_ctx is None:
+                assert isinstance(case, Case), "a case that is not an ORM Case comes with its case_ctx"
                 case_ctx = self.case_context(case)
             case_ctx = {
                 **case_ctx,
@@ -206,7 +232,7 @@ class Notifier:
         references: list[str],
         now: datetime,
         event: str,
-        case: Case | None,
+        case: CaseRef | None,
     ) -> bytes:
         return build_message(
             rendered,
@@ -223,9 +249,23 @@ class Notifier:
         )
 
     def enqueue_many(
-        self, session: Session, event: str, recipients: Iterable[Recipient], *, case: Case, **kwargs: Any
+        self,
+        session: Session,
+        event: str,
+        recipients: Iterable[Recipient],
+        *,
+        case: CaseRef,
+        case_ctx: Mapping[str, Any] | None = None,
+        **kwargs: Any,
     ) -> list[str]:
-        ctx = self.case_context(case)
+        """Every recipient's copy of one event, written with one multi-row INSERT.
+
+        `case_ctx` is required when `case` is not an ORM Case (a case just inserted).
+        """
+        if case_ctx is None:
+            assert isinstance(case, Case)
+            case_ctx = self.case_context(case)
+        ctx = case_ctx
         batch: list[dict[str, Any]] = []
         for r in recipients:
             self.enqueue(session, event, r, case=case, case_ctx=ctx, batch=batch, **kwargs)
@@ -234,12 +274,55 @@ class Notifier:
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Outbox rows and their thread entries, as two multi-row INSERTs in the caller's transaction."""
+    """Outbox rows and their thread entries, as two multi-row INSERTs in the caller's transaction.
+
+    Core on the session's connection: the ORM's bulk path would first flush
+    the session and rebuild its bookkeeping for every call.
+    """
     if not rows:
         return
-    session.execute(insert(Outbox), rows)
+    conn = session.connection()
+    conn.execute(_INSERT_OUTBOX, rows)
     threads = [
         {"message_id": r["message_id"], "case_id": r["case_id"]} for r in rows if r["case_id"] is not None
     ]
     if threads:
-        session.execute(insert(ThreadMessage), threads)
+        conn.execute(_INSERT_THREAD, threads)
+
+
+_INSERT_OUTBOX = table(Outbox).insert()
+_INSERT_THREAD = table(ThreadMessage).insert()
+
+
+def case_view(
+    *,
+    number: str,
+    subject: str,
+    severity: int,
+    status: str,
+    account: str,
+    primary_contact: str,
+    collaborators: list[str],
+    created_at: datetime,
+    first_response_due_at: datetime | None,
+    first_responded_at: datetime | None,
+    fields: Mapping[str, Any],
+    description: str,
+) -> dict[str, Any]:
+    """The template view of a case: what templates may read as `case.*`."""
+    return {
+        "number": number,
+        "tag": case_tag(number),
+        "subject": subject,
+        "severity": severity,
+        "severity_name": SEVERITY_NAMES["en"].get(severity, str(severity)),
+        "status": status,
+        "account": account,
+        "primary_contact": primary_contact,
+        "collaborators": collaborators,
+        "created_at": created_at,
+        "first_response_due_at": first_response_due_at,
+        "first_responded_at": first_responded_at,
+        "fields": dict(fields),
+        "description": description,
+    }

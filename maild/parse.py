@@ -19,6 +19,7 @@ import binascii
 import email
 import email.utils
 import hashlib
+import io
 import mimetypes
 import re
 from collections.abc import Iterable, Iterator
@@ -298,6 +299,9 @@ class _Collected:
     failed: list[str] = field(default_factory=list)
     parts: int = 0
     cut_sizes: dict[int, int] = field(default_factory=dict)
+    raw: bytes = b""
+    kept: dict[bytes, tuple[int, int]] = field(default_factory=dict)
+    consumed: set[bytes] = field(default_factory=set)
 
 
 def _content_type(part: Message) -> str:
@@ -315,6 +319,9 @@ def _disposition(part: Message) -> str:
 
 
 def _payload_bytes(part: Message, collected: _Collected) -> bytes:
+    kept = _kept_payload(part, collected)
+    if kept is not None:
+        return kept
     try:
         data = part.get_payload(decode=True)
     except Exception:  # undecodable transfer encoding: keep the raw bytes
@@ -326,6 +333,27 @@ def _payload_bytes(part: Message, collected: _Collected) -> bytes:
     if isinstance(raw, str):
         return raw.encode("ascii", "surrogateescape") if raw.isascii() else _encode_escaped(raw)
     return b""
+
+
+def _kept_payload(part: Message, collected: _Collected) -> bytes | None:
+    """The decoded bytes of a base64 body cut out before parsing, or None if this part is not one.
+
+    The test mirrors what `get_payload(decode=True)` would do with the
+    original body: the same Content-Transfer-Encoding check (exact, lower-cased)
+    and the same joining of lines. The part qualifies only when its whole
+    payload is one marker, i.e. the original body was exactly the cut run.
+    """
+    if not collected.kept:
+        return None
+    payload = part.get_payload()
+    if not isinstance(payload, str) or len(payload) > 200 or not payload.isascii():
+        return None
+    key = b"".join(payload.encode("ascii").splitlines())
+    span = collected.kept.get(key)
+    if span is None or str(part.get("content-transfer-encoding", "")).lower() != "base64":
+        return None
+    collected.consumed.add(key)
+    return _decode_run(collected.raw, *span)
 
 
 def _encode_escaped(text: str) -> bytes:
@@ -682,51 +710,131 @@ def _strip_preamble(raw: bytes) -> bytes:
     return raw
 
 
-# A base64 body too large to keep is cut out of the bytes before the standard
-# library parser sees them: that parser splits a body into one string per line
-# and joins them again, costing several times the body in memory, only for a
-# part that is dropped anyway. A short marker (itself base64) stands in for it.
+# A large base64 body is cut out of the bytes before the standard library parser
+# sees them: that parser splits a body into one string per line and joins them
+# again, then `get_payload(decode=True)` copies it twice more, costing about
+# eight times the body in memory (a 50 MB attachment took 600 MB). A short
+# marker line (itself base64) stands in for each run.
+# * A run too large to keep becomes a dropped attachment of the run's decoded size.
+# * A run that is kept is decoded straight from the raw bytes, a block at a time,
+#   when the walk reaches the part whose whole body is its marker. Markers carry
+#   the message's digest, so a message cannot forge one. If any kept marker ends
+#   up anywhere else (a run that was not one part's whole base64 body: a text
+#   part, a forwarded message, a header), the message is parsed again without
+#   cutting kept runs, so the result is always what the plain parse gives.
 # Possessive (++, ?+): no backtracking state per line, so scanning a huge body costs no memory.
 _B64_RUN = re.compile(rb"(?:[A-Za-z0-9+/]{40,998}\r?\n)++(?:[A-Za-z0-9+/]{0,998}={0,2}\r?\n)?+")
 _CUT_MARKER = re.compile(rb"maild-cut-part-(\d+)")
 _CUT_BELOW = 1 << 20  # runs shorter than this are left alone whatever the limit
+_DECODE_BLOCK = 1 << 20  # base64 characters decoded at a time from a kept run
 
 
-def _cut_oversized_base64(raw: bytes, limit: int) -> tuple[bytes, dict[int, int]]:
-    """(bytes with every base64 run whose decoded size exceeds `limit` replaced, {marker: size})."""
-    if len(raw) < max(limit, _CUT_BELOW):
-        return raw, {}
+@dataclass
+class _Cut:
+    """The bytes given to the parser and what was taken out of them."""
+
+    trimmed: bytes
+    dropped: dict[int, int] = field(default_factory=dict)  # dropped marker number -> decoded size
+    kept: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # marker -> (start, end) in raw
+
+
+class _NotExact(Exception):
+    """A kept run cannot be decoded the way the standard library would: parse without cutting."""
+
+
+def _cut_base64(raw: bytes, limit: int, nonce: str, keep: bool) -> _Cut:
+    """Replace every base64 run of at least `_CUT_BELOW` bytes with a marker.
+
+    Runs whose decoded size exceeds `limit` are dropped; smaller ones are kept
+    (when `keep`) if their characters form whole base64 quads, which is what
+    lets them be decoded exactly like `get_payload(decode=True)` would.
+    """
+    if len(raw) < (_CUT_BELOW if keep else max(limit, _CUT_BELOW)):
+        return _Cut(raw)
     pieces: list[bytes] = []
-    sizes: dict[int, int] = {}
+    cut = _Cut(raw)
     last = 0
     for match in _B64_RUN.finditer(raw):
         start, end = match.span()
-        if end - start < max(limit, _CUT_BELOW):
+        if end - start < _CUT_BELOW:
             continue
         newlines = raw.count(b"\n", start, end) + raw.count(b"\r", start, end)
         tail = raw[max(start, end - 4) : end]
         size = (end - start - newlines) * 3 // 4 - tail.count(b"=")
-        if size <= limit:
+        if size > limit:
+            marker = len(cut.dropped)
+            cut.dropped[marker] = size
+            pieces += [raw[last:start], base64.b64encode(b"maild-cut-part-%d" % marker), b"\r\n"]
+        elif keep and (end - start - newlines) % 4 == 0:
+            token = base64.b64encode(f"maild-keep-part-{nonce}-{len(cut.kept)}".encode())
+            cut.kept[token] = (start, end)
+            ending = b"\r\n" if raw[end - 2 : end] == b"\r\n" else b"\n"
+            pieces += [raw[last:start], token, ending]
+        else:
             continue
-        marker = len(sizes)
-        sizes[marker] = size
-        pieces += [raw[last:start], base64.b64encode(b"maild-cut-part-%d" % marker), b"\r\n"]
         last = end
-    if not sizes:
-        return raw, {}
+    if not pieces:
+        return _Cut(raw)
     pieces.append(raw[last:])
-    return b"".join(pieces), sizes
+    cut.trimmed = b"".join(pieces)
+    return cut
+
+
+def _decode_run(raw: bytes, start: int, end: int) -> bytes:
+    """A kept run's bytes, decoded block by block into one buffer of the final size.
+
+    Equal to `base64.b64decode(run without line breaks, validate=True)`, which is
+    what the standard library returns for such a body, without ever holding
+    the run as text or as one string without line breaks.
+    """
+    newlines = raw.count(b"\n", start, end) + raw.count(b"\r", start, end)
+    tail = raw[max(start, end - 4) : end]
+    size = (end - start - newlines) * 3 // 4 - tail.count(b"=")
+    out = io.BytesIO()
+    if size > 0:
+        out.seek(size - 1)  # one allocation of the final size, filled in place
+        out.write(b"\0")
+        out.seek(0)
+    carry = b""
+    try:
+        for offset in range(start, end, _DECODE_BLOCK):
+            quads = carry + raw[offset : min(offset + _DECODE_BLOCK, end)].translate(None, b"\r\n")
+            whole = len(quads) - len(quads) % 4
+            out.write(binascii.a2b_base64(quads[:whole], strict_mode=True))
+            carry = quads[whole:]
+    except binascii.Error as exc:
+        raise _NotExact(str(exc)) from exc
+    if carry or out.tell() != size:
+        raise _NotExact("a kept base64 run did not decode to its computed size")
+    return out.getvalue()
 
 
 def _build(raw: bytes, max_attachment_bytes: int) -> InboundMail:
     digest = hashlib.sha256(raw).hexdigest()
+    try:
+        return _build_once(raw, digest, max_attachment_bytes, keep=True)
+    except _NotExact:
+        pass  # outside the handler, so the first attempt's frame (and its decoded parts) is freed first
+    return _build_once(raw, digest, max_attachment_bytes, keep=False)
+
+
+def _build_once(raw: bytes, digest: str, max_attachment_bytes: int, *, keep: bool) -> InboundMail:
+    """The message; `_NotExact` when a kept base64 run was not exactly one part's body (see `_cut_base64`)."""
     defects: list[str] = []
-    trimmed, cut_sizes = _cut_oversized_base64(raw, max_attachment_bytes)
-    message = _parse_tree(_strip_preamble(trimmed), defects)
-    del trimmed
+    cut = _cut_base64(raw, max_attachment_bytes, digest[:16], keep)
+    message = _parse_tree(_strip_preamble(cut.trimmed), defects)
+    cut.trimmed = b""
     hint = _charset_hint(message)
-    collected = _Collected(max_attachment_bytes=max_attachment_bytes, hint=hint, cut_sizes=cut_sizes)
+    collected = _Collected(
+        max_attachment_bytes=max_attachment_bytes,
+        hint=hint,
+        cut_sizes=cut.dropped,
+        raw=raw,
+        kept=cut.kept,
+    )
     _walk(message, collected)
+    if collected.consumed != set(collected.kept):
+        raise _NotExact("a kept base64 run was not one part's whole body")
     text, html, from_html = _choose_text(collected)
     message_id = normalise_msgid(_raw_to_text(_first(message, "message-id") or "", None))
     if message_id is None:
