@@ -1,8 +1,10 @@
 """Memory: peak RSS of `maild run --once` over N messages, and over one message with a 50 MB attachment.
 
-Peak RSS is the child's ru_maxrss (os.wait4), i.e. the high-water mark of
-the maild process, Python and libraries included. Runs, each on a fresh
-SQLite database and mailbox:
+Peak RSS is the maild process's own high-water mark (VmHWM, read while it
+runs; see common.run_maild), Python and libraries included. Not ru_maxrss
+from wait4: Linux hands the benchmark's own peak (it builds the 72 MB test
+message) down to every child at exec. Runs, each on a fresh SQLite database
+and mailbox:
   * empty mailbox (the baseline: imports, templates, connections);
   * N/10 and N mixed messages (default N = 10,000, as in the throughput mailbox);
   * one message with a 50 MB attachment, with the default max_attachment_size

@@ -87,21 +87,30 @@ class Directory:
         self.domains: dict[int, tuple[str, ...]] = {}
 
 
+def load_case(session: Session, case_id: int) -> Case | None:
+    """A case with everything a comment's notifications read (no lazy loads later)."""
+    options = [
+        selectinload(Case.participants),
+        joinedload(Case.account),
+        joinedload(Case.primary_contact),
+    ]
+    return session.get(Case, case_id, options=options)
+
+
 class DbFacts:
     """The router's view of the database, read through one session."""
 
     def __init__(self, session: Session, directory: Directory | None = None) -> None:
         self.session = session
         self.directory = directory or Directory()
+        self.loaded: dict[int, Case] = {}
 
     def _case(self, case_id: int) -> Case | None:
-        # Everything a comment's notifications read, loaded with the case (3 lazy loads saved).
-        options = [
-            selectinload(Case.participants),
-            joinedload(Case.account),
-            joinedload(Case.primary_contact),
-        ]
-        return self.session.get(Case, case_id, options=options)
+        case = load_case(self.session, case_id)
+        if case is not None:
+            # The session only holds unmodified rows weakly: keep the case for apply().
+            self.loaded[case_id] = case
+        return case
 
     def case_by_id(self, case_id: int) -> CaseFacts | None:
         case = self._case(case_id)
@@ -486,7 +495,7 @@ class CaseService:
         session.connection().execute(_INSERT_ATTACHMENT, rows)
 
     def _comment(self, session: Session, mail: InboundMail, d: AddComment, mailbox: str, key: str) -> Applied:
-        case = session.get(Case, d.case.id)
+        case = load_case(session, d.case.id)
         assert case is not None
         body = strip_command(extract_reply(mail.text)) if d.command else extract_reply(mail.text)
         inbound_id = self.record(session, mail, mailbox, key, d.outcome, d.reason, case.id)

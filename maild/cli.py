@@ -55,6 +55,7 @@ def build_parser() -> ArgumentParser:
 
     run = sub.add_parser("run", help="the daemon: fetch mail, scan deadlines, send notifications")
     run.add_argument("--once", action="store_true", help="one full pass, then exit")
+    run.add_argument("--send-child", action="store_true", help=argparse.SUPPRESS)  # see maild.sendproc
 
     account = sub.add_parser("account", help="accounts").add_subparsers(
         dest="sub", required=True, parser_class=ArgumentParser
@@ -185,6 +186,10 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
 
     from maild.workers import Worker
 
+    if args.send_child:
+        from maild.sendproc import serve
+
+        return asyncio.run(serve(app))
     worker = Worker(app)
     if args.once:
         report = asyncio.run(worker.run_once())

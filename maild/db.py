@@ -11,6 +11,8 @@ and tests run the same DDL.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision. Every command checks the database against it
 # without loading Alembic (a test keeps it equal to Alembic's head).
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 
 def make_engine(url: str) -> Engine:
@@ -73,6 +75,41 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_file(url: str) -> Path | None:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    return None if not path or path == ":memory:" or path.startswith("file:") else Path(path)
+
+
+class SqliteWriteLock:
+    """One SQLite writer at a time across this process's threads and other maild processes."""
+
+    def __init__(self, database: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._path = None if database is None else database.with_name(database.name + ".write-lock")
+        self._fd: int | None = None
+
+    def _file(self) -> int | None:
+        if self._fd is None and self._path is not None:
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                self._path = None  # e.g. a read-only directory: threads-only, busy_timeout between processes
+        return self._fd
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        fd = self._file()
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
@@ -87,11 +124,14 @@ class Database:
         self._readers = sessionmaker(
             self.engine.execution_options(maild_read_only=True), expire_on_commit=False
         )
-        # SQLite has one writer at a time. Threads of this process queue on a
-        # lock of their own instead of SQLite's busy handler, which sleeps in
-        # growing steps; other processes still wait through busy_timeout.
+        # SQLite has one writer at a time. Writers queue on a lock of their own
+        # instead of SQLite's busy handler, which sleeps in growing steps and so
+        # starves a second process beside a busy one (measured: `run --once`'s
+        # sending process fell 8 s behind). Threads queue on a thread lock,
+        # processes on an flock of a file beside the database; a process that
+        # does not take it (an older maild) still waits through busy_timeout.
         self._write_lock: AbstractContextManager[object] = (
-            threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext()
+            SqliteWriteLock(_sqlite_file(url)) if url.startswith("sqlite") else contextlib.nullcontext()
         )
 
     @contextmanager

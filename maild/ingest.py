@@ -31,8 +31,16 @@ from maild.mailbox import FetchedMessage, MailSource
 from maild.models import InboundMessage
 from maild.parse import parse_message
 from maild.route import RoutingPolicy, route
+from maild.workqueue import Claim, WorkQueue
 
 log = logging.getLogger("maild.ingest")
+
+CLAIM_LOST = "claim_lost"
+LISTING_CHUNK = 500
+
+
+class ClaimLost(Exception):
+    """Our claim on a message expired and another worker took it: roll back, leave it."""
 
 
 @dataclass
@@ -78,11 +86,13 @@ class Ingestor:
         clock: Clock,
         *,
         max_attachment_bytes: int,
+        queue: WorkQueue,
         batch_size: int = 100,
         on_queued: Callable[[], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         heartbeat: Callable[[], None] | None = None,
         observe: Callable[[str, float], None] | None = None,
+        on_pending: Callable[[int], None] | None = None,
     ) -> None:
         self.db = db
         self.service = service
@@ -90,33 +100,81 @@ class Ingestor:
         self.clock = clock
         self.max_attachment_bytes = max_attachment_bytes
         self.batch_size = batch_size
+        self.queue = queue
+        # Claims smaller than a fetch batch: workers sharing a mailbox finish together.
+        self.claim_size = max(10, batch_size // 4)
         self.on_queued = on_queued or (lambda: None)
         self.should_stop = should_stop or (lambda: False)
         self.heartbeat = heartbeat or (lambda: None)
         self.observe = observe or (lambda _outcome, _seconds: None)
+        self.on_pending = on_pending or (lambda _count: None)
 
-    def run_once(self, source: MailSource) -> IngestStats:
-        """Process every message now pending in `source` (the source is open)."""
+    def run_once(self, source: MailSource, *, lister: bool = True) -> IngestStats:
+        """List what waits in `source` (the lease holder's job), then process claims until none are left.
+
+        Every worker claims, so several share one mailbox (maild.workqueue);
+        the source is open and each worker fetches what it claimed itself.
+        """
         stats = IngestStats()
-        keys = source.pending()
-        for start in range(0, len(keys), self.batch_size):
-            if self.should_stop():
+        if lister:
+            self.list_waiting(source)
+        while not self.should_stop():
+            claims = self._claim(source.name)
+            if not claims:
                 break
-            batch = keys[start : start + self.batch_size]
-            done, failed = self._batch(source, source.fetch(batch), stats)
-            if done:
-                source.mark_done(done)
-            if failed:
-                source.quarantine(failed)
+            self._claimed(source, claims, stats)
             self.heartbeat()
         return stats
 
+    def list_waiting(self, source: MailSource) -> int:
+        """Put the mailbox's new messages in the work queue; returns how many were added."""
+        keys = source.pending()
+        self.on_pending(len(keys))
+        try:
+            known = self.queue.listed_keys(source.name, keys)
+            new = [k for k in keys if k not in known]
+            added = 0
+            for start in range(0, len(new), LISTING_CHUNK):
+                added += self.queue.add(source.name, source.listing(new[start : start + LISTING_CHUNK]))
+        except OperationalError as e:
+            raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
+        return added
+
+    def _claim(self, mailbox: str) -> list[Claim]:
+        try:
+            return self.queue.claim(mailbox, self.claim_size)
+        except OperationalError as e:
+            raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
+
+    def _claimed(self, source: MailSource, claims: list[Claim], stats: IngestStats) -> None:
+        work = {c.key: c.work_id for c in claims}
+        messages = source.fetch(list(work))
+        present = {m.key for m in messages}
+        # Gone from the mailbox meanwhile (deleted, moved, a new UIDVALIDITY): nothing to do.
+        self._forget([w for key, w in work.items() if key not in present])
+        done, failed = self._batch(source, messages, stats, work)
+        if done:
+            source.mark_done(done)
+        if failed:
+            source.quarantine(failed)
+
+    def _forget(self, work_ids: list[int]) -> None:
+        try:
+            self.queue.forget(work_ids)
+        except OperationalError as e:
+            raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
+
     def _batch(
-        self, source: MailSource, messages: list[FetchedMessage], stats: IngestStats
+        self,
+        source: MailSource,
+        messages: list[FetchedMessage],
+        stats: IngestStats,
+        work: dict[str, int],
     ) -> tuple[list[str], list[str]]:
         done: list[str] = []
         failed: list[str] = []
         recorded = self._recorded(source.name, [m.key for m in messages])
+        handled: list[int] = []
         directory = Directory()
         for message in messages:
             if self.should_stop():
@@ -125,10 +183,13 @@ class Ingestor:
                 # Processed before a crash between our commit and the mailbox flag.
                 stats.skipped += 1
                 done.append(message.key)
+                handled.append(work[message.key])
                 continue
             started = time.perf_counter()
             try:
-                applied = self.process(source.name, message.key, message.raw, directory)
+                applied = self.process(
+                    source.name, message.key, message.raw, directory, work_id=work.get(message.key)
+                )
             except TransientError:
                 # The database went away: keep what is done, leave the rest pending.
                 if done:
@@ -139,7 +200,10 @@ class Ingestor:
             if applied is None:
                 stats.skipped += 1
                 done.append(message.key)
+                handled.append(work[message.key])
                 continue
+            if applied.outcome == CLAIM_LOST:
+                continue  # another worker has it now and will mark it
             stats.count(applied.outcome)
             self.observe(applied.outcome, time.perf_counter() - started)
             stats.notifications += applied.notifications
@@ -151,6 +215,7 @@ class Ingestor:
                 done.append(message.key)
             if applied.notifications:
                 self.on_queued()
+        self._forget(handled)
         return done, failed
 
     def _recorded(self, mailbox: str, keys: list[str]) -> set[str]:
@@ -167,7 +232,13 @@ class Ingestor:
             raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
 
     def process(
-        self, mailbox: str, key: str, raw: bytes, directory: Directory | None = None
+        self,
+        mailbox: str,
+        key: str,
+        raw: bytes,
+        directory: Directory | None = None,
+        *,
+        work_id: int | None = None,
     ) -> Applied | None:
         """Handle one message in one transaction; None when another worker already recorded it.
 
@@ -177,14 +248,19 @@ class Ingestor:
         try:
             mail = parse_message(raw, max_attachment_bytes=self.max_attachment_bytes)
             with self.db.session() as s:
+                if work_id is not None and not self.queue.done_in(s, work_id):
+                    raise ClaimLost(key)
                 applied = self._apply(s, mailbox, key, mail, directory)
+        except ClaimLost:
+            log.info("message %s: claim expired and taken by another worker; left to it", key)
+            return Applied(CLAIM_LOST, "claim lost")
         except OperationalError as e:
             raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
         except IntegrityError:
             log.info("message already recorded by another worker key=%s", key)
             return None
         except Exception as e:
-            return self._quarantine(mailbox, key, raw, e)
+            return self._quarantine(mailbox, key, raw, e, work_id)
         log.info(
             "message %s outcome=%s case=%s notifications=%d reason=%s message_id=%s",
             key,
@@ -214,7 +290,8 @@ class Ingestor:
             )
             if (again := _earlier_copy(s, mail)) is not None:
                 return self._duplicate(s, mailbox, key, mail, again.id)
-        decision = route(mail, DbFacts(s, directory), self.policy, self.clock.now())
+        facts = DbFacts(s, directory)  # holds the rows routing loaded until apply() is done
+        decision = route(mail, facts, self.policy, self.clock.now())
         return self.service.apply(s, mail, decision, mailbox, key)
 
     def _duplicate(self, s: Session, mailbox: str, key: str, mail: InboundMail, original_id: int) -> Applied:
@@ -223,7 +300,9 @@ class Ingestor:
         self.service.record(s, mail, mailbox, key, "duplicate", reason)
         return Applied("duplicate", reason)
 
-    def _quarantine(self, mailbox: str, key: str, raw: bytes, error: Exception) -> Applied:
+    def _quarantine(
+        self, mailbox: str, key: str, raw: bytes, error: Exception, work_id: int | None = None
+    ) -> Applied:
         reason = f"{type(error).__name__}: {error}"[:1000]
         log.error("message %s quarantined: %s", key, reason, extra={"outcome": "quarantined"})
         log.debug("%s", traceback.format_exc())
@@ -238,6 +317,8 @@ class Ingestor:
         )
         try:
             with self.db.session() as s:
+                if work_id is not None:
+                    self.queue.done_in(s, work_id)
                 self.service.record(s, stub, mailbox, key, "quarantined", reason, raw=raw)
         except OperationalError as e:
             raise TransientError(f"database unavailable: {e}") from e

@@ -36,6 +36,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
 
 from maild.errors import MaildError, TransientError
+from maild.workqueue import Listed, listed_from_headers
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,18 @@ class MailSource(Protocol):
 
     def fetch(self, keys: Sequence[str]) -> list[FetchedMessage]: ...
 
+    def listing(self, keys: Sequence[str]) -> list[Listed]: ...
+
     def mark_done(self, keys: Sequence[str]) -> None: ...
 
     def quarantine(self, keys: Sequence[str]) -> None: ...
 
     def wait_for_mail(self, timeout: float) -> bool: ...
+
+
+LISTING_BATCH = 500
+THREAD_FIELDS = "HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)"
+HEADER_READ = 256 * 1024  # a Maildir file's header block is read up to this much
 
 
 def _is_loopback(host: str) -> bool:
@@ -379,6 +387,19 @@ class ImapSource:
         self._uidnext_at_pending = uidnext
         return [self._key(uid) for uid in uids]
 
+    def listing(self, keys: Sequence[str]) -> list[Listed]:
+        """Thread ids of waiting messages, from their headers only (for maild.workqueue)."""
+        uids = self._current_uids(keys)
+        client = self._connected()
+        found: dict[int, bytes] = {}
+        for start in range(0, len(uids), LISTING_BATCH):
+            with self._guard("UID FETCH HEADER.FIELDS"):
+                data = client.fetch(uids[start : start + LISTING_BATCH], [f"BODY.PEEK[{THREAD_FIELDS}]"])
+            for uid, item in data.items():
+                block = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"")
+                found[int(uid)] = bytes(block or b"")
+        return [listed_from_headers(self._key(uid), found[uid]) for uid in uids if uid in found]
+
     def fetch(self, keys: Sequence[str]) -> list[FetchedMessage]:
         """Raw bytes for keys still present, in the order asked; BODY.PEEK keeps `\\Seen` off."""
         uids = self._current_uids(keys)
@@ -665,6 +686,24 @@ class MaildirSource:
             except OSError as exc:
                 raise TransientError(f"{self.name}: read {path.name}: {exc}") from exc
             out.append(FetchedMessage(key=key, raw=raw))
+        return out
+
+    def listing(self, keys: Sequence[str]) -> list[Listed]:
+        """Thread ids of waiting messages, from the header block of each file."""
+        out: list[Listed] = []
+        for key in keys:
+            path = self._in_new(key)
+            if path is None:
+                continue
+            try:
+                with path.open("rb") as f:
+                    head = f.read(HEADER_READ)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise TransientError(f"{self.name}: read {key}: {exc}") from exc
+            end = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0), default=len(head))
+            out.append(listed_from_headers(key, head[:end]))
         return out
 
     @staticmethod

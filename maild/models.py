@@ -327,6 +327,33 @@ class MailboxLease(Base):
     last_fetch_at: Mapped[datetime | None]
 
 
+class MailboxWork(Base):
+    """A message waiting in a mailbox, listed so that any worker can take it.
+
+    The mailbox's lease holder lists new messages here; every worker claims
+    rows and processes them (its own IMAP connection fetches the bytes). A
+    row is deleted in the transaction that records its message, so a row
+    exists exactly while its message is still to be done. Messages of one
+    thread share a `thread_group` and only the oldest row of a group can be
+    claimed: a reply is never processed before the message it answers.
+    """
+
+    __tablename__ = "mailbox_work"
+    __table_args__ = (
+        UniqueConstraint("mailbox", "source_key"),
+        Index("ix_mailbox_work_thread_group", "mailbox", "thread_group", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(500))
+    source_key: Mapped[str] = mapped_column(String(300))
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    thread_group: Mapped[str] = mapped_column(String(998))
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
 def table(model: type[Base]) -> Table:
     """A model's Core table, for hot-path statements that skip the ORM's unit of work."""
     t = model.__table__

@@ -34,11 +34,15 @@ from maild.mailbox import MailSource
 from maild.metrics import Metrics
 from maild.models import Case
 from maild.outbox import Dispatcher, DispatchStats
+from maild.sendproc import SendProcess
 from maild.smtp import SmtpSender
+from maild.workqueue import WorkQueue
 
 log = logging.getLogger("maild.worker")
 
 DEADLINE_SCAN_EVERY = 1.0
+SEND_PROCESS_FROM = 200  # pending messages from which `run --once` sends from a second process
+HELPER_LOOK = 1.0  # how often a worker without the lease looks for listed work
 OUTBOX_IDLE_CHECK = 1.0  # also how soon a standby worker helps send what another queued
 WAIT_CHUNK = 2.0
 
@@ -97,6 +101,11 @@ class Worker:
     def __init__(self, app: App) -> None:
         self.app = app
         self.stopping = threading.Event()
+        # A big `run --once` sends from a process of its own (maild.sendproc); tests may turn it off.
+        self.send_in_child = True
+        self._child: SendProcess | None = None
+        self._once = False
+        self._listing = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.mailbox = app.settings.mailbox.name
@@ -114,6 +123,8 @@ class Worker:
             should_stop=self._should_stop,
             heartbeat=lambda: self.leaser.touch(self.mailbox),
             observe=self._observe_message,
+            on_pending=self._pending_seen,
+            queue=WorkQueue(app.db, app.clock, self.leaser.holder),
         )
 
     def _dispatcher(self, sender: SmtpSender) -> Dispatcher:
@@ -131,6 +142,9 @@ class Worker:
                 self.metrics.notifications.labels(result).inc(n)
 
     def _wake_outbox(self) -> None:
+        if self._child is not None:
+            self._child.wake()
+            return
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
@@ -141,20 +155,23 @@ class Worker:
 
         Sending starts while the mailbox is still being processed (as in the
         daemon), so the pass takes about as long as the slower of the two.
+        A big mailbox gets a sending process of its own (maild.sendproc).
         """
         report = PassReport()
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._once = True
         sender = self.app.make_sender()
         dispatcher = self._dispatcher(sender)
         ingesting = True
 
         async def send_meanwhile() -> None:
-            while ingesting:
+            while ingesting and self._child is None:
                 assert self._wake is not None
                 await wait_for_event(self._wake, 0.5)
                 self._wake.clear()
-                await self._dispatch_into(dispatcher, report)
+                if self._child is None:
+                    await self._dispatch_into(dispatcher, report)
 
         background = asyncio.create_task(send_meanwhile())
         try:
@@ -167,11 +184,30 @@ class Worker:
             report.escalations = await asyncio.to_thread(scan_deadlines, self.app)
         except OperationalError as e:
             report.errors.append(f"deadline scan: database unavailable: {e.orig}")
+        child, self._child = self._child, None
         try:
+            if child is not None:
+                done = await asyncio.to_thread(child.finish)
+                if done is not None:
+                    report.dispatch = done.dispatch
+                    report.errors += done.errors
+            # What is still due: everything without a child, whatever a failed child left.
             await self._dispatch_into(dispatcher, report)
         finally:
+            if child is not None:
+                child.kill()
             await sender.close()
         return report
+
+    def _pending_seen(self, count: int) -> None:
+        """From the ingest thread: a big `run --once` starts its sending process now."""
+        config = self.app.settings.source
+        if not self._once or not self.send_in_child or config is None or self._child is not None:
+            return
+        if count >= SEND_PROCESS_FROM:
+            self._child = SendProcess.start(config, debug=log.isEnabledFor(logging.DEBUG))
+            if self._child is not None:
+                log.info("%d messages pending: sending from a process of its own", count)
 
     async def _ingest_once(self, report: PassReport) -> None:
         try:
@@ -179,20 +215,24 @@ class Worker:
         except OperationalError as e:
             report.errors.append(f"database unavailable: {e.orig}")
             return
-        if report.mailbox_busy:
-            log.info("mailbox %s is being fetched by another worker; skipping fetch", self.mailbox)
-            return
+        lister = not report.mailbox_busy
+        if not lister:
+            log.info("mailbox %s is listed by another worker; helping with what it listed", self.mailbox)
         source = self.app.make_source()
         try:
             await asyncio.to_thread(source.open)
-            report.ingest = await asyncio.to_thread(self.ingestor.run_once, source)
-            await asyncio.to_thread(self.leaser.touch, self.mailbox, self.app.clock.now())
+            report.ingest = await asyncio.to_thread(self.ingestor.run_once, source, lister=lister)
+            if lister:
+                await asyncio.to_thread(self.leaser.touch, self.mailbox, self.app.clock.now())
         except MaildError as e:
             report.errors.append(f"mailbox: {e}")
             log.error("mailbox: %s", e)
+        except OperationalError as e:
+            report.errors.append(f"database unavailable: {e.orig}")
         finally:
             await asyncio.to_thread(source.close)
-            await asyncio.to_thread(self.leaser.release, self.mailbox)
+            if lister:
+                await asyncio.to_thread(self.leaser.release, self.mailbox)
 
     async def _dispatch_into(self, dispatcher: Dispatcher, report: PassReport) -> None:
         try:
@@ -319,22 +359,24 @@ class Worker:
         return True
 
     def _ingest_loop(self) -> None:
+        """Every worker processes what it can claim; the lease holder also lists the mailbox."""
         source = self.app.make_source()
         poll = self.app.settings.mailbox.poll_interval.total_seconds()
         ready = False
         try:
             while not self.stopping.is_set():
-                if not self._hold_lease(source):
-                    ready = ready or self._announce_ready(standby=True)
-                    continue
                 if not self._open_with_backoff(source):
                     continue
                 self.metrics.imap_connected.set(1)
-                ready = ready or self._announce_ready(standby=False)
                 try:
-                    while not self.stopping.is_set() and self.leaser.acquire(self.mailbox):
-                        stats = self.ingestor.run_once(source)
-                        self.leaser.touch(self.mailbox, self.app.clock.now())
+                    while not self.stopping.is_set():
+                        lister = self._try_lease()
+                        if not ready or lister != self._listing:
+                            ready = self._announce_ready(standby=not lister)
+                            self._listing = lister
+                        stats = self.ingestor.run_once(source, lister=lister)
+                        if lister:
+                            self.leaser.touch(self.mailbox, self.app.clock.now())
                         if stats.processed or stats.quarantined:
                             log.info(
                                 "ingest pass: processed=%d quarantined=%d skipped=%d",
@@ -342,7 +384,11 @@ class Worker:
                                 stats.quarantined,
                                 stats.skipped,
                             )
-                        self._wait_for_mail(source, poll)
+                        if lister:
+                            self._wait_for_mail(source, poll)
+                        elif not (stats.processed or stats.quarantined or stats.skipped):
+                            # A helper looks again soon: the lister may list new mail any moment.
+                            self._sleep(min(poll, HELPER_LOOK))
                 except TransientError as e:
                     log.warning("connection lost, reconnecting: %s", e)
                     self._reset(source, 1.0)
@@ -361,28 +407,27 @@ class Worker:
         finally:
             source.close()
             with contextlib.suppress(OperationalError):
+                self.ingestor.queue.release(source.name)
+            with contextlib.suppress(OperationalError):
                 self.leaser.release(self.mailbox)
+
+    def _try_lease(self) -> bool:
+        """Hold the mailbox's lease (and so list it), or help another worker that holds it."""
+        try:
+            return self.leaser.acquire(self.mailbox)
+        except OperationalError as e:
+            log.warning("database unavailable, retrying: %s", e.orig)
+            return False
 
     def _reset(self, source: MailSource, pause: float) -> None:
         self.metrics.imap_connected.set(0)
         source.close()
         self._sleep(pause)
 
-    def _hold_lease(self, source: MailSource) -> bool:
-        """Hold the mailbox lease, or stand by (connection closed) while another worker has it."""
-        try:
-            if self.leaser.acquire(self.mailbox):
-                return True
-        except OperationalError as e:
-            log.warning("database unavailable, retrying: %s", e.orig)
-        source.close()
-        self._sleep(WAIT_CHUNK)
-        return False
-
     def _announce_ready(self, *, standby: bool) -> bool:
         if standby:
-            systemd.notify("READY=1\nSTATUS=standing by: another worker fetches the mailbox")
-            log.info("standing by: another worker fetches %s", self.mailbox)
+            systemd.notify("READY=1\nSTATUS=helping: another worker lists the mailbox")
+            log.info("helping: another worker lists %s; this one processes what it can claim", self.mailbox)
         else:
             systemd.notify("READY=1\nSTATUS=watching the mailbox")
             log.info("watching %s", self.mailbox)

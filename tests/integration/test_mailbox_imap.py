@@ -419,3 +419,52 @@ def test_large_and_many_messages_are_fetched_in_bounded_pieces(imap_box: Dovecot
     assert groups([1, 2, 3, 4], {1: 60, 2: 60, 3: 5 * mb, 4: 10}) == [[1, 2, 3, 4]]
     assert groups([1, 2, 3, 4], {1: 60, 2: 60, 3: 9 * mb, 4: 10}) == [[1, 2], [3], [4]], "a large one alone"
     assert groups([1, 2, 3], {1: 7 * mb, 2: 7 * mb, 3: 7 * mb}) == [[1, 2], [3]], "at most 16 MiB a group"
+
+
+def test_a_30_mb_attachment_comes_whole_and_byte_exact_through_partial_fetches(
+    imap_box: DovecotServer, make_source: Callable[..., ImapSource], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped chunk sizes against a real Dovecot: one copy of the message in memory, not several."""
+    import os
+    import tracemalloc
+    from email import policy
+    from email.message import EmailMessage
+
+    from maild import mailbox as mailbox_module
+    from maild.parse import parse_message
+
+    data = os.urandom(30 * 1024 * 1024)
+    m = EmailMessage()
+    m["From"] = "customer@example.com"
+    m["To"] = "support@example.com"
+    m["Subject"] = "heap dump"
+    m["Message-ID"] = "<heapdump@example.com>"
+    m.set_content("The heap dump is attached.")
+    m.add_attachment(data, maintype="application", subtype="octet-stream", filename="heap.hprof")
+    raw = m.as_bytes(policy=policy.SMTP)
+    del m
+    assert len(raw) > mailbox_module.LARGE_MESSAGE and len(raw) > 8 * mailbox_module.FETCH_CHUNK
+    imap_box.append(raw)
+    source = make_source(timeout=60.0)
+    chunked: list[int] = []
+    fetch_in_chunks = source._fetch_in_chunks
+
+    def spy(uid: int, size: int) -> bytes:
+        chunked.append(size)
+        return fetch_in_chunks(uid, size)
+
+    monkeypatch.setattr(source, "_fetch_in_chunks", spy)
+    keys = source.pending()
+    tracemalloc.start()
+    try:
+        (fetched,) = source.fetch(keys)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert chunked == [len(raw)], "read in partial fetches"
+    assert fetched.key == keys[0]
+    assert fetched.raw == raw, "the whole message, byte for byte"
+    held = peak / len(raw)
+    assert peak < len(raw) + 3 * mailbox_module.FETCH_CHUNK, f"fetching held {held:.2f}x the message"
+    (attachment,) = parse_message(fetched.raw, max_attachment_bytes=64 * 1024 * 1024).attachments
+    assert attachment.filename == "heap.hprof" and attachment.data == data

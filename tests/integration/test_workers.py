@@ -50,7 +50,7 @@ def test_second_worker_stands_by_while_the_first_holds_the_mailbox(
         second = pg_env.start_daemon("b")
         try:
             wait_until(
-                lambda: "standing by" in pg_env.daemon_log("b"), timeout=30, what="worker b to stand by"
+                lambda: "helping" in pg_env.daemon_log("b"), timeout=30, what="worker b to help"
             )
             imap_box.append_many([message(ALICE, f"Standby {i}", "x") for i in range(5)])
             wait_until(lambda: len(pg_env.cases()) == 5, timeout=30, what="cases")

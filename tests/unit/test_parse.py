@@ -528,3 +528,89 @@ def test_attachment_under_the_limit_is_kept_byte_for_byte_even_in_a_big_message(
     data = os.urandom(3 * 1024 * 1024)
     (kept,) = parse_message(_with_attachments(data), max_attachment_bytes=4 * 1024 * 1024).attachments
     assert kept.data == data and kept.dropped_reason is None
+
+
+def test_kept_attachment_is_decoded_without_the_stdlib_parsers_copies() -> None:
+    """A kept base64 body costs its decoded size, not the ~8x the email package needed."""
+    import os
+    import tracemalloc
+
+    data = os.urandom(8 * 1024 * 1024)
+    raw = _with_attachments(data)
+    tracemalloc.start()
+    try:
+        mail = parse_message(raw, max_attachment_bytes=25 * 1024 * 1024)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    (kept,) = mail.attachments
+    assert kept.data == data and kept.size == len(data) and kept.dropped_reason is None
+    assert mail.text.strip() == "See attached."
+    assert peak < len(data) + 6 * 1024 * 1024, f"parsing held {peak / len(data):.1f}x the attachment"
+
+
+def _lines(data: bytes, width: int, end: bytes = b"\r\n") -> bytes:
+    text = base64.b64encode(data)
+    return b"".join(text[i : i + width] + end for i in range(0, len(text), width))
+
+
+_MIXED = (
+    b"From: a@acme.example\r\nTo: s@example.com\r\nSubject: x\r\nMessage-ID: <x@acme.example>\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BB\r\n\r\n"
+    b"--BB\r\nContent-Type: text/plain\r\n\r\nhello\r\n--BB\r\n"
+    b"Content-Type: application/octet-stream; name=a.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+)
+_BIG = bytes(range(256)) * 4100 + b"tail"  # > 1 MiB, length not a multiple of 3
+_TEXT = ("Grüße aus der Nachtschicht, der Export hängt.\n" * 25000).encode("utf-8")
+
+
+def _forwarded() -> bytes:
+    inner = _with_attachments(_BIG)
+    return (
+        b"From: a@acme.example\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=FF\r\n\r\n--FF\r\nContent-Type: text/plain\r\n\r\nsee\r\n"
+        b"--FF\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--FF--\r\n"
+    )
+
+
+_CUT_CASES = {
+    "76-column lines": _MIXED + _lines(_BIG, 76) + b"--BB--\r\n",
+    "77-column lines": _MIXED + _lines(_BIG, 77) + b"--BB--\r\n",
+    "bare LF": (_MIXED + _lines(_BIG, 76) + b"--BB--\r\n").replace(b"\r\n", b"\n"),
+    "padding missing": _MIXED + _lines(_BIG, 76).replace(b"=", b"") + b"--BB--\r\n",
+    "blank lines after": _MIXED + _lines(_BIG, 76) + b"\r\n\r\n--BB--\r\n",
+    "junk after": _MIXED + _lines(_BIG, 76) + b"!junk!\r\n--BB--\r\n",
+    "junk before": _MIXED + b"#junk\r\n" + _lines(_BIG, 76) + b"--BB--\r\n",
+    "no closing boundary": _MIXED + _lines(_BIG, 76),
+    "last line unterminated": _MIXED + _lines(_BIG, 76)[:-2],
+    "encoding in capitals": _MIXED.replace(b"base64", b"BASE64") + _lines(_BIG, 76) + b"--BB--\r\n",
+    "encoding with a trailing space": _MIXED.replace(b"base64\r\n", b"base64 \r\n") + _lines(_BIG, 76),
+    "not base64 at all": _MIXED.replace(b"Content-Transfer-Encoding: base64\r\n", b"") + _lines(_BIG, 76),
+    "quoted-printable": _MIXED.replace(b"base64", b"quoted-printable") + _lines(_BIG, 76),
+    "base64 text body": b"From: a@acme.example\r\nSubject: t\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\n" + _lines(_TEXT, 76),
+    "base64 text body and a signature": b"From: a@acme.example\r\nSubject: t\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    + _lines(_TEXT, 76)
+    + b"-- \r\nAlice\r\n",
+    "7bit text of long alphanumeric lines": b"From: a@acme.example\r\nSubject: t\r\n\r\n" + _lines(_BIG, 76),
+    "single-part base64 message": b"From: a@acme.example\r\nSubject: s\r\nContent-Type: application/pdf\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\n" + _lines(_BIG, 76),
+    "forwarded message with a big attachment": _forwarded(),
+    "header folded over a megabyte": b"From: a@acme.example\r\nX-Big: start\r\n "
+    + _lines(_BIG, 76)
+    + b"\r\nbody\r\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CUT_CASES))
+def test_decoding_big_base64_bodies_ourselves_gives_what_the_stdlib_gives(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large base64 runs are cut out before the stdlib parse; the result must not show it."""
+    from maild import parse
+
+    raw = _CUT_CASES[name]
+    ours = parse_message(raw)
+    monkeypatch.setattr(parse, "_CUT_BELOW", 1 << 62)  # nothing is cut: the stdlib does it all
+    assert ours == parse_message(raw)

@@ -1,0 +1,257 @@
+"""One mailbox's messages shared by every worker: listing, thread groups and claims.
+
+The worker holding a mailbox's lease lists the messages waiting there in
+mailbox_work (keys and thread ids only, never the bytes); every worker
+claims rows and fetches and processes those messages over its own IMAP
+connection. So two workers share one busy mailbox instead of one fetching
+while the other waits, and a worker that dies leaves its claims to expire
+(or, on the same host, to be taken back at once).
+
+Order within a conversation is kept: messages linked by Message-ID,
+In-Reply-To or References share a thread group, and only the oldest row of
+a group can be claimed. A reply is therefore never processed before the
+message it answers, and two copies of one message never race.
+
+Exactly-once still rests on the database: a row is deleted in the very
+transaction that records its message, and the inbound unique keys refuse a
+second record whatever happens to the claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from maild.clock import Clock
+from maild.db import Database, is_postgres
+from maild.lease import holder_is_dead_here
+from maild.models import MailboxWork, table
+from maild.parse import id_list, normalise_msgid
+
+CLAIM_TTL = timedelta(minutes=5)
+IN_CHUNK = 500  # ids per IN (…) list
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A waiting message as listing sees it: its key and the ids that tie it to others."""
+
+    key: str
+    message_id: str | None
+    refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    work_id: int
+    key: str
+
+
+THREAD_HEADERS = ("Message-ID", "In-Reply-To", "References")
+
+
+def listed_from_headers(key: str, header_block: bytes) -> Listed:
+    """The thread ids in a raw header block (total: bad input gives a message with no ids)."""
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(header_block)
+        own = normalise_msgid(str(headers.get("Message-ID") or ""))
+        values = [*headers.get_all("In-Reply-To", []), *headers.get_all("References", [])]
+        refs = id_list([str(v) for v in values])
+    except Exception:  # a header block no parser accepts still gets listed, in a group of its own
+        return Listed(key, None)
+    return Listed(key, own, tuple(r for r in refs if r != own))
+
+
+def thread_groups(listed: Sequence[Listed], known: Mapping[str, str]) -> dict[str, str]:
+    """key -> thread group for newly listed messages (pure).
+
+    Messages that share any id (own Message-ID, In-Reply-To, References)
+    are in one group; a group touching a message listed earlier (`known`:
+    message id -> its group) joins that group. A new group is named after
+    its oldest message's key.
+    """
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[rb] = ra
+
+    for item in listed:
+        node = "k:" + item.key
+        parent.setdefault(node, node)
+        for msgid in (item.message_id, *item.refs):
+            if msgid:
+                union(node, "m:" + msgid)
+    joined: dict[str, str] = {}  # component root -> the oldest known group it meets
+    for msgid, group in known.items():
+        node = "m:" + msgid
+        if node in parent:
+            root = find(node)
+            if root not in joined or group < joined[root]:
+                joined[root] = group
+    first: dict[str, str] = {}  # component root -> its oldest new key (listed oldest first)
+    out: dict[str, str] = {}
+    for item in listed:
+        root = find("k:" + item.key)
+        out[item.key] = joined.get(root) or first.setdefault(root, item.key)
+    return out
+
+
+def _chunks(values: Sequence[str], size: int = IN_CHUNK) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class WorkQueue:
+    """mailbox_work for one worker (`holder`)."""
+
+    def __init__(self, db: Database, clock: Clock, holder: str, claim_ttl: timedelta = CLAIM_TTL) -> None:
+        self.db = db
+        self.clock = clock
+        self.holder = holder
+        self.claim_ttl = claim_ttl
+
+    def listed_keys(self, mailbox: str, keys: Sequence[str]) -> set[str]:
+        """Which of these keys are listed already."""
+        found: set[str] = set()
+        with self.db.reader() as s:
+            for chunk in _chunks(list(keys)):
+                query = select(MailboxWork.source_key).where(
+                    MailboxWork.mailbox == mailbox, MailboxWork.source_key.in_(chunk)
+                )
+                found.update(s.execute(query).scalars())
+        return found
+
+    def add(self, mailbox: str, listed: Sequence[Listed]) -> int:
+        """List new messages (the lease holder's job); returns how many were added."""
+        if not listed:
+            return 0
+        now = self.clock.now()
+        with self.db.session() as s:
+            already: set[str] = set()
+            for chunk in _chunks([m.key for m in listed]):
+                query = select(MailboxWork.source_key).where(
+                    MailboxWork.mailbox == mailbox, MailboxWork.source_key.in_(chunk)
+                )
+                already.update(s.execute(query).scalars())
+            new = [m for m in listed if m.key not in already]
+            if not new:
+                return 0
+            ids = sorted({i for m in new for i in (m.message_id, *m.refs) if i})
+            known: dict[str, str] = {}
+            for chunk in _chunks(ids):
+                by_id = select(MailboxWork.message_id, MailboxWork.thread_group).where(
+                    MailboxWork.mailbox == mailbox, MailboxWork.message_id.in_(chunk)
+                )
+                known.update({mid: group for mid, group in s.execute(by_id) if mid})
+            groups = thread_groups(new, known)
+            s.connection().execute(
+                table(MailboxWork).insert(),
+                [
+                    {
+                        "mailbox": mailbox,
+                        "source_key": m.key,
+                        "message_id": m.message_id[:998] if m.message_id else None,
+                        "thread_group": groups[m.key][:998],
+                        "claimed_by": None,
+                        "claimed_until": None,
+                        "created_at": now,
+                    }
+                    for m in new
+                ],
+            )
+            return len(new)
+
+    def _dead_claimers(self, s: Session, mailbox: str, now: datetime) -> list[str]:
+        claimers = s.execute(
+            select(MailboxWork.claimed_by)
+            .where(
+                MailboxWork.mailbox == mailbox,
+                MailboxWork.claimed_until > now,
+                MailboxWork.claimed_by.is_not(None),
+            )
+            .distinct()
+        ).scalars()
+        return [c for c in claimers if c and c != self.holder and holder_is_dead_here(c)]
+
+    def claim(self, mailbox: str, limit: int) -> list[Claim]:
+        """Up to `limit` messages for this worker, oldest first, one per thread group."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            work = MailboxWork
+            older = aliased(MailboxWork)
+            free = or_(
+                work.claimed_until.is_(None), work.claimed_until <= now, work.claimed_by == self.holder
+            )
+            dead = self._dead_claimers(s, mailbox, now)
+            if dead:
+                free = or_(free, work.claimed_by.in_(dead))
+            has_older = exists().where(
+                and_(
+                    older.mailbox == work.mailbox,
+                    older.thread_group == work.thread_group,
+                    older.id < work.id,
+                )
+            )
+            query = (
+                select(work.id, work.source_key)
+                .where(work.mailbox == mailbox, free, ~has_older)
+                .order_by(work.id)
+                .limit(limit)
+            )
+            if is_postgres(self.db.engine):
+                query = query.with_for_update(skip_locked=True, of=work)
+            rows = s.execute(query).all()
+            if rows:
+                s.execute(
+                    update(work)
+                    .where(work.id.in_([r.id for r in rows]))
+                    .values(claimed_by=self.holder, claimed_until=now + self.claim_ttl)
+                )
+            return [Claim(r.id, r.source_key) for r in rows]
+
+    def done_in(self, session: Session, work_id: int) -> bool:
+        """Inside the message's own transaction: its row goes. False if the claim was lost."""
+        result = session.connection().execute(
+            delete(MailboxWork).where(MailboxWork.id == work_id, MailboxWork.claimed_by == self.holder)
+        )
+        return bool(result.rowcount)
+
+    def forget(self, work_ids: Sequence[int]) -> None:
+        """Rows whose message is handled already or gone from the mailbox."""
+        if not work_ids:
+            return
+        with self.db.session() as s:
+            s.execute(delete(MailboxWork).where(MailboxWork.id.in_(list(work_ids))))
+
+    def release(self, mailbox: str) -> None:
+        """Hand back what this worker claimed and did not finish (on a clean stop)."""
+        with self.db.session() as s:
+            s.execute(
+                update(MailboxWork)
+                .where(MailboxWork.mailbox == mailbox, MailboxWork.claimed_by == self.holder)
+                .values(claimed_by=None, claimed_until=None)
+            )
+
+    def waiting(self, mailbox: str) -> int:
+        """Listed messages not yet done (for `maild status` and the loops)."""
+        with self.db.reader() as s:
+            return int(
+                s.scalar(select(func.count()).select_from(MailboxWork).where(MailboxWork.mailbox == mailbox))
+                or 0
+            )
