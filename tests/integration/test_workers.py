@@ -49,9 +49,7 @@ def test_second_worker_stands_by_while_the_first_holds_the_mailbox(
         wait_until(lambda: "watching" in pg_env.daemon_log("a"), timeout=30, what="worker a to start")
         second = pg_env.start_daemon("b")
         try:
-            wait_until(
-                lambda: "helping" in pg_env.daemon_log("b"), timeout=30, what="worker b to help"
-            )
+            wait_until(lambda: "helping" in pg_env.daemon_log("b"), timeout=30, what="worker b to help")
             imap_box.append_many([message(ALICE, f"Standby {i}", "x") for i in range(5)])
             wait_until(lambda: len(pg_env.cases()) == 5, timeout=30, what="cases")
             stop(first)
@@ -63,3 +61,47 @@ def test_second_worker_stands_by_while_the_first_holds_the_mailbox(
         if first.poll() is None:
             stop(first)
     assert Counter(m.rcpt_tos[0] for m in smtp_sink.messages()) == {ALICE: 6}
+
+
+@pytest.mark.slow
+def test_two_workers_keep_a_reply_after_the_message_it_answers(
+    pg_env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    # Each follow-up sits in the mailbox with its original: a worker that took the
+    # follow-up first would open a second case instead of adding a comment.
+    pairs = 30
+    raws: list[bytes] = []
+    for i in range(pairs):
+        original = f"<original-{i}@acme.example>"
+        raws.append(message(ALICE, f"Pair {i:02d}", "The report fails.\n", message_id=original))
+        raws.append(
+            message(
+                ALICE,
+                f"Re: Pair {i:02d}",
+                f"Also: it fails on Mondays ({i}).\n",
+                in_reply_to=original,
+                references=original,
+            )
+        )
+    imap_box.append_many(raws)
+    workers = [pg_env.start_daemon("p1"), pg_env.start_daemon("p2")]
+    try:
+        wait_until(lambda: len(pg_env.cases()) >= pairs, timeout=60, what="the cases")
+        wait_until(
+            lambda: sum(len(pg_env.case(c["number"])["comments"]) for c in pg_env.cases()) >= pairs,
+            timeout=60,
+            what="the follow-ups as comments",
+        )
+    finally:
+        for proc in workers:
+            assert stop(proc) == 0
+    cases = pg_env.cases()
+    assert sorted(c["subject"] for c in cases) == [f"Pair {i:02d}" for i in range(pairs)]
+    for c in cases:
+        (comment,) = pg_env.case(c["number"])["comments"]
+        assert f"({c['subject'][-2:].lstrip('0') or '0'})" in comment["body"]
+    logs = pg_env.daemon_log("p1") + pg_env.daemon_log("p2")
+    assert "outcome=case_opened" in pg_env.daemon_log("p1") or "outcome=case_opened" in pg_env.daemon_log(
+        "p2"
+    )
+    assert logs.count("outcome=comment_added") == pairs
