@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from maild.clock import Clock, SystemClock
-from maild.config import Settings
+from maild.config import MailboxSettings, Settings
 from maild.db import Database
 
 if TYPE_CHECKING:
@@ -96,10 +96,11 @@ class App:
             self.service.settings = self.settings
         return needs_restart
 
-    def make_source(self) -> MailSource:
+    def make_source(self, mailbox: MailboxSettings | None = None) -> MailSource:
+        """A source for `mailbox` ([mailbox] by default), not yet open."""
         from maild.mailbox import ImapSource, MaildirSource
 
-        m = self.settings.mailbox
+        m = mailbox or self.settings.mailbox
         if m.protocol == "maildir":
             assert m.path is not None
             return MaildirSource(m.path)

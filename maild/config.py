@@ -165,6 +165,14 @@ class Settings:
     daemon: DaemonSettings
     templates_path: Path | None
     source: Path | None = field(default=None, compare=False)
+    # [mailboxes.<label>]: more mailboxes (e.g. one per language or product), each
+    # with [mailbox]'s keys and taking the ones it does not set from [mailbox].
+    extra_mailboxes: tuple[MailboxSettings, ...] = ()
+
+    @property
+    def mailboxes(self) -> tuple[MailboxSettings, ...]:
+        """Every mailbox maild reads: [mailbox] first, then [mailboxes.*] in file order."""
+        return (self.mailbox, *self.extra_mailboxes)
 
 
 # --------------------------------------------------------------------------- reading helpers
@@ -399,6 +407,27 @@ def _mailbox(t: _Table) -> MailboxSettings:
     return settings
 
 
+def _extra_mailboxes(root: _Table, first: MailboxSettings | None) -> tuple[MailboxSettings, ...]:
+    """[mailboxes.<label>] tables: [mailbox]'s keys, each one defaulting to [mailbox]'s value."""
+    if "mailboxes" not in root.data:
+        return ()
+    tables = root.sub("mailboxes")
+    given = root.data.get("mailbox")
+    base: dict[str, Any] = given if isinstance(given, dict) else {}
+    out: list[MailboxSettings] = []
+    names = {first.name: "[mailbox]"} if first is not None else {}
+    for label, data in tables.data.items():
+        prefix = tables.key(label)
+        if not isinstance(data, dict):
+            raise ConfigError(prefix, "must be a table of mailbox keys, like [mailbox]")
+        settings = _mailbox(_Table(prefix, {**base, **data}))
+        if settings.name in names:
+            raise ConfigError(prefix, f"is the same mailbox as {names[settings.name]} ({settings.name})")
+        names[settings.name] = f"[{prefix}]"
+        out.append(settings)
+    return tuple(out)
+
+
 def _smtp(t: _Table) -> SmtpSettings:
     security = _security(t, "starttls")
     username = t.optional_string("username")
@@ -629,7 +658,7 @@ def parse_settings(data: Mapping[str, Any], source: Path | None = None) -> Setti
     """
     root = _Table("", dict(data))
     problems: list[ConfigError] = []
-    known = set(SECTIONS) | {"templates"}
+    known = set(SECTIONS) | {"templates", "mailboxes"}
     for name in root.data:
         if name not in known:
             problems.append(ConfigError(name, "unknown section", _suggest(name, known)))
@@ -645,6 +674,11 @@ def parse_settings(data: Mapping[str, Any], source: Path | None = None) -> Setti
             built[name] = parse(root.sub(name))
         except ConfigError as e:
             problems.append(e)
+    extra: tuple[MailboxSettings, ...] = ()
+    try:
+        extra = _extra_mailboxes(root, built.get("mailbox"))
+    except ConfigError as e:
+        problems.append(e)
     templates_path: str | None = None
     try:
         templates = root.sub("templates")
@@ -658,6 +692,7 @@ def parse_settings(data: Mapping[str, Any], source: Path | None = None) -> Setti
         **built,
         templates_path=Path(templates_path) if templates_path else None,
         source=source,
+        extra_mailboxes=extra,
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maild.clock import iso_utc
-from maild.models import Case, Escalation, InboundMessage, MailboxLease, Outbox
+from maild.models import Case, Escalation, InboundMessage, MailboxLease, MailboxWork, Outbox
 
 
 @dataclass
@@ -23,6 +23,7 @@ class MailboxHealth:
     holder: str | None
     lease_expires_at: datetime | None
     last_fetch_at: datetime | None
+    waiting: int = 0  # listed for the workers and not yet done (mailbox_work)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Health:
                     "holder": m.holder,
                     "lease_expires_at": iso_utc(m.lease_expires_at),
                     "last_fetch_at": iso_utc(m.last_fetch_at),
+                    "waiting": m.waiting,
                 }
                 for m in self.mailboxes
             ],
@@ -66,11 +68,17 @@ class Health:
 
 def snapshot(session: Session, now: datetime) -> Health:
     h = Health(at=now)
+    listed = select(MailboxWork.mailbox, func.count()).group_by(MailboxWork.mailbox)
+    waiting: dict[str, int] = {mailbox: count for mailbox, count in session.execute(listed)}
     for lease in session.execute(select(MailboxLease).order_by(MailboxLease.mailbox)).scalars():
         live = lease.expires_at > now
         h.mailboxes.append(
             MailboxHealth(
-                lease.mailbox, lease.holder if live else None, lease.expires_at, lease.last_fetch_at
+                lease.mailbox,
+                lease.holder if live else None,
+                lease.expires_at,
+                lease.last_fetch_at,
+                waiting.get(lease.mailbox, 0),
             )
         )
     h.outbox = {status: 0 for status in ("pending", "sent", "failed", "bounced")}
@@ -117,7 +125,8 @@ def health_text(h: Health) -> str:
     for m in h.mailboxes:
         holder = m.holder or "nobody (no worker running)"
         lines.append(
-            f"  mailbox {m.name}: fetched by {holder}; last fetch {iso_utc(m.last_fetch_at) or 'never'}"
+            f"  mailbox {m.name}: listed by {holder}; last fetch {iso_utc(m.last_fetch_at) or 'never'}; "
+            f"{m.waiting} waiting for a worker"
         )
     o = h.outbox
     oldest = iso_utc(h.oldest_pending_at) or "-"

@@ -54,6 +54,15 @@ class IngestStats:
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
+    def merge(self, other: IngestStats) -> None:
+        """Add another mailbox's figures to these."""
+        self.processed += other.processed
+        self.skipped += other.skipped
+        self.quarantined += other.quarantined
+        self.notifications += other.notifications
+        for outcome, n in other.outcomes.items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
+
 
 @dataclass(frozen=True, slots=True)
 class EarlierCopy:

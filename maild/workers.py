@@ -18,6 +18,7 @@ import os
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exp
 
 from maild import systemd
 from maild.app import App
+from maild.config import MailboxSettings
 from maild.db import is_postgres
 from maild.errors import MaildError, TransientError
 from maild.ingest import Ingestor, IngestStats
@@ -45,6 +47,17 @@ SEND_PROCESS_FROM = 200  # pending messages from which `run --once` sends from a
 HELPER_LOOK = 1.0  # how often a worker without the lease looks for listed work
 OUTBOX_IDLE_CHECK = 1.0  # also how soon a standby worker helps send what another queued
 WAIT_CHUNK = 2.0
+
+
+@dataclass
+class Box:
+    """One mailbox a worker serves: its settings, its ingest pipeline and loop state."""
+
+    settings: MailboxSettings
+    name: str
+    ingestor: Ingestor
+    alive_at: float = field(default_factory=time.monotonic)
+    listing: bool = False
 
 
 @dataclass
@@ -105,27 +118,35 @@ class Worker:
         self.send_in_child = True
         self._child: SendProcess | None = None
         self._once = False
-        self._listing = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.mailbox = app.settings.mailbox.name
         self.leaser = MailboxLeaser(app.db, app.clock)
         self.metrics = Metrics()
-        self.ingest_alive_at = time.monotonic()
-        self.ingestor = Ingestor(
-            app.db,
-            app.service,
-            app.policy,
-            app.clock,
-            max_attachment_bytes=app.settings.support.max_attachment_size,
-            batch_size=app.settings.mailbox.batch_size,
+        self._here = threading.local()  # which mailbox the calling ingest thread serves
+        self.boxes = [self._box(m) for m in app.settings.mailboxes]
+
+    def _box(self, settings: MailboxSettings) -> Box:
+        name = settings.name
+        ingestor = Ingestor(
+            self.app.db,
+            self.app.service,
+            self.app.policy,
+            self.app.clock,
+            max_attachment_bytes=self.app.settings.support.max_attachment_size,
+            batch_size=settings.batch_size,
             on_queued=self._wake_outbox,
             should_stop=self._should_stop,
-            heartbeat=lambda: self.leaser.touch(self.mailbox),
+            heartbeat=lambda: self.leaser.touch(name),
             observe=self._observe_message,
             on_pending=self._pending_seen,
-            queue=WorkQueue(app.db, app.clock, self.leaser.holder),
+            queue=WorkQueue(self.app.db, self.app.clock, self.leaser.holder),
         )
+        return Box(settings, name, ingestor)
+
+    @property
+    def ingest_alive_at(self) -> float:
+        """When the least recently active mailbox loop last showed progress."""
+        return min(box.alive_at for box in self.boxes)
 
     def _dispatcher(self, sender: SmtpSender) -> Dispatcher:
         return Dispatcher(
@@ -175,7 +196,8 @@ class Worker:
 
         background = asyncio.create_task(send_meanwhile())
         try:
-            await self._ingest_once(report)
+            for box in self.boxes:
+                await self._ingest_once(report, box)
         finally:
             ingesting = False
             self._wake.set()
@@ -209,21 +231,22 @@ class Worker:
             if self._child is not None:
                 log.info("%d messages pending: sending from a process of its own", count)
 
-    async def _ingest_once(self, report: PassReport) -> None:
+    async def _ingest_once(self, report: PassReport, box: Box) -> None:
         try:
-            report.mailbox_busy = not await asyncio.to_thread(self.leaser.acquire, self.mailbox)
+            lister = await asyncio.to_thread(self.leaser.acquire, box.name)
         except OperationalError as e:
             report.errors.append(f"database unavailable: {e.orig}")
             return
-        lister = not report.mailbox_busy
         if not lister:
-            log.info("mailbox %s is listed by another worker; helping with what it listed", self.mailbox)
-        source = self.app.make_source()
+            report.mailbox_busy = True
+            log.info("mailbox %s is listed by another worker; helping with what it listed", box.name)
+        source = self.app.make_source(box.settings)
         try:
             await asyncio.to_thread(source.open)
-            report.ingest = await asyncio.to_thread(self.ingestor.run_once, source, lister=lister)
+            stats = await asyncio.to_thread(box.ingestor.run_once, source, lister=lister)
+            report.ingest.merge(stats)
             if lister:
-                await asyncio.to_thread(self.leaser.touch, self.mailbox, self.app.clock.now())
+                await asyncio.to_thread(self.leaser.touch, box.name, self.app.clock.now())
         except MaildError as e:
             report.errors.append(f"mailbox: {e}")
             log.error("mailbox: %s", e)
@@ -232,7 +255,7 @@ class Worker:
         finally:
             await asyncio.to_thread(source.close)
             if lister:
-                await asyncio.to_thread(self.leaser.release, self.mailbox)
+                await asyncio.to_thread(self.leaser.release, box.name)
 
     async def _dispatch_into(self, dispatcher: Dispatcher, report: PassReport) -> None:
         try:
@@ -264,11 +287,18 @@ class Worker:
         systemd.notify("STATUS=starting")
         if self.app.settings.metrics.listen:
             self.metrics.serve(self.app.settings.metrics.listen, self.app.db, self.app.clock)
-        ingest = asyncio.create_task(asyncio.to_thread(self._ingest_loop), name="ingest")
+        # One thread per mailbox, of their own: they block for as long as the daemon runs.
+        readers = ThreadPoolExecutor(max_workers=len(self.boxes), thread_name_prefix="ingest")
+        loop = self._loop
+
+        async def ingest_loop(box: Box) -> None:
+            await loop.run_in_executor(readers, self._ingest_loop, box)
+
+        ingest = [asyncio.create_task(ingest_loop(box), name=f"ingest {box.name}") for box in self.boxes]
         outbox = asyncio.create_task(self._outbox_loop(stop), name="outbox")
         deadlines = asyncio.create_task(self._deadline_loop(stop), name="deadlines")
         watchdog = asyncio.create_task(self._watchdog(stop), name="watchdog")
-        tasks = [ingest, outbox, deadlines, watchdog]
+        tasks = [*ingest, outbox, deadlines, watchdog]
         done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             if task.exception() is not None and not stop.is_set():
@@ -287,6 +317,7 @@ class Worker:
             )
             logging.shutdown()
             os._exit(0)
+        readers.shutdown(wait=False)
         results = [t.exception() if not t.cancelled() else None for t in tasks]
         errors = [
             r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
@@ -310,8 +341,9 @@ class Worker:
             systemd.notify("READY=1")
             return
         restart = self.app.reload(new)
-        self.ingestor.policy = self.app.policy
-        self.ingestor.max_attachment_bytes = self.app.settings.support.max_attachment_size
+        for box in self.boxes:
+            box.ingestor.policy = self.app.policy
+            box.ingestor.max_attachment_bytes = self.app.settings.support.max_attachment_size
         setup_logging(self.app.settings.logging.level, self.app.settings.logging.format)
         log.info("configuration and templates reloaded from %s", source)
         if restart:
@@ -323,8 +355,10 @@ class Worker:
         return self.stopping.is_set()
 
     def _alive(self) -> None:
-        """The ingest thread made progress: what the systemd watchdog vouches for."""
-        self.ingest_alive_at = time.monotonic()
+        """The calling ingest thread made progress: what the systemd watchdog vouches for."""
+        box: Box | None = getattr(self._here, "box", None)
+        if box is not None:
+            box.alive_at = time.monotonic()
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -358,10 +392,11 @@ class Worker:
             log.info("mailbox connected again")
         return True
 
-    def _ingest_loop(self) -> None:
+    def _ingest_loop(self, box: Box) -> None:
         """Every worker processes what it can claim; the lease holder also lists the mailbox."""
-        source = self.app.make_source()
-        poll = self.app.settings.mailbox.poll_interval.total_seconds()
+        self._here.box = box
+        source = self.app.make_source(box.settings)
+        poll = box.settings.poll_interval.total_seconds()
         ready = False
         try:
             while not self.stopping.is_set():
@@ -370,13 +405,13 @@ class Worker:
                 self.metrics.imap_connected.set(1)
                 try:
                     while not self.stopping.is_set():
-                        lister = self._try_lease()
-                        if not ready or lister != self._listing:
-                            ready = self._announce_ready(standby=not lister)
-                            self._listing = lister
-                        stats = self.ingestor.run_once(source, lister=lister)
+                        lister = self._try_lease(box)
+                        if not ready or lister != box.listing:
+                            ready = self._announce_ready(box, standby=not lister)
+                            box.listing = lister
+                        stats = box.ingestor.run_once(source, lister=lister)
                         if lister:
-                            self.leaser.touch(self.mailbox, self.app.clock.now())
+                            self.leaser.touch(box.name, self.app.clock.now())
                         if stats.processed or stats.quarantined:
                             log.info(
                                 "ingest pass: processed=%d quarantined=%d skipped=%d",
@@ -385,7 +420,7 @@ class Worker:
                                 stats.skipped,
                             )
                         if lister:
-                            self._wait_for_mail(source, poll)
+                            self._wait_for_mail(box, source, poll)
                         elif not (stats.processed or stats.quarantined or stats.skipped):
                             # A helper looks again soon: the lister may list new mail any moment.
                             self._sleep(min(poll, HELPER_LOOK))
@@ -407,14 +442,14 @@ class Worker:
         finally:
             source.close()
             with contextlib.suppress(OperationalError):
-                self.ingestor.queue.release(source.name)
+                box.ingestor.queue.release(source.name)
             with contextlib.suppress(OperationalError):
-                self.leaser.release(self.mailbox)
+                self.leaser.release(box.name)
 
-    def _try_lease(self) -> bool:
+    def _try_lease(self, box: Box) -> bool:
         """Hold the mailbox's lease (and so list it), or help another worker that holds it."""
         try:
-            return self.leaser.acquire(self.mailbox)
+            return self.leaser.acquire(box.name)
         except OperationalError as e:
             log.warning("database unavailable, retrying: %s", e.orig)
             return False
@@ -424,16 +459,16 @@ class Worker:
         source.close()
         self._sleep(pause)
 
-    def _announce_ready(self, *, standby: bool) -> bool:
+    def _announce_ready(self, box: Box, *, standby: bool) -> bool:
         if standby:
             systemd.notify("READY=1\nSTATUS=helping: another worker lists the mailbox")
-            log.info("helping: another worker lists %s; this one processes what it can claim", self.mailbox)
+            log.info("helping: another worker lists %s; this one processes what it can claim", box.name)
         else:
             systemd.notify("READY=1\nSTATUS=watching the mailbox")
-            log.info("watching %s", self.mailbox)
+            log.info("watching %s", box.name)
         return True
 
-    def _wait_for_mail(self, source: MailSource, poll: float) -> None:
+    def _wait_for_mail(self, box: Box, source: MailSource, poll: float) -> None:
         waited = 0.0
         while not self.stopping.is_set() and waited < poll:
             chunk = min(WAIT_CHUNK, poll - waited)
@@ -441,7 +476,7 @@ class Worker:
                 return
             waited += chunk
             self._alive()
-            self.leaser.touch(self.mailbox)
+            self.leaser.touch(box.name)
 
     async def _outbox_loop(self, stop: asyncio.Event) -> None:
         assert self._wake is not None

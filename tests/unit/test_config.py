@@ -264,3 +264,38 @@ def test_trusted_authserv_ids() -> None:
     assert s.support.trusted_authserv_ids == ("mx.example.com",)
     assert error_key(cfg(support__trusted_authserv_ids="mx.example.com")) == "support.trusted_authserv_ids"
     assert error_key(cfg(support__trusted_authserv_ids=[""])) == "support.trusted_authserv_ids"
+
+
+# --------------------------------------------------------------------------- several mailboxes
+
+
+def test_more_mailboxes_take_what_they_do_not_set_from_mailbox() -> None:
+    data = cfg()
+    data["mailboxes"] = {"ja": {"folder": "Japanese"}, "billing": {"username": "billing", "password": "b"}}
+    s = parse_settings(data)
+    assert [m.name for m in s.mailboxes] == [
+        "imap://support@127.0.0.1:10143/INBOX",
+        "imap://support@127.0.0.1:10143/Japanese",
+        "imap://billing@127.0.0.1:10143/INBOX",
+    ]
+    ja = s.mailboxes[1]
+    assert (ja.host, ja.password, ja.poll_interval) == ("127.0.0.1", "secret", timedelta(seconds=30))
+    assert s.mailboxes[2].password == "b"
+    assert parse_settings(cfg()).mailboxes == (parse_settings(cfg()).mailbox,)
+
+
+@pytest.mark.parametrize(
+    ("mailboxes", "key"),
+    [
+        ({"ja": {"folder": "INBOX"}}, "mailboxes.ja"),  # the same mailbox as [mailbox]
+        ({"ja": {"folder": "J"}, "jp": {"folder": "J"}}, "mailboxes.jp"),
+        ({"ja": "Japanese"}, "mailboxes.ja"),
+        ({"ja": {"foldr": "Japanese"}}, "mailboxes.ja.foldr"),
+        ({"ja": {"folder": "J", "port": 0}}, "mailboxes.ja.port"),
+        ("INBOX", "mailboxes"),
+    ],
+)
+def test_bad_extra_mailboxes_name_the_key(mailboxes: Any, key: str) -> None:
+    data = cfg()
+    data["mailboxes"] = mailboxes
+    assert error_key(data) == key
