@@ -53,6 +53,7 @@ use StrictUndefined instead, which is how a typo in a template is caught.
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import re
 import secrets
@@ -427,8 +428,14 @@ def _header_text(value: str) -> str:
     return one_line(value).replace("=?", "= ?")
 
 
+@functools.lru_cache(maxsize=4096)
 def _checked_address(value: str, what: str) -> Address:
-    """Exactly one bare addr-spec, or ValueError: a header must never gain a recipient."""
+    """Exactly one bare addr-spec, or ValueError: a header must never gain a recipient.
+
+    Cached: the same few addresses (ours, the agents', a case's people) come up
+    in every notification, and the email package's Address parse is slow.
+    Address objects are immutable and a refusal (an exception) is not cached.
+    """
     if any(unicodedata.category(ch) in {"Cc", "Zl", "Zp"} for ch in value):
         raise ValueError(f"{what} address contains control characters")
     spec = value.strip()

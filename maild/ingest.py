@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -71,12 +71,14 @@ class EarlierCopy:
     subject: str
 
 
+_EARLIER_COPY = select(InboundMessage.id, InboundMessage.from_addr, InboundMessage.subject).where(
+    InboundMessage.message_id == bindparam("message_id"), InboundMessage.outcome != "duplicate"
+)
+
+
 def _earlier_copy(s: Session, mail: InboundMail) -> EarlierCopy | None:
     """The processed record with this Message-ID, if any (Core: runs once per message)."""
-    query = select(InboundMessage.id, InboundMessage.from_addr, InboundMessage.subject).where(
-        InboundMessage.message_id == mail.message_id, InboundMessage.outcome != "duplicate"
-    )
-    row = s.connection().execute(query).first()
+    row = s.connection().execute(_EARLIER_COPY, {"message_id": mail.message_id}).first()
     return None if row is None else EarlierCopy(row.id, row.from_addr, row.subject)
 
 

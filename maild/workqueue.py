@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from maild.clock import Clock
@@ -115,6 +115,12 @@ def thread_groups(listed: Sequence[Listed], known: Mapping[str, str]) -> dict[st
 def _chunks(values: Sequence[str], size: int = IN_CHUNK) -> Iterable[Sequence[str]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+# Built once: this runs in every message's transaction.
+_DELETE_CLAIMED = delete(MailboxWork).where(
+    MailboxWork.id == bindparam("work_id"), MailboxWork.claimed_by == bindparam("holder")
+)
 
 
 class WorkQueue:
@@ -227,9 +233,7 @@ class WorkQueue:
 
     def done_in(self, session: Session, work_id: int) -> bool:
         """Inside the message's own transaction: its row goes. False if the claim was lost."""
-        result = session.connection().execute(
-            delete(MailboxWork).where(MailboxWork.id == work_id, MailboxWork.claimed_by == self.holder)
-        )
+        result = session.connection().execute(_DELETE_CLAIMED, {"work_id": work_id, "holder": self.holder})
         return bool(result.rowcount)
 
     def forget(self, work_ids: Sequence[int]) -> None:
