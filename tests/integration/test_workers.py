@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 from typing import Any
 
@@ -105,3 +106,39 @@ def test_two_workers_keep_a_reply_after_the_message_it_answers(
         "p2"
     )
     assert logs.count("outcome=comment_added") == pairs
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_workers_killed_and_restarted_at_random_lose_and_double_nothing(
+    pg_env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    import random
+
+    count = 300
+    subjects = [f"Chaos {i:03d}" for i in range(count)]
+    imap_box.append_many([message(ALICE, s, f"Body of {s}.") for s in subjects])
+    rng = random.Random(20261122)
+    names = ["c1", "c2"]
+    procs = {name: pg_env.start_daemon(name) for name in names}
+    try:
+        for _round in range(8):
+            time.sleep(rng.uniform(0.5, 2.0))
+            victim = rng.choice(names)
+            stop(procs[victim], signal.SIGKILL)
+            procs[victim] = pg_env.start_daemon(victim)
+        wait_until(lambda: len(pg_env.cases()) == count, timeout=180, what="every message")
+        wait_until(lambda: len(smtp_sink.messages()) >= count, timeout=60, what="every acknowledgement")
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                stop(proc)
+    assert sorted(c["subject"] for c in pg_env.cases()) == subjects
+    sent = Counter(m.msg["X-Maild-Case"] for m in smtp_sink.messages())
+    assert len(sent) == count
+    # A SIGKILL between the server's 250 and our commit re-sends at most one message per
+    # SMTP connection (2 by default): 8 kills, at most 16 repeats.
+    assert sum(v - 1 for v in sent.values()) <= 16
+    inbound = pg_env.ok("inbound", "list", "--limit", "1000", "--json").json()
+    assert Counter(r["outcome"] for r in inbound) == {"case_opened": count}
+    assert pg_env.ok("status", "--json").json()["mailboxes"][0]["waiting"] == 0
