@@ -9,13 +9,13 @@ work does, once per inbound message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Insert
 
 from maild.config import Settings
@@ -59,7 +59,7 @@ from maild.sla import BusinessCalendar, can_escalate, due_levels, first_response
 # --------------------------------------------------------------------------- facts for routing
 
 
-def case_facts(case: Case, account_domains: tuple[str, ...] = ()) -> CaseFacts:
+def case_facts(case: CaseRow, account_domains: tuple[str, ...] = ()) -> CaseFacts:
     return CaseFacts(
         id=case.id,
         number=case.number,
@@ -87,14 +87,39 @@ class Directory:
         self.domains: dict[int, tuple[str, ...]] = {}
 
 
-def load_case(session: Session, case_id: int) -> Case | None:
-    """A case with everything a comment's notifications read (no lazy loads later)."""
-    options = [
-        selectinload(Case.participants),
-        joinedload(Case.account),
-        joinedload(Case.primary_contact),
+def load_case(session: Session, case_id: int) -> CaseRow | None:
+    """A case with its account, primary contact and sharing settings, in two Core queries.
+
+    A comment on a case is the other hot path (the first is opening one):
+    reading and updating the case without the ORM costs a fraction of
+    loading its object graph and flushing it.
+    """
+    conn = session.connection()
+    row = conn.execute(_CASE_ROW, {"case_id": case_id}).first()
+    if row is None:
+        return None
+    participants = [
+        NewParticipant(p.email, p.name, p.role, p.contact_id)
+        for p in conn.execute(_CASE_PARTICIPANTS, {"case_id": case_id})
     ]
-    return session.get(Case, case_id, options=options)
+    return CaseRow(
+        id=row.id,
+        subject=row.subject,
+        severity=row.severity,
+        status=row.status,
+        account_id=row.account_id,
+        account_name=row.account_name,
+        account_plan=row.account_plan,
+        primary_contact=row.primary_email,
+        thread_root=row.thread_root,
+        created_at=row.created_at,
+        first_response_due_at=row.first_response_due_at,
+        first_responded_at=row.first_responded_at,
+        closed_at=row.closed_at,
+        fields=dict(row.fields or {}),
+        description=row.description,
+        participants=participants,
+    )
 
 
 class DbFacts:
@@ -103,13 +128,12 @@ class DbFacts:
     def __init__(self, session: Session, directory: Directory | None = None) -> None:
         self.session = session
         self.directory = directory or Directory()
-        self.loaded: dict[int, Case] = {}
+        self.loaded: dict[int, CaseRow] = {}
 
-    def _case(self, case_id: int) -> Case | None:
-        case = load_case(self.session, case_id)
+    def _case(self, case_id: int) -> CaseRow | None:
+        case = self.loaded.get(case_id) or load_case(self.session, case_id)
         if case is not None:
-            # The session only holds unmodified rows weakly: keep the case for apply().
-            self.loaded[case_id] = case
+            self.loaded[case_id] = case  # for apply(), in the same transaction
         return case
 
     def case_by_id(self, case_id: int) -> CaseFacts | None:
@@ -235,8 +259,15 @@ class CaseService:
         return _insert_row(session, _INSERT_INBOUND, values)
 
     def apply(
-        self, session: Session, mail: InboundMail, decision: Decision, mailbox: str, key: str
+        self,
+        session: Session,
+        mail: InboundMail,
+        decision: Decision,
+        mailbox: str,
+        key: str,
+        loaded: Mapping[int, CaseRow] | None = None,
     ) -> Applied:
+        """`loaded`: cases routing read in this transaction (saves reading them again)."""
         if isinstance(decision, Ignore):
             return self._ignore(session, mail, decision, mailbox, key)
         if isinstance(decision, Reject):
@@ -245,7 +276,7 @@ class CaseService:
             return self._helpdesk(session, mail, decision, mailbox, key)
         if isinstance(decision, OpenCase):
             return self._open(session, mail, decision, mailbox, key)
-        return self._comment(session, mail, decision, mailbox, key)
+        return self._comment(session, mail, decision, mailbox, key, loaded or {})
 
     def _ignore(self, session: Session, mail: InboundMail, d: Ignore, mailbox: str, key: str) -> Applied:
         """Automatic mail is only recorded; a bounce of our notification also marks that delivery failed."""
@@ -465,13 +496,15 @@ class CaseService:
         ]
         return rows, {a.email: known[a.email].language if a.email in known else None for a in addresses}
 
-    def _add_collaborators(self, session: Session, case: Case, addresses: Sequence[Address]) -> None:
+    def _add_collaborators(self, session: Session, case: CaseRow, addresses: Sequence[Address]) -> None:
         if not addresses:
             return
         now = self.clock.now()
-        case.participants.extend(
-            Participant(**p.values(), created_at=now) for p in self._collaborators(session, addresses)[0]
+        new = self._collaborators(session, addresses)[0]
+        session.connection().execute(
+            _INSERT_PARTICIPANT, [{**p.values(), "case_id": case.id, "created_at": now} for p in new]
         )
+        case.participants.extend(new)
 
     def _store_attachments(
         self, session: Session, mail: InboundMail, case_id: int, comment_id: int | None
@@ -494,8 +527,16 @@ class CaseService:
         ]
         session.connection().execute(_INSERT_ATTACHMENT, rows)
 
-    def _comment(self, session: Session, mail: InboundMail, d: AddComment, mailbox: str, key: str) -> Applied:
-        case = load_case(session, d.case.id)
+    def _comment(
+        self,
+        session: Session,
+        mail: InboundMail,
+        d: AddComment,
+        mailbox: str,
+        key: str,
+        loaded: Mapping[int, CaseRow],
+    ) -> Applied:
+        case = loaded.get(d.case.id) or load_case(session, d.case.id)
         assert case is not None
         body = strip_command(extract_reply(mail.text)) if d.command else extract_reply(mail.text)
         inbound_id = self.record(session, mail, mailbox, key, d.outcome, d.reason, case.id)
@@ -517,10 +558,14 @@ class CaseService:
         sent = self.after_comment(
             session, case, comment, d.role, in_reply_to=mail.message_id, reopen=d.reopen
         )
-        if d.command == "close":
-            sent += self._command_close(session, mail, case, d)
-        elif d.command == "escalate":
-            sent += self._command_escalate(session, mail, case, d)
+        if d.command is not None:
+            # Commands are rare: they work on the ORM case, read fresh after the UPDATE above.
+            orm = session.get(Case, case.id)
+            assert orm is not None
+            if d.command == "close":
+                sent += self._command_close(session, mail, orm, d)
+            else:
+                sent += self._command_escalate(session, mail, orm, d)
         return Applied(d.outcome, d.reason, case.number, sent)
 
     # ------------------------------------------------------------------ shared by email and CLI
@@ -528,7 +573,7 @@ class CaseService:
     def add_comment(
         self,
         session: Session,
-        case: Case,
+        case: CaseRow,
         author: str,
         author_name: str,
         role: Role | str,
@@ -557,7 +602,7 @@ class CaseService:
     def after_comment(
         self,
         session: Session,
-        case: Case,
+        case: CaseRow,
         comment: NewComment,
         role: str,
         *,
@@ -565,22 +610,31 @@ class CaseService:
         reopen: bool = False,
         waiting: bool = False,
     ) -> int:
-        """Status bookkeeping and notifications that every comment causes."""
+        """Status bookkeeping and notifications that every comment causes (one Core UPDATE)."""
         now = self.clock.now()
         old_status = case.status
+        changes: dict[str, Any] = {"updated_at": now}
         if role == "agent":
             if case.first_responded_at is None:
-                case.first_responded_at = now
-                case.next_escalation_at = None
+                case.first_responded_at = changes["first_responded_at"] = now
+                changes["next_escalation_at"] = None
             if case.status != "closed":
                 case.status = "waiting_on_customer" if waiting else "in_progress"
         else:
             if reopen or case.status == "waiting_on_customer":
                 case.status = "in_progress" if case.first_responded_at else "new"
-                case.closed_at = None
-                if reopen and case.first_responded_at is None:
-                    case.next_escalation_at = self._next_escalation(case, self._sent_levels(session, case))
-        case.updated_at = now
+                case.closed_at = changes["closed_at"] = None
+                if reopen and case.first_responded_at is None and case.first_response_due_at is not None:
+                    plan = self.settings.sla.plan(case.account_plan)
+                    changes["next_escalation_at"] = self._escalation_time(
+                        case.created_at,
+                        case.first_response_due_at,
+                        plan.calendar,
+                        self._sent_level_ids(session, case.id),
+                    )
+        if case.status != old_status:
+            changes["status"] = case.status
+        session.connection().execute(update(Case).where(Case.id == case.id).values(**changes))
         comment_ctx = {
             "author": comment.author_email,
             "author_name": comment.author_name,
@@ -590,7 +644,13 @@ class CaseService:
         }
         recipients = self.notifier.case_recipients(session, case, exclude=[comment.author_email])
         rows = self.notifier.enqueue_many(
-            session, "comment_added", recipients, case=case, comment=comment_ctx, in_reply_to=in_reply_to
+            session,
+            "comment_added",
+            recipients,
+            case=case,
+            case_ctx=case.context(),
+            comment=comment_ctx,
+            in_reply_to=in_reply_to,
         )
         sent = len(rows)
         if case.status != old_status and (reopen or old_status == "closed"):
@@ -600,6 +660,7 @@ class CaseService:
                     "reopened",
                     self.notifier.case_recipients(session, case),
                     case=case,
+                    case_ctx=case.context(),
                     extra={"old_status": old_status, "new_status": case.status},
                 )
             )
@@ -663,7 +724,11 @@ class CaseService:
     # ------------------------------------------------------------------ escalation
 
     def _sent_levels(self, session: Session, case: Case) -> set[int]:
-        return set(session.execute(select(Escalation.level).where(Escalation.case_id == case.id)).scalars())
+        return self._sent_level_ids(session, case.id)
+
+    def _sent_level_ids(self, session: Session, case_id: int) -> set[int]:
+        query = select(Escalation.level).where(Escalation.case_id == case_id)
+        return set(session.connection().execute(query).scalars())
 
     def _next_escalation(self, case: Case, sent: set[int]) -> datetime | None:
         """When the deadline scan must next look at this case (indexed), or None."""
@@ -798,6 +863,49 @@ class NewCase:
         return format_case_number(self.id)
 
 
+@dataclass(slots=True)
+class CaseRow:
+    """A case read with Core for a comment: what routing, bookkeeping and notifications need."""
+
+    id: int
+    subject: str
+    severity: int
+    status: str
+    account_id: int
+    account_name: str
+    account_plan: str
+    primary_contact: str
+    thread_root: str
+    created_at: datetime
+    first_response_due_at: datetime | None
+    first_responded_at: datetime | None
+    closed_at: datetime | None
+    fields: dict[str, Any]
+    description: str
+    participants: list[NewParticipant]
+
+    @property
+    def number(self) -> str:
+        return format_case_number(self.id)
+
+    def context(self) -> dict[str, Any]:
+        """The template view (notify.case_view) of the case as it is now."""
+        return case_view(
+            number=self.number,
+            subject=self.subject,
+            severity=self.severity,
+            status=self.status,
+            account=self.account_name,
+            primary_contact=self.primary_contact,
+            collaborators=[p.email for p in self.participants if p.role == "collaborator"],
+            created_at=self.created_at,
+            first_response_due_at=self.first_response_due_at,
+            first_responded_at=self.first_responded_at,
+            fields=self.fields,
+            description=self.description,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class NewComment:
     """A comment just written: what its notifications say about it."""
@@ -818,6 +926,34 @@ def _insert_row(session: Session, statement: Insert, values: dict[str, Any]) -> 
     return int(key[0])
 
 
+_PRIMARY = aliased(Contact)
+_CASE_ROW = (
+    select(
+        Case.id,
+        Case.subject,
+        Case.severity,
+        Case.status,
+        Case.account_id,
+        Account.name.label("account_name"),
+        Account.plan.label("account_plan"),
+        _PRIMARY.email.label("primary_email"),
+        Case.thread_root,
+        Case.created_at,
+        Case.first_response_due_at,
+        Case.first_responded_at,
+        Case.closed_at,
+        Case.fields,
+        Case.description,
+    )
+    .join(Account, Account.id == Case.account_id)
+    .join(_PRIMARY, _PRIMARY.id == Case.primary_contact_id)
+    .where(Case.id == bindparam("case_id"))
+)
+_CASE_PARTICIPANTS = (
+    select(Participant.email, Participant.name, Participant.role, Participant.contact_id)
+    .where(Participant.case_id == bindparam("case_id"))
+    .order_by(Participant.id)
+)
 _INSERT_CASE = table(Case).insert()
 _INSERT_PARTICIPANT = table(Participant).insert()
 _INSERT_INBOUND = table(InboundMessage).insert()

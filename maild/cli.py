@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from maild.app import App
+from maild.cases import load_case
 from maild.clock import iso_utc
 from maild.config import ConfigErrors, Settings, config_path, load_settings
 from maild.db import Database, upgrade
@@ -331,9 +332,11 @@ def cmd_case_reply(app: App, args: argparse.Namespace) -> int:
         agent = s.execute(select(Agent).where(Agent.email == agent_email)).scalar_one_or_none()
         if agent is None:
             raise NotFound(f"{agent_email} is not an agent (add it with `maild agent add`)")
-        comment = app.service.add_comment(s, case, agent.email, agent.name, "agent", body, body, source="cli")
-        queued = app.service.after_comment(s, case, comment, "agent", in_reply_to=None, waiting=args.waiting)
-        number, status = case.number, case.status
+        row = load_case(s, case.id)
+        assert row is not None
+        comment = app.service.add_comment(s, row, agent.email, agent.name, "agent", body, body, source="cli")
+        queued = app.service.after_comment(s, row, comment, "agent", in_reply_to=None, waiting=args.waiting)
+        number, status = row.number, row.status
     print(f"reply added to case {number} (status {status}); {queued} notification(s) queued")
     return 0
 

@@ -301,9 +301,9 @@ class Ingestor:
             )
             if (again := _earlier_copy(s, mail)) is not None:
                 return self._duplicate(s, mailbox, key, mail, again.id)
-        facts = DbFacts(s, directory)  # holds the rows routing loaded until apply() is done
+        facts = DbFacts(s, directory)  # apply() reuses the cases routing read
         decision = route(mail, facts, self.policy, self.clock.now())
-        return self.service.apply(s, mail, decision, mailbox, key)
+        return self.service.apply(s, mail, decision, mailbox, key, facts.loaded)
 
     def _duplicate(self, s: Session, mailbox: str, key: str, mail: InboundMail, original_id: int) -> Applied:
         """The same message again (another copy, another folder, a resend): recorded, no effect."""
