@@ -9,6 +9,7 @@ work does, once per inbound message.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,17 +75,23 @@ def case_facts(case: CaseRow, account_domains: tuple[str, ...] = ()) -> CaseFact
 
 
 class Directory:
-    """Contacts, agents and account domains, read once per batch of messages.
+    """Contacts, agents and account domains, read at most once every few seconds.
 
-    Routing asks for the same few people over and over; a batch-long cache
-    turns those queries into dictionary lookups. A contact added meanwhile
-    is seen from the next batch on.
+    Routing asks for the same few people over and over; a short-lived cache
+    turns those queries into dictionary lookups. A contact added (or made
+    designated) meanwhile is seen within MAX_AGE seconds.
     """
+
+    MAX_AGE = 1.0
 
     def __init__(self) -> None:
         self.contacts: dict[str, ContactFacts | None] = {}
         self.agents: dict[str, AgentFacts] | None = None
         self.domains: dict[int, tuple[str, ...]] = {}
+        self.born = time.monotonic()
+
+    def stale(self) -> bool:
+        return time.monotonic() - self.born > self.MAX_AGE
 
 
 def load_case(session: Session, case_id: int) -> CaseRow | None:

@@ -112,6 +112,7 @@ class Ingestor:
         self.max_attachment_bytes = max_attachment_bytes
         self.batch_size = batch_size
         self.queue = queue
+        self._directory = Directory()
         # Claims smaller than a fetch batch: workers sharing a mailbox finish together.
         self.claim_size = max(10, batch_size // 4)
         self.on_queued = on_queued or (lambda: None)
@@ -186,7 +187,9 @@ class Ingestor:
         failed: list[str] = []
         recorded = self._recorded(source.name, [m.key for m in messages])
         handled: list[int] = []
-        directory = Directory()
+        if self._directory.stale():
+            self._directory = Directory()
+        directory = self._directory
         for message in messages:
             if self.should_stop():
                 break
