@@ -105,10 +105,11 @@ def load_case(session: Session, case_id: int) -> CaseRow | None:
     row = conn.execute(_CASE_ROW, {"case_id": case_id}).first()
     if row is None:
         return None
-    participants = [
-        NewParticipant(p.email, p.name, p.role, p.contact_id)
-        for p in conn.execute(_CASE_PARTICIPANTS, {"case_id": case_id})
-    ]
+    participants: list[NewParticipant] = []
+    languages: dict[str, str | None] = {}
+    for p in conn.execute(_CASE_PARTICIPANTS, {"case_id": case_id}):
+        participants.append(NewParticipant(p.email, p.name, p.role, p.contact_id))
+        languages[p.email] = p.language
     return CaseRow(
         id=row.id,
         subject=row.subject,
@@ -126,6 +127,7 @@ def load_case(session: Session, case_id: int) -> CaseRow | None:
         fields=dict(row.fields or {}),
         description=row.description,
         participants=participants,
+        languages=languages,
     )
 
 
@@ -507,11 +509,12 @@ class CaseService:
         if not addresses:
             return
         now = self.clock.now()
-        new = self._collaborators(session, addresses)[0]
+        new, languages = self._collaborators(session, addresses)
         session.connection().execute(
             _INSERT_PARTICIPANT, [{**p.values(), "case_id": case.id, "created_at": now} for p in new]
         )
         case.participants.extend(new)
+        case.languages.update(languages)
 
     def _store_attachments(
         self, session: Session, mail: InboundMail, case_id: int, comment_id: int | None
@@ -649,7 +652,9 @@ class CaseService:
             "body": comment.body,
             "attachments": [{"filename": name, "size": size} for name, size in comment.attachments],
         }
-        recipients = self.notifier.case_recipients(session, case, exclude=[comment.author_email])
+        recipients = self.notifier.case_recipients(
+            session, case, exclude=[comment.author_email], languages=case.languages
+        )
         rows = self.notifier.enqueue_many(
             session,
             "comment_added",
@@ -665,7 +670,7 @@ class CaseService:
                 self.notifier.enqueue_many(
                     session,
                     "reopened",
-                    self.notifier.case_recipients(session, case),
+                    self.notifier.case_recipients(session, case, languages=case.languages),
                     case=case,
                     case_ctx=case.context(),
                     extra={"old_status": old_status, "new_status": case.status},
@@ -890,6 +895,7 @@ class CaseRow:
     fields: dict[str, Any]
     description: str
     participants: list[NewParticipant]
+    languages: dict[str, str | None]  # participant email -> contact language, read with them
 
     @property
     def number(self) -> str:
@@ -957,7 +963,8 @@ _CASE_ROW = (
     .where(Case.id == bindparam("case_id"))
 )
 _CASE_PARTICIPANTS = (
-    select(Participant.email, Participant.name, Participant.role, Participant.contact_id)
+    select(Participant.email, Participant.name, Participant.role, Participant.contact_id, Contact.language)
+    .outerjoin(Contact, Contact.email == Participant.email)
     .where(Participant.case_id == bindparam("case_id"))
     .order_by(Participant.id)
 )

@@ -44,6 +44,7 @@ log = logging.getLogger("maild.worker")
 
 DEADLINE_SCAN_EVERY = 1.0
 SEND_PROCESS_FROM = 200  # pending messages from which `run --once` sends from a second process
+LEASE_RENEW_EVERY = 5.0  # seconds between lease renewals while claims are processed
 HELPER_LOOK = 1.0  # how often a worker without the lease looks for listed work
 OUTBOX_IDLE_CHECK = 1.0  # also how soon a standby worker helps send what another queued
 WAIT_CHUNK = 2.0
@@ -123,6 +124,7 @@ class Worker:
         self.leaser = MailboxLeaser(app.db, app.clock)
         self.metrics = Metrics()
         self._here = threading.local()  # which mailbox the calling ingest thread serves
+        self._touched: dict[str, float] = {}
         self.boxes = [self._box(m) for m in app.settings.mailboxes]
 
     def _box(self, settings: MailboxSettings) -> Box:
@@ -136,12 +138,19 @@ class Worker:
             batch_size=settings.batch_size,
             on_queued=self._wake_outbox,
             should_stop=self._should_stop,
-            heartbeat=lambda: self.leaser.touch(name),
+            heartbeat=lambda: self._heartbeat(name),
             observe=self._observe_message,
             on_pending=self._pending_seen,
             queue=WorkQueue(self.app.db, self.app.clock, self.leaser.holder),
         )
         return Box(settings, name, ingestor)
+
+    def _heartbeat(self, mailbox: str) -> None:
+        """Renew the lease between claims, at most every few seconds (it lasts 30 s)."""
+        now = time.monotonic()
+        if now - self._touched.get(mailbox, 0.0) >= LEASE_RENEW_EVERY:
+            self._touched[mailbox] = now
+            self.leaser.touch(mailbox)
 
     @property
     def ingest_alive_at(self) -> float:
