@@ -110,25 +110,8 @@ def load_case(session: Session, case_id: int) -> CaseRow | None:
     for p in conn.execute(_CASE_PARTICIPANTS, {"case_id": case_id}):
         participants.append(NewParticipant(p.email, p.name, p.role, p.contact_id))
         languages[p.email] = p.language
-    return CaseRow(
-        id=row.id,
-        subject=row.subject,
-        severity=row.severity,
-        status=row.status,
-        account_id=row.account_id,
-        account_name=row.account_name,
-        account_plan=row.account_plan,
-        primary_contact=row.primary_email,
-        thread_root=row.thread_root,
-        created_at=row.created_at,
-        first_response_due_at=row.first_response_due_at,
-        first_responded_at=row.first_responded_at,
-        closed_at=row.closed_at,
-        fields=dict(row.fields or {}),
-        description=row.description,
-        participants=participants,
-        languages=languages,
-    )
+    columns = {**row._mapping, "fields": dict(row.fields or {})}
+    return CaseRow(**columns, participants=participants, languages=languages)
 
 
 class DbFacts:
@@ -949,7 +932,7 @@ _CASE_ROW = (
         Case.account_id,
         Account.name.label("account_name"),
         Account.plan.label("account_plan"),
-        _PRIMARY.email.label("primary_email"),
+        _PRIMARY.email.label("primary_contact"),
         Case.thread_root,
         Case.created_at,
         Case.first_response_due_at,

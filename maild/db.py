@@ -50,9 +50,9 @@ def make_engine(url: str) -> Engine:
 
 
 def _ensure_sqlite_dir(url: str) -> None:
-    path = url.split("///", 1)[1] if "///" in url else ""
-    if path and path != ":memory:":
-        parent = Path(path).parent
+    path = _sqlite_file(url)
+    if path is not None:
+        parent = path.parent
         if not parent.exists():
             try:
                 parent.mkdir(parents=True, exist_ok=True)

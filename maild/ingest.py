@@ -11,11 +11,12 @@ with its reason, and the batch goes on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import bindparam, select
@@ -37,6 +38,19 @@ log = logging.getLogger("maild.ingest")
 
 CLAIM_LOST = "claim_lost"
 LISTING_CHUNK = 500
+
+
+def _unavailable(e: OperationalError) -> TransientError:
+    return TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}")
+
+
+@contextlib.contextmanager
+def database_up() -> Iterator[None]:
+    """A database that went away is a transient error: the loop keeps its work and retries."""
+    try:
+        yield
+    except OperationalError as e:
+        raise _unavailable(e) from e
 
 
 class ClaimLost(Exception):
@@ -142,21 +156,17 @@ class Ingestor:
         """Put the mailbox's new messages in the work queue; returns how many were added."""
         keys = source.pending()
         self.on_pending(len(keys))
-        try:
+        with database_up():
             known = self.queue.listed_keys(source.name, keys)
             new = [k for k in keys if k not in known]
             added = 0
             for start in range(0, len(new), LISTING_CHUNK):
                 added += self.queue.add(source.name, source.listing(new[start : start + LISTING_CHUNK]))
-        except OperationalError as e:
-            raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
         return added
 
     def _claim(self, mailbox: str) -> list[Claim]:
-        try:
+        with database_up():
             return self.queue.claim(mailbox, self.claim_size)
-        except OperationalError as e:
-            raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
 
     def _claimed(self, source: MailSource, claims: list[Claim], stats: IngestStats) -> None:
         work = {c.key: c.work_id for c in claims}
@@ -171,10 +181,8 @@ class Ingestor:
             source.quarantine(failed)
 
     def _forget(self, work_ids: list[int]) -> None:
-        try:
+        with database_up():
             self.queue.forget(work_ids)
-        except OperationalError as e:
-            raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
 
     def _batch(
         self,
@@ -236,14 +244,11 @@ class Ingestor:
         """Which of these mailbox keys already have a record (one query per batch)."""
         if not keys:
             return set()
-        try:
-            with self.db.reader() as s:
-                query = select(InboundMessage.source_key).where(
-                    InboundMessage.mailbox == mailbox, InboundMessage.source_key.in_(keys)
-                )
-                return set(s.execute(query).scalars())
-        except OperationalError as e:
-            raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
+        with database_up(), self.db.reader() as s:
+            query = select(InboundMessage.source_key).where(
+                InboundMessage.mailbox == mailbox, InboundMessage.source_key.in_(keys)
+            )
+            return set(s.execute(query).scalars())
 
     def process(
         self,
@@ -269,7 +274,7 @@ class Ingestor:
             log.info("message %s: claim expired and taken by another worker; left to it", key)
             return Applied(CLAIM_LOST, "claim lost")
         except OperationalError as e:
-            raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
+            raise _unavailable(e) from e
         except IntegrityError:
             log.info("message already recorded by another worker key=%s", key)
             return None

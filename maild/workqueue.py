@@ -123,6 +123,16 @@ _DELETE_CLAIMED = delete(MailboxWork).where(
 )
 
 
+def _listed(s: Session, mailbox: str, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(list(keys)):
+        query = select(MailboxWork.source_key).where(
+            MailboxWork.mailbox == mailbox, MailboxWork.source_key.in_(chunk)
+        )
+        found.update(s.execute(query).scalars())
+    return found
+
+
 class WorkQueue:
     """mailbox_work for one worker (`holder`)."""
 
@@ -134,14 +144,8 @@ class WorkQueue:
 
     def listed_keys(self, mailbox: str, keys: Sequence[str]) -> set[str]:
         """Which of these keys are listed already."""
-        found: set[str] = set()
         with self.db.reader() as s:
-            for chunk in _chunks(list(keys)):
-                query = select(MailboxWork.source_key).where(
-                    MailboxWork.mailbox == mailbox, MailboxWork.source_key.in_(chunk)
-                )
-                found.update(s.execute(query).scalars())
-        return found
+            return _listed(s, mailbox, keys)
 
     def add(self, mailbox: str, listed: Sequence[Listed]) -> int:
         """List new messages (the lease holder's job); returns how many were added."""
@@ -149,12 +153,7 @@ class WorkQueue:
             return 0
         now = self.clock.now()
         with self.db.session() as s:
-            already: set[str] = set()
-            for chunk in _chunks([m.key for m in listed]):
-                query = select(MailboxWork.source_key).where(
-                    MailboxWork.mailbox == mailbox, MailboxWork.source_key.in_(chunk)
-                )
-                already.update(s.execute(query).scalars())
+            already = _listed(s, mailbox, [m.key for m in listed])
             new = [m for m in listed if m.key not in already]
             if not new:
                 return 0
