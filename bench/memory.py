@@ -60,17 +60,18 @@ def attachment_rows(url: str) -> str:
     try:
         with engine.connect() as c:
             rows = c.execute(
-                text("SELECT filename, size, data IS NOT NULL, dropped_reason FROM attachments ORDER BY id")
+                text(
+                    "SELECT a.filename, a.size, length(d.data), a.dropped_reason FROM attachments a"
+                    " LEFT JOIN attachment_data d ON d.attachment_id = a.id ORDER BY a.id"
+                )
             ).all()
     finally:
         engine.dispose()
-    return (
-        "; ".join(
-            f"{r[0]} {r[1] / 1e6:.1f} MB {'stored' if r[2] else 'dropped'}{f' ({r[3]})' if r[3] else ''}"
-            for r in rows
-        )
-        or "no attachment rows"
-    )
+    described = []
+    for name, size, kept, reason in rows:
+        state = f"stored ({kept} bytes)" if kept is not None else "dropped"
+        described.append(f"{name} {size / 1e6:.1f} MB {state}{f' ({reason})' if reason else ''}")
+    return "; ".join(described) or "no attachment rows"
 
 
 def outcomes(path) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Insert
 
+from maild import blobs
 from maild.config import Settings
 from maild.i18n import rejection_reason_text
 from maild.inbound import Address, InboundMail
@@ -512,13 +513,16 @@ class CaseService:
                 "filename": a.filename,
                 "content_type": a.content_type,
                 "size": a.size,
-                "data": a.data,
                 "dropped_reason": a.dropped_reason,
                 "created_at": now,
             }
             for a in mail.attachments
         ]
-        session.connection().execute(_INSERT_ATTACHMENT, rows)
+        conn = session.connection()
+        ids = conn.execute(_INSERT_ATTACHMENT, rows).scalars().all()
+        for attachment_id, a in zip(ids, mail.attachments, strict=True):
+            if a.data is not None:
+                blobs.store(conn, attachment_id, a.data)
 
     def _comment(
         self,
@@ -955,5 +959,7 @@ _INSERT_CASE = table(Case).insert()
 _INSERT_PARTICIPANT = table(Participant).insert()
 _INSERT_INBOUND = table(InboundMessage).insert()
 _INSERT_COMMENT = table(Comment).insert()
-_INSERT_ATTACHMENT = table(Attachment).insert()
+_INSERT_ATTACHMENT = (
+    table(Attachment).insert().returning(table(Attachment).c.id, sort_by_parameter_order=True)
+)
 _INSERT_THREAD = table(ThreadMessage).insert()

@@ -109,6 +109,10 @@ def build_parser() -> ArgumentParser:
     k_sev.add_argument("severity", type=int, choices=(1, 2, 3, 4))
     k_sev.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
     k_sev.add_argument("--reason", default="")
+    k_file = case.add_parser("attachment", help="write a stored attachment's bytes to stdout or a file")
+    k_file.add_argument("number")
+    k_file.add_argument("attachment", help="its id (as `case show` lists it) or its file name")
+    k_file.add_argument("--output", "-o", metavar="PATH", help="write here instead of stdout")
     k_close = case.add_parser("close", help="close a case")
     k_close.add_argument("number")
     k_close.add_argument("--as", dest="as_", metavar="EMAIL")
@@ -315,6 +319,37 @@ def cmd_case_show(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_case_attachment(app: App, args: argparse.Namespace) -> int:
+    from maild import blobs
+
+    with app.db.reader() as s:
+        case = _case(s, args.number)
+        wanted = args.attachment.strip()
+        rows = list(s.execute(select(Attachment).where(Attachment.case_id == case.id)).scalars())
+        found = [a for a in rows if (str(a.id) == wanted if wanted.isdigit() else a.filename == wanted)]
+        if not found:
+            raise NotFound(f"case {args.number} has no attachment {wanted!r}")
+        if len(found) > 1:
+            ids = ", ".join(str(a.id) for a in found)
+            raise UsageError(
+                f"case {args.number} has {len(found)} attachments named {wanted!r}: give an id ({ids})"
+            )
+        (attachment,) = found
+        if attachment.dropped_reason:
+            raise NotFound(f"attachment {attachment.id} was not stored: {attachment.dropped_reason}")
+        data = blobs.load(s.connection(), attachment.id)
+    if data is None:
+        raise NotFound(f"attachment {attachment.id} has no stored bytes")
+    if args.output:
+        try:
+            Path(args.output).write_bytes(data)
+        except OSError as e:
+            raise MaildError(f"cannot write {args.output}: {e.strerror}") from None
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
 def cmd_case_reply(app: App, args: argparse.Namespace) -> int:
     agent_email = _email(args.as_, "agent")
     if args.body_file:
@@ -429,6 +464,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[App, argparse.Namespace], int]]
     ("case", "show"): cmd_case_show,
     ("case", "reply"): cmd_case_reply,
     ("case", "close"): cmd_case_close,
+    ("case", "attachment"): cmd_case_attachment,
     ("case", "severity"): cmd_case_severity,
     ("inbound", "list"): cmd_inbound_list,
     ("inbound", "raw"): cmd_inbound_raw,

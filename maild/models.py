@@ -245,11 +245,26 @@ class Attachment(Base):
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
     size: Mapped[int] = mapped_column(BigInteger)
-    data: Mapped[bytes | None] = mapped_column(LargeBinary)
     dropped_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
 
     comment: Mapped[Comment | None] = relationship(back_populates="attachments")
+
+
+class AttachmentData(Base):
+    """A stored attachment's bytes, apart from its row.
+
+    Listing a case's attachments never reads the bytes, and on SQLite the
+    bytes are written in slices into a zeroblob (maild.blobs), so storing a
+    50 MB attachment does not hold two more copies of it in memory.
+    """
+
+    __tablename__ = "attachment_data"
+
+    attachment_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ThreadMessage(Base):

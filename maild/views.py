@@ -12,7 +12,12 @@ from maild.models import Attachment, Case, Comment, InboundMessage
 
 
 def _attachment(a: Attachment) -> dict[str, Any]:
-    out: dict[str, Any] = {"filename": a.filename, "size": a.size, "content_type": a.content_type}
+    out: dict[str, Any] = {
+        "id": a.id,
+        "filename": a.filename,
+        "size": a.size,
+        "content_type": a.content_type,
+    }
     if a.dropped_reason:
         out["dropped"] = a.dropped_reason
     return out
@@ -100,7 +105,7 @@ def case_text(data: dict[str, Any]) -> str:
         lines.append(f"--- {c['author']} ({c['role']}) at {c['created_at']}")
         lines.append(c["body"])
         for a in c["attachments"]:
-            lines.append(f"    [attachment] {a['filename']} ({a['size']} bytes)")
+            lines.append(f"    [attachment {a['id']}] {a['filename']} ({a['size']} bytes)")
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
 from datetime import datetime
@@ -141,6 +142,49 @@ def test_attachments_are_stored_and_listed(env: MaildEnv, imap_box: Any, smtp_si
     assert {a["filename"] for a in listed} >= {"server.log"}
     assert {a["size"] for a in listed if a["filename"] == "server.log"} == {1234}
     assert all("/" not in a["filename"] and ".." not in a["filename"] for a in listed)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_stored_attachments_come_back_byte_for_byte(
+    backend: str, request: pytest.FixtureRequest, imap_box: Any, smtp_sink: Any, tmp_path: Any
+) -> None:
+    env: MaildEnv = request.getfixturevalue("env" if backend == "sqlite" else "pg_env")
+    rng = random.Random(6)
+    # Over several of maild.blobs' 1 MiB slices and not a multiple of one; an empty file too.
+    dump = rng.randbytes(3 * 1024 * 1024 + 12345)
+    number, acks = open_case(
+        env,
+        imap_box,
+        smtp_sink,
+        attachments=[("core.bin", dump, "application/octet-stream"), ("empty.txt", b"", "text/plain")],
+    )
+    (core,) = [a for a in env.case(number)["attachments"] if a["filename"] == "core.bin"]
+    assert core["size"] == len(dump) and isinstance(core["id"], int)
+    assert env.run_process("case", "attachment", number, str(core["id"])) == dump, "by id, to stdout"
+    out = tmp_path / "empty.out"
+    env.ok("case", "attachment", number, "empty.txt", "--output", str(out))
+    assert out.exists() and out.read_bytes() == b"", "by name, to a file"
+    missing = env.run("case", "attachment", number, "nothing.txt")
+    assert missing.code == 2 and "no attachment 'nothing.txt'" in missing.err
+    assert "Traceback" not in missing.err
+
+    ack = acks[ALICE][0].msg
+    imap_box.append(
+        message(
+            ALICE,
+            f"Re: {ack['Subject']}",
+            "A second, shorter dump.",
+            to=reply_address_of(ack),
+            in_reply_to=str(ack["Message-ID"]),
+            attachments=[("core.bin", dump[:100], "application/octet-stream")],
+        )
+    )
+    env.run_once()
+    (comment,) = env.case(number)["comments"]
+    (second,) = comment["attachments"]
+    assert env.run_process("case", "attachment", number, str(second["id"])) == dump[:100]
+    both = env.run("case", "attachment", number, "core.bin")
+    assert both.code == 2 and f"{core['id']}, {second['id']}" in both.err, "two of that name: ids asked for"
 
 
 def test_japanese_iso_2022_jp_mail_opens_a_japanese_case(
