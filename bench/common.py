@@ -210,6 +210,7 @@ class Run:
     code: int
     peak_rss_kb: int  # the child's own peak RSS (VmHWM; KiB), see run_maild
     log: Path
+    cpu_seconds: float = 0.0  # user + system of the process and the children it waited for
 
 
 def _vm_hwm_kb(pid: int) -> int:
@@ -263,7 +264,8 @@ def run_maild(
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     peak = int(usage.ru_maxrss) if wrap or not hwm else hwm
-    return Run(seconds, proc.returncode, peak, log_path)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, proc.returncode, peak, log_path, cpu)
 
 
 def start_daemon(env: MaildEnv, name: str = "daemon") -> subprocess.Popen[bytes]:

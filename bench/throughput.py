@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import shutil
 import sys
 import time
@@ -84,6 +85,19 @@ async def bare_send(port: int, envelopes: list[tuple[str, list[str], bytes]]) ->
     return time.perf_counter() - start
 
 
+def pass_phases(log_path: Path) -> str:
+    """When ingest ended and the sending process finished, from maild's own log lines."""
+    text = log_path.read_text(errors="replace")
+    ingest = re.search(r"mail processed in ([0-9.]+) s", text)
+    sent = re.search(r"the sending process sent \d+ in ([0-9.]+) s \(its CPU ([0-9.]+) s\)", text)
+    if not ingest or not sent:
+        return ""
+    return (
+        f"phases: mail processed at {ingest.group(1)} s, sending process done at {sent.group(1)} s "
+        f"(its CPU {sent.group(2)} s)"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000, help="messages in the mailbox (default 2000)")
@@ -97,7 +111,8 @@ def main() -> int:
         if not Path(spy).exists():
             print("--profile needs py-spy (pip install py-spy)", file=sys.stderr)
             return 2
-        wrap = [spy, "record", "--format", "raw", "--rate", "200", "-o", str(args.profile.resolve()), "--"]
+        out = str(args.profile.resolve())
+        wrap = [spy, "record", "--subprocesses", "--format", "raw", "--rate", "200", "-o", out, "--"]
 
     wd = workdir("throughput")
     try:
@@ -142,13 +157,17 @@ def main() -> int:
         )
         print(
             f"maild run --once: {run.seconds:.2f} s, exit {run.code}, {sent} notifications sent, "
-            f"{left} messages left pending, peak RSS {run.peak_rss_kb / 1024:.0f} MiB"
+            f"{left} messages left pending, peak RSS {run.peak_rss_kb / 1024:.0f} MiB, "
+            f"CPU {run.cpu_seconds:.2f} s (maild and its sending process)"
         )
         print(
             f"limit: fetch+parse {fetched} msgs {fetch_s:.2f} s ({fetched / fetch_s:.0f} msg/s), "
             f"bare send {len(envelopes)} msgs over 1 connection {send_s:.2f} s "
             f"({len(envelopes) / send_s if send_s else float('nan'):.0f} msg/s)"
         )
+        phases = pass_phases(run.log)
+        if phases:
+            print(phases)
         print(f"maild: {maild_rate:.1f} msg/s")
         print(f"limit: {limit_rate:.1f} msg/s")
         print(f"maild / limit: {maild_rate / limit_rate:.2f}")

@@ -164,15 +164,7 @@ class DbFacts:
         email = email.lower()
         if email in self.directory.contacts:
             return self.directory.contacts[email]
-        columns = (
-            Contact.id,
-            Contact.email,
-            Contact.name,
-            Contact.account_id,
-            Contact.designated,
-            Contact.language,
-        )
-        row = self.session.connection().execute(select(*columns).where(Contact.email == email)).first()
+        row = self.session.connection().execute(_CONTACT, {"email": email}).first()
         facts = None
         if row is not None:
             facts = ContactFacts(
@@ -183,6 +175,8 @@ class DbFacts:
                 row.designated,
                 row.language,
                 self._domains(row.account_id),
+                row.account_name,
+                row.account_plan,
             )
         self.directory.contacts[email] = facts
         return facts
@@ -388,9 +382,11 @@ class CaseService:
         now = self.clock.now()
         contact = d.contact
         conn = session.connection()
-        account_name, account_plan = conn.execute(
-            select(Account.name, Account.plan).where(Account.id == contact.account_id)
-        ).one()
+        account_name, account_plan = contact.account_name, contact.account_plan
+        if account_name is None or account_plan is None:
+            account_name, account_plan = conn.execute(
+                select(Account.name, Account.plan).where(Account.id == contact.account_id)
+            ).one()
         plan = self.settings.sla.plan(account_plan)
         text = mail.text.strip("\n")
         severity = d.severity.value
@@ -435,7 +431,6 @@ class CaseService:
             _INSERT_PARTICIPANT, [{**p.values(), "case_id": case_id, "created_at": now} for p in participants]
         )
         self.record(session, mail, mailbox, key, d.outcome, d.reason, case_id)
-        conn.execute(_INSERT_THREAD, {"message_id": mail.message_id, "case_id": case_id})
         self._store_attachments(session, mail, case_id, None)
         case = NewCase(case_id, severity, mail.message_id, participants)
         ctx = case_view(
@@ -462,6 +457,7 @@ class CaseService:
             self.notifier.case_recipients(session, case, languages=languages),
             case=case,
             case_ctx=ctx,
+            thread_ids=[mail.message_id],
             extra=extra,
             in_reply_to=mail.message_id,
         )
@@ -537,7 +533,6 @@ class CaseService:
         assert case is not None
         body = strip_command(extract_reply(mail.text)) if d.command else extract_reply(mail.text)
         inbound_id = self.record(session, mail, mailbox, key, d.outcome, d.reason, case.id)
-        session.connection().execute(_INSERT_THREAD, {"message_id": mail.message_id, "case_id": case.id})
         comment = self.add_comment(
             session,
             case,
@@ -553,7 +548,13 @@ class CaseService:
         self._store_attachments(session, mail, case.id, comment.id)
         self._add_collaborators(session, case, d.new_collaborators)
         sent = self.after_comment(
-            session, case, comment, d.role, in_reply_to=mail.message_id, reopen=d.reopen
+            session,
+            case,
+            comment,
+            d.role,
+            in_reply_to=mail.message_id,
+            reopen=d.reopen,
+            thread_ids=[mail.message_id],
         )
         if d.command is not None:
             # Commands are rare: they work on the ORM case, read fresh after the UPDATE above.
@@ -606,8 +607,12 @@ class CaseService:
         in_reply_to: str | None,
         reopen: bool = False,
         waiting: bool = False,
+        thread_ids: Sequence[str] = (),
     ) -> int:
-        """Status bookkeeping and notifications that every comment causes (one Core UPDATE)."""
+        """Status bookkeeping and notifications that every comment causes (one Core UPDATE).
+
+        `thread_ids`: Message-IDs to record as the case's (the inbound reply's own).
+        """
         now = self.clock.now()
         old_status = case.status
         changes: dict[str, Any] = {"updated_at": now}
@@ -648,6 +653,7 @@ class CaseService:
             recipients,
             case=case,
             case_ctx=case.context(),
+            thread_ids=thread_ids,
             comment=comment_ctx,
             in_reply_to=in_reply_to,
         )
@@ -962,4 +968,17 @@ _INSERT_COMMENT = table(Comment).insert()
 _INSERT_ATTACHMENT = (
     table(Attachment).insert().returning(table(Attachment).c.id, sort_by_parameter_order=True)
 )
-_INSERT_THREAD = table(ThreadMessage).insert()
+_CONTACT = (
+    select(
+        Contact.id,
+        Contact.email,
+        Contact.name,
+        Contact.account_id,
+        Contact.designated,
+        Contact.language,
+        Account.name.label("account_name"),
+        Account.plan.label("account_plan"),
+    )
+    .join(Account, Account.id == Contact.account_id)
+    .where(Contact.email == bindparam("email"))
+)

@@ -16,7 +16,7 @@ import hashlib
 import logging
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import bindparam, select
@@ -87,6 +87,11 @@ class EarlierCopy:
 
 _EARLIER_COPY = select(InboundMessage.id, InboundMessage.from_addr, InboundMessage.subject).where(
     InboundMessage.message_id == bindparam("message_id"), InboundMessage.outcome != "duplicate"
+)
+
+
+_RECORDED_IDS = select(InboundMessage.message_id).where(
+    InboundMessage.message_id.in_(bindparam("ids", expanding=True)), InboundMessage.outcome != "duplicate"
 )
 
 
@@ -174,7 +179,8 @@ class Ingestor:
         present = {m.key for m in messages}
         # Gone from the mailbox meanwhile (deleted, moved, a new UIDVALIDITY): nothing to do.
         self._forget([w for key, w in work.items() if key not in present])
-        done, failed = self._batch(source, messages, stats, work)
+        unrecorded = self._unrecorded_ids(c.message_id for c in claims if c.key in present)
+        done, failed = self._batch(source, messages, stats, work, unrecorded)
         if done:
             source.mark_done(done)
         if failed:
@@ -190,6 +196,7 @@ class Ingestor:
         messages: list[FetchedMessage],
         stats: IngestStats,
         work: dict[str, int],
+        unrecorded: set[str] | None = None,
     ) -> tuple[list[str], list[str]]:
         done: list[str] = []
         failed: list[str] = []
@@ -210,7 +217,12 @@ class Ingestor:
             started = time.perf_counter()
             try:
                 applied = self.process(
-                    source.name, message.key, message.raw, directory, work_id=work.get(message.key)
+                    source.name,
+                    message.key,
+                    message.raw,
+                    directory,
+                    work_id=work.get(message.key),
+                    unrecorded=unrecorded,
                 )
             except TransientError:
                 # The database went away: keep what is done, leave the rest pending.
@@ -240,6 +252,20 @@ class Ingestor:
         self._forget(handled)
         return done, failed
 
+    def _unrecorded_ids(self, listed: Iterable[str | None]) -> set[str]:
+        """Which of a claim's listed Message-IDs have no processed record yet (one query per claim).
+
+        Each message's own check for an earlier copy is then skipped when its
+        parsed Message-ID is among these; a race with another worker still
+        ends at the unique index (see process).
+        """
+        ids = {m for m in listed if m}
+        if not ids:
+            return set()
+        with database_up(), self.db.reader() as s:
+            known = set(s.execute(_RECORDED_IDS, {"ids": sorted(ids)}).scalars())
+        return ids - known
+
     def _recorded(self, mailbox: str, keys: list[str]) -> set[str]:
         """Which of these mailbox keys already have a record (one query per batch)."""
         if not keys:
@@ -258,18 +284,29 @@ class Ingestor:
         directory: Directory | None = None,
         *,
         work_id: int | None = None,
+        unrecorded: set[str] | None = None,
     ) -> Applied | None:
         """Handle one message in one transaction; None when another worker already recorded it.
 
         The (mailbox, key) and Message-ID unique keys make this exactly-once even
         if two workers race: the loser's transaction fails and changes nothing.
+        It then runs once more with every check inside its transaction, where it
+        sees the winner's record: a copy is recorded as a duplicate, a message
+        that only reuses the id is processed under an id of its own.
         """
         try:
             mail = parse_message(raw, max_attachment_bytes=self.max_attachment_bytes)
-            with self.db.session() as s:
-                if work_id is not None and not self.queue.done_in(s, work_id):
-                    raise ClaimLost(key)
-                applied = self._apply(s, mailbox, key, mail, directory)
+            for attempt in (1, 2):
+                try:
+                    with self.db.session() as s:
+                        if work_id is not None and not self.queue.done_in(s, work_id):
+                            raise ClaimLost(key)
+                        applied = self._apply(s, mailbox, key, mail, directory, unrecorded)
+                    break
+                except IntegrityError:
+                    if attempt == 2:
+                        raise
+                    unrecorded = None
         except ClaimLost:
             log.info("message %s: claim expired and taken by another worker; left to it", key)
             return Applied(CLAIM_LOST, "claim lost")
@@ -293,9 +330,21 @@ class Ingestor:
         return applied
 
     def _apply(
-        self, s: Session, mailbox: str, key: str, mail: InboundMail, directory: Directory | None
+        self,
+        s: Session,
+        mailbox: str,
+        key: str,
+        mail: InboundMail,
+        directory: Directory | None,
+        unrecorded: set[str] | None = None,
     ) -> Applied:
-        original = _earlier_copy(s, mail)
+        if unrecorded is not None and mail.message_id in unrecorded:
+            # Known to have no record when the claim was made; a second message of
+            # the batch with this id is checked (the set forgets it here).
+            unrecorded.discard(mail.message_id)
+            original = None
+        else:
+            original = _earlier_copy(s, mail)
         if original is not None and _same_message(original, mail):
             return self._duplicate(s, mailbox, key, mail, original.id)
         if original is not None:

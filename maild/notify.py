@@ -219,7 +219,7 @@ class Notifier:
         if batch is not None:
             batch.append(row)
         else:
-            _insert(session, [row])
+            _insert(session, [row], [])
         return message_id
 
     def _build(
@@ -256,11 +256,14 @@ class Notifier:
         *,
         case: CaseRef,
         case_ctx: Mapping[str, Any] | None = None,
+        thread_ids: Sequence[str] = (),
         **kwargs: Any,
     ) -> list[str]:
         """Every recipient's copy of one event, written with one multi-row INSERT.
 
         `case_ctx` is required when `case` is not an ORM Case (a case just inserted).
+        `thread_ids` are more Message-IDs of the case (the inbound message that
+        caused the event) to record in the same INSERT as the notifications' own.
         """
         if case_ctx is None:
             assert isinstance(case, Case)
@@ -269,21 +272,20 @@ class Notifier:
         batch: list[dict[str, Any]] = []
         for r in recipients:
             self.enqueue(session, event, r, case=case, case_ctx=ctx, batch=batch, **kwargs)
-        _insert(session, batch)
+        _insert(session, batch, [{"message_id": m, "case_id": case.id} for m in thread_ids])
         return [row["message_id"] for row in batch]
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Outbox rows and their thread entries, as two multi-row INSERTs in the caller's transaction.
+def _insert(session: Session, rows: list[dict[str, Any]], threads: list[dict[str, Any]]) -> None:
+    """Outbox rows and thread entries, as two multi-row INSERTs in the caller's transaction.
 
     Core on the session's connection: the ORM's bulk path would first flush
     the session and rebuild its bookkeeping for every call.
     """
-    if not rows:
-        return
     conn = session.connection()
-    conn.execute(_INSERT_OUTBOX, rows)
-    threads = [
+    if rows:
+        conn.execute(_INSERT_OUTBOX, rows)
+    threads = threads + [
         {"message_id": r["message_id"], "case_id": r["case_id"]} for r in rows if r["case_id"] is not None
     ]
     if threads:

@@ -20,14 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from maild.clock import Clock
 from maild.config import OutboxSettings
 from maild.db import Database, is_postgres
 from maild.lease import holder_is_dead_here, new_holder_id
-from maild.models import Outbox
+from maild.models import Outbox, table
 from maild.smtp import Envelope, SendResult, SmtpSender
 
 log = logging.getLogger("maild.outbox")
@@ -47,6 +46,44 @@ class Claimed:
     message_id: str
 
 
+_OUTBOX = table(Outbox)
+# In the order of Claimed's fields.
+_CLAIMED_COLUMNS = (
+    _OUTBOX.c.id,
+    _OUTBOX.c.mail_from,
+    _OUTBOX.c.recipient,
+    _OUTBOX.c.raw,
+    _OUTBOX.c.attempts,
+    _OUTBOX.c.created_at,
+    _OUTBOX.c.message_id,
+)
+_LEASED_BY = (
+    select(_OUTBOX.c.claimed_by)
+    .where(
+        _OUTBOX.c.status == "pending",
+        _OUTBOX.c.next_attempt_at > bindparam("now"),
+        _OUTBOX.c.claimed_by.is_not(None),
+    )
+    .distinct()
+)
+_TAKE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(next_attempt_at=bindparam("until"), claimed_by=bindparam("holder"))
+)
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status="sent",
+        sent_at=bindparam("sent_at_now"),
+        attempts=_OUTBOX.c.attempts + 1,
+        last_error=None,
+        claimed_by=None,
+    )
+)
+
+
 def retry_delay(attempts: int, initial: timedelta, maximum: timedelta, jitter: float = 0.1) -> timedelta:
     """Exponential backoff with jitter: initial, 2×, 4× … capped at maximum."""
     base = min(maximum.total_seconds(), initial.total_seconds() * (2 ** max(0, attempts - 1)))
@@ -62,57 +99,41 @@ class OutboxStore:
         self.clock = clock
         self.holder = holder or new_holder_id()
 
-    def _dead_claimers(self, s: Session, now: datetime) -> list[str]:
+    def _dead_claimers(self, conn: Connection, now: datetime) -> list[str]:
         """Claimers of still-leased rows whose process is gone (crashed on this host)."""
-        claimers = s.execute(
-            select(Outbox.claimed_by)
-            .where(Outbox.status == "pending", Outbox.next_attempt_at > now, Outbox.claimed_by.is_not(None))
-            .distinct()
-        ).scalars()
+        claimers = conn.execute(_LEASED_BY, {"now": now}).scalars()
         return [c for c in claimers if c and c != self.holder and holder_is_dead_here(c)]
 
     def claim(self, limit: int) -> list[Claimed]:
         """Take up to `limit` due rows for this worker (one short transaction)."""
         now = self.clock.now()
-        with self.db.session() as s:
-            due = Outbox.next_attempt_at <= now
-            dead = self._dead_claimers(s, now)
+        with self.db.transaction() as conn:
+            due = _OUTBOX.c.next_attempt_at <= now
+            dead = self._dead_claimers(conn, now)
             if dead:
-                due = or_(due, Outbox.claimed_by.in_(dead))
+                due = or_(due, _OUTBOX.c.claimed_by.in_(dead))
             query = (
-                select(Outbox)
-                .where(Outbox.status == "pending", due)
-                .order_by(Outbox.next_attempt_at, Outbox.id)
+                select(*_CLAIMED_COLUMNS)
+                .where(_OUTBOX.c.status == "pending", due)
+                .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
                 .limit(limit)
             )
             if is_postgres(self.db.engine):
                 query = query.with_for_update(skip_locked=True)
-            rows = s.execute(query).scalars().all()
-            for row in rows:
-                row.next_attempt_at = now + CLAIM_LEASE
-                row.claimed_by = self.holder
-            return [
-                Claimed(r.id, r.mail_from, r.recipient, r.raw, r.attempts, r.created_at, r.message_id)
-                for r in rows
-            ]
+            taken = [Claimed(*row) for row in conn.execute(query)]
+            if taken:
+                conn.execute(
+                    _TAKE, {"ids": [c.id for c in taken], "until": now + CLAIM_LEASE, "holder": self.holder}
+                )
+            return taken
 
     def record(self, results: Sequence[tuple[Claimed, SendResult]]) -> None:
         """Write the SMTP answers back: one transaction, one UPDATE for all the sent rows."""
         now = self.clock.now()
         sent = [c.id for c, r in results if r.outcome == "sent"]
-        with self.db.session() as s:
+        with self.db.transaction() as conn:
             if sent:
-                s.execute(
-                    update(Outbox)
-                    .where(Outbox.id.in_(sent))
-                    .values(
-                        status="sent",
-                        sent_at=now,
-                        attempts=Outbox.attempts + 1,
-                        last_error=None,
-                        claimed_by=None,
-                    )
-                )
+                conn.execute(_MARK_SENT, {"ids": sent, "sent_at_now": now})
             for claimed, result in results:
                 if result.outcome == "sent":
                     continue
@@ -127,7 +148,7 @@ class OutboxStore:
                 else:
                     delay = retry_delay(attempts, self.settings.retry_initial, self.settings.retry_max)
                     values.update(next_attempt_at=now + delay, last_error=result.detail)
-                s.execute(update(Outbox).where(Outbox.id == claimed.id).values(**values))
+                conn.execute(update(_OUTBOX).where(_OUTBOX.c.id == claimed.id).values(**values))
 
     def depth(self) -> int:
         with self.db.reader() as s:
@@ -149,7 +170,10 @@ class Dispatcher:
     Results are written back after every round of one message per SMTP
     connection, not once per claimed batch: a crash can then re-send at most
     the messages of one round (the server accepted them, our commit had not
-    happened yet), never a whole batch.
+    happened yet), never a whole batch. (Writing a round's results while the
+    next round is sent was measured: no faster on two cores, where the
+    writes only move CPU from one process to the other, and it doubles that
+    window.)
     """
 
     def __init__(

@@ -45,6 +45,9 @@ class ContactFacts:
     designated: bool
     language: str | None
     account_domains: tuple[str, ...] = ()
+    # The account's name and plan, when the directory read them with the contact.
+    account_name: str | None = None
+    account_plan: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

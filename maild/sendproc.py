@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ IDLE_LOOK = 0.25  # seconds between looks at the outbox when no wake-up came
 class ChildReport:
     dispatch: DispatchStats = field(default_factory=DispatchStats)
     errors: list[str] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # the child's own user + system time: where a pass's CPU went
 
 
 class SendProcess:
@@ -80,7 +82,11 @@ class SendProcess:
         code = self.proc.wait()
         try:
             data = json.loads(out.decode().strip().splitlines()[-1])
-            report = ChildReport(DispatchStats(**data["dispatch"]), [str(e) for e in data["errors"]])
+            report = ChildReport(
+                DispatchStats(**data["dispatch"]),
+                [str(e) for e in data["errors"]],
+                float(data.get("cpu_seconds", 0.0)),
+            )
         except (ValueError, IndexError, KeyError, TypeError):
             log.error("the sending process ended (exit %s) without its report", code)
             return None
@@ -121,6 +127,11 @@ async def serve(app: App) -> int:
     finally:
         await sender.close()
     d = report.dispatch
-    line = {"dispatch": {"sent": d.sent, "deferred": d.deferred, "failed": d.failed}, "errors": report.errors}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    line = {
+        "dispatch": {"sent": d.sent, "deferred": d.deferred, "failed": d.failed},
+        "errors": report.errors,
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+    }
     print(json.dumps(line), flush=True)
     return 0

@@ -188,6 +188,7 @@ class Worker:
         A big mailbox gets a sending process of its own (maild.sendproc).
         """
         report = PassReport()
+        started = time.monotonic()
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._once = True
@@ -218,10 +219,18 @@ class Worker:
         child, self._child = self._child, None
         try:
             if child is not None:
+                processed = time.monotonic() - started
+                log.info("mail processed in %.1f s; waiting for the sending process", processed)
                 done = await asyncio.to_thread(child.finish)
                 if done is not None:
                     report.dispatch = done.dispatch
                     report.errors += done.errors
+                    log.info(
+                        "the sending process sent %d in %.1f s (its CPU %.1f s)",
+                        done.dispatch.sent,
+                        time.monotonic() - started,
+                        done.cpu_seconds,
+                    )
             # What is still due: everything without a child, whatever a failed child left.
             await self._dispatch_into(dispatcher, report)
         finally:

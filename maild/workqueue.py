@@ -51,6 +51,7 @@ class Listed:
 class Claim:
     work_id: int
     key: str
+    message_id: str | None = None  # as listed from the headers; a hint, the parsed message decides
 
 
 THREAD_HEADERS = ("Message-ID", "In-Reply-To", "References")
@@ -214,7 +215,7 @@ class WorkQueue:
                 )
             )
             query = (
-                select(work.id, work.source_key)
+                select(work.id, work.source_key, work.message_id)
                 .where(work.mailbox == mailbox, free, ~has_older)
                 .order_by(work.id)
                 .limit(limit)
@@ -228,7 +229,7 @@ class WorkQueue:
                     .where(work.id.in_([r.id for r in rows]))
                     .values(claimed_by=self.holder, claimed_until=now + self.claim_ttl)
                 )
-            return [Claim(r.id, r.source_key) for r in rows]
+            return [Claim(r.id, r.source_key, r.message_id) for r in rows]
 
     def done_in(self, session: Session, work_id: int) -> bool:
         """Inside the message's own transaction: its row goes. False if the claim was lost."""

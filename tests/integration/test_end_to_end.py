@@ -305,6 +305,30 @@ def test_duplicate_message_is_processed_once(env: MaildEnv, imap_box: Any, smtp_
     assert flags and all(b"\\Seen" in f for f in flags.values()), "processed messages are flagged \\Seen"
 
 
+def test_a_reused_message_id_is_a_message_of_its_own_and_a_copy_found_late_a_duplicate(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = message(ALICE, "Printer on fire", "It is on fire.", message_id="<0@localhost>")
+    other = message(ALICE, "VPN is down", "Nobody can connect.", message_id="<0@localhost>")
+    imap_box.append_many([first, other])
+    env.run_once()
+    assert sorted(c["subject"] for c in env.cases()) == ["Printer on fire", "VPN is down"]
+
+    # A claim's check for earlier copies runs before the message's transaction; here it is
+    # stale, as when another worker records the same message meanwhile. The unique index
+    # refuses the insert and the message is processed again with every check inside.
+    from maild.ingest import Ingestor
+
+    monkeypatch.setattr(Ingestor, "_unrecorded_ids", lambda self, listed: {m for m in listed if m})
+    smtp_sink.clear()
+    imap_box.append(first)
+    env.run_once()
+    assert len(env.cases()) == 2, "the copy opened nothing"
+    assert smtp_sink.messages() == [], "and notified nobody"
+    outcomes = Counter(r["outcome"] for r in env.ok("inbound", "list", "--json").json())
+    assert outcomes == {"case_opened": 2, "duplicate": 1}
+
+
 # ------------------------------------------------------------------ agents, statuses, commands
 
 
