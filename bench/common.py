@@ -213,6 +213,59 @@ class Run:
     cpu_seconds: float = 0.0  # user + system of the process and the children it waited for
 
 
+def _process_group(pid: str) -> str:
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    if "maild.sink" in cmdline or "sink.py" in cmdline:
+        return "sink"
+    if "maild" in cmdline and " run" in cmdline:
+        return "maild"
+    if comm.startswith("postgres") or "postgres:" in cmdline:
+        return "postgres"
+    if comm.startswith(("dovecot", "imap", "auth", "config", "log", "anvil", "stats")):
+        return "dovecot"
+    return "other"
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every live process on the machine, by group.
+
+    Two snapshots around a run show where the machine's cores went: maild,
+    PostgreSQL, the SMTP sink, Dovecot, everything else.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    groups: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        group = _process_group(entry)
+        groups[group] = groups.get(group, 0.0) + used
+    return groups
+
+
+def cpu_between(
+    before: dict[str, float], after: dict[str, float], wall: float, exited: dict[str, float] | None = None
+) -> str:
+    """`exited`: CPU of processes gone before the second snapshot (from wait4), by group."""
+    used = {g: after.get(g, 0.0) - before.get(g, 0.0) for g in after if g != "gone"}
+    for group, seconds in (exited or {}).items():
+        used[group] = used.get(group, 0.0) + seconds
+    shown = ", ".join(f"{g} {v:.1f}" for g, v in sorted(used.items(), key=lambda kv: -kv[1]) if v >= 0.05)
+    cores = os.cpu_count() or 1
+    return (
+        f"CPU during the run (s): {shown}; total {sum(used.values()):.1f} "
+        f"of {cores} cores x {wall:.1f} s = {cores * wall:.1f}"
+    )
+
+
 def _vm_hwm_kb(pid: int) -> int:
     """The peak RSS of `pid`'s own address space (VmHWM), 0 once it has gone."""
     try:

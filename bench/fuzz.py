@@ -64,31 +64,53 @@ from maild.quotes import extract_reply  # noqa: E402
 from maild.route import AddComment, Helpdesk, OpenCase, Reject, RoutingPolicy  # noqa: E402
 from maild.rules import classify_automatic  # noqa: E402
 from maild.tokens import make_token, reply_address  # noqa: E402
+from tests.unit.test_compose import NOTIFICATION_HEADERS  # noqa: E402
 from tests.unit.test_route import POLICY, SECRET  # noqa: E402
 from tests.unit.test_route_properties import SEEDS, check_invariants  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
-TEMPLATE_HEADERS = {
-    "from", "to", "reply-to", "subject", "date", "message-id", "in-reply-to", "references",
-    "auto-submitted", "x-auto-response-suppress", "mime-version", "content-type",
-    "x-maild-event", "x-maild-case",
-}
 INTERESTING = [
-    b"\r\n", b"\n", b"\r", b"\r\n\r\n", b"\x00", b"\xff\xfe", b"\xef\xbb\xbf", b"--", b"--b--\r\n",
-    b"=?utf-8?q?x=0D=0ABcc:_evil@evil.example?=", b"=?ISO-2022-JP?B?GyRCJCIbKEI=?=", b"\x1b$B", b"\x1b(B",
-    b"=?utf-8?b?", b"?=", b'Content-Type: multipart/mixed; boundary="b"\r\n',
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"\r\n\r\n",
+    b"\x00",
+    b"\xff\xfe",
+    b"\xef\xbb\xbf",
+    b"--",
+    b"--b--\r\n",
+    b"=?utf-8?q?x=0D=0ABcc:_evil@evil.example?=",
+    b"=?ISO-2022-JP?B?GyRCJCIbKEI=?=",
+    b"\x1b$B",
+    b"\x1b(B",
+    b"=?utf-8?b?",
+    b"?=",
+    b'Content-Type: multipart/mixed; boundary="b"\r\n',
     b"Content-Type: multipart/report; report-type=delivery-status; boundary=r\r\n",
-    b"Content-Transfer-Encoding: base64\r\n", b"Content-Transfer-Encoding: quoted-printable\r\n",
-    b"Auto-Submitted: auto-replied\r\n", b"Precedence: bulk\r\n", b"From: alice@acme.example\r\n",
-    b"From: agent@example.com\r\n", b"From: mallory@evil.example\r\n", b"Bcc: evil@evil.example\r\n",
-    b"To: support+1-aaaaaaaaaaaaaaaaaaaa@example.com\r\n", b"[Case #00000001]", b"[Case #00000002]",
-    b"In-Reply-To: <ack1@example.com>\r\n", b"#close\r\n", b"#escalate\r\n", b"\xe2\x80\xae",
-    b"filename*=UTF-8''..%2F..%2Fetc%2Fpasswd", b"charset=x-unknown", b"charset=utf-16",
+    b"Content-Transfer-Encoding: base64\r\n",
+    b"Content-Transfer-Encoding: quoted-printable\r\n",
+    b"Auto-Submitted: auto-replied\r\n",
+    b"Precedence: bulk\r\n",
+    b"From: alice@acme.example\r\n",
+    b"From: agent@example.com\r\n",
+    b"From: mallory@evil.example\r\n",
+    b"Bcc: evil@evil.example\r\n",
+    b"To: support+1-aaaaaaaaaaaaaaaaaaaa@example.com\r\n",
+    b"[Case #00000001]",
+    b"[Case #00000002]",
+    b"In-Reply-To: <ack1@example.com>\r\n",
+    b"#close\r\n",
+    b"#escalate\r\n",
+    b"\xe2\x80\xae",
+    b"filename*=UTF-8''..%2F..%2Fetc%2Fpasswd",
+    b"charset=x-unknown",
+    b"charset=utf-16",
     f"To: {reply_address('support@example.com', make_token(SECRET, 1, 'alice@acme.example'))}\r\n".encode(),
 ]
 POLICIES = [
-    replace(POLICY, require_reply_token=r, restrict_to_designated_contacts=d, collaborators=c,
-            agent_address=a)
+    replace(
+        POLICY, require_reply_token=r, restrict_to_designated_contacts=d, collaborators=c, agent_address=a
+    )
     for r in (False, True)
     for d in (True, False)
     for c in ("any", "account_domains", "none")
@@ -157,7 +179,7 @@ def header_check(data: bytes) -> None:
     assert "bcc" not in counts, f"Bcc in a composed notification: {names}"
     for one in ("from", "to", "subject"):
         assert counts[one] == 1, f"{one} appears {counts[one]} times: {names}"
-    extra = set(names) - TEMPLATE_HEADERS
+    extra = set(names) - NOTIFICATION_HEADERS
     assert not extra, f"headers the template did not set: {sorted(extra)}"
 
 
@@ -266,15 +288,19 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.replay:
             for policy in POLICIES:
                 attempt(path.read_bytes(), policy)
-        print(f"replayed {len(args.replay)} input(s) under {len(POLICIES)} policies; "
-              f"{len(failures)} failure(s)")
+        print(
+            f"replayed {len(args.replay)} input(s) under {len(POLICIES)} policies; {len(failures)} failure(s)"
+        )
         return 1 if failures else 0
 
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     rng = random.Random(seed)
     seeds = corpus_seeds() + list(SEEDS)
-    print(f"fuzz: seed {seed}, {len(seeds)} seed messages ({len(seeds) - len(SEEDS)} from the corpus), "
-          f"{args.minutes} minute(s)", flush=True)
+    print(
+        f"fuzz: seed {seed}, {len(seeds)} seed messages ({len(seeds) - len(SEEDS)} from the corpus), "
+        f"{args.minutes} minute(s)",
+        flush=True,
+    )
     random.seed(seed)
     start = time.monotonic()
     deadline = start + args.minutes * 60
@@ -294,8 +320,10 @@ def main(argv: list[str] | None = None) -> int:
             next_report += 30
             print(f"  {runs} inputs, {len(failures)} failure(s)", flush=True)
     elapsed = time.monotonic() - start
-    print(f"ran {runs} inputs in {elapsed:.0f}s ({runs / elapsed:.0f}/s), slowest {slowest:.2f}s, "
-          f"seed {seed}; {len(failures)} failure(s)")
+    print(
+        f"ran {runs} inputs in {elapsed:.0f}s ({runs / elapsed:.0f}/s), slowest {slowest:.2f}s, "
+        f"seed {seed}; {len(failures)} failure(s)"
+    )
     for key, value in sorted(stats.items()):
         print(f"  {key}: {value}")
     for failure in failures[:50]:

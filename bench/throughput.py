@@ -28,6 +28,8 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from common import (
+    cpu_between,
+    cpu_snapshot,
     database,
     dovecot,
     log,
@@ -124,7 +126,10 @@ def main() -> int:
             log(f"mailbox ready in {time.perf_counter() - t:.1f}s: {kinds}")
             before = s.last_seq()
             log("maild run --once …")
+            cpu_before = cpu_snapshot()
             run = run_maild(env, "run", "--once", log_name="measured", wrap=wrap)
+            # maild has exited by now: its CPU (with its sending process) comes from wait4.
+            cpu_line = cpu_between(cpu_before, cpu_snapshot(), run.seconds, {"maild": run.cpu_seconds})
             if run.code != 0:
                 print(tail(run.log), file=sys.stderr)
             metas = s.metas(before)
@@ -168,6 +173,7 @@ def main() -> int:
         phases = pass_phases(run.log)
         if phases:
             print(phases)
+        print(cpu_line)
         print(f"maild: {maild_rate:.1f} msg/s")
         print(f"limit: {limit_rate:.1f} msg/s")
         print(f"maild / limit: {maild_rate / limit_rate:.2f}")

@@ -15,7 +15,9 @@ import os
 import secrets
 import socket
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from maild.clock import Clock
@@ -48,6 +50,22 @@ def holder_is_dead_here(holder: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def live_claimers(
+    claimed_by: ColumnElement[str | None], claimed_until: ColumnElement[Any], *scope: Any
+) -> Select[Any]:
+    """The distinct holders of claims not yet expired at :now among the rows in `scope`."""
+    return (
+        select(claimed_by).where(*scope, claimed_until > bindparam("now"), claimed_by.is_not(None)).distinct()
+    )
+
+
+def dead_claimers_here(
+    conn: Connection, query: Select[Any], params: dict[str, Any], holder: str
+) -> list[str]:
+    """Holders found by a `live_claimers` query whose process is gone (crashed on this host)."""
+    return [c for c in conn.execute(query, params).scalars() if c and c != holder and holder_is_dead_here(c)]
 
 
 class MailboxLeaser:

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, bindparam, func, or_, select, update
 from maild.clock import Clock
 from maild.config import OutboxSettings
 from maild.db import Database, is_postgres
-from maild.lease import holder_is_dead_here, new_holder_id
+from maild.lease import dead_claimers_here, live_claimers, new_holder_id
 from maild.models import Outbox, table
 from maild.smtp import Envelope, SendResult, SmtpSender
 
@@ -57,15 +57,7 @@ _CLAIMED_COLUMNS = (
     _OUTBOX.c.created_at,
     _OUTBOX.c.message_id,
 )
-_LEASED_BY = (
-    select(_OUTBOX.c.claimed_by)
-    .where(
-        _OUTBOX.c.status == "pending",
-        _OUTBOX.c.next_attempt_at > bindparam("now"),
-        _OUTBOX.c.claimed_by.is_not(None),
-    )
-    .distinct()
-)
+_LEASED_BY = live_claimers(_OUTBOX.c.claimed_by, _OUTBOX.c.next_attempt_at, _OUTBOX.c.status == "pending")
 _TAKE = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
@@ -101,8 +93,7 @@ class OutboxStore:
 
     def _dead_claimers(self, conn: Connection, now: datetime) -> list[str]:
         """Claimers of still-leased rows whose process is gone (crashed on this host)."""
-        claimers = conn.execute(_LEASED_BY, {"now": now}).scalars()
-        return [c for c in claimers if c and c != self.holder and holder_is_dead_here(c)]
+        return dead_claimers_here(conn, _LEASED_BY, {"now": now}, self.holder)
 
     def claim(self, limit: int) -> list[Claimed]:
         """Take up to `limit` due rows for this worker (one short transaction)."""

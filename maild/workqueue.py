@@ -25,12 +25,12 @@ from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from maild.clock import Clock
 from maild.db import Database, is_postgres
-from maild.lease import holder_is_dead_here
+from maild.lease import dead_claimers_here, live_claimers
 from maild.models import MailboxWork, table
 from maild.parse import id_list, normalise_msgid
 
@@ -119,6 +119,24 @@ def _chunks(values: Sequence[str], size: int = IN_CHUNK) -> Iterable[Sequence[st
 
 
 # Built once: this runs in every message's transaction.
+_WORK = table(MailboxWork)
+_OLDER = _WORK.alias("older")
+# Another message of the same thread group listed before: this one waits for it.
+_HAS_OLDER = exists().where(
+    and_(
+        _OLDER.c.mailbox == _WORK.c.mailbox,
+        _OLDER.c.thread_group == _WORK.c.thread_group,
+        _OLDER.c.id < _WORK.c.id,
+    )
+)
+_CLAIMED_BY = live_claimers(
+    _WORK.c.claimed_by, _WORK.c.claimed_until, _WORK.c.mailbox == bindparam("mailbox")
+)
+_TAKE = (
+    update(_WORK)
+    .where(_WORK.c.id.in_(bindparam("ids", expanding=True)))
+    .values(claimed_by=bindparam("holder"), claimed_until=bindparam("until"))
+)
 _DELETE_CLAIMED = delete(MailboxWork).where(
     MailboxWork.id == bindparam("work_id"), MailboxWork.claimed_by == bindparam("holder")
 )
@@ -183,52 +201,33 @@ class WorkQueue:
             )
             return len(new)
 
-    def _dead_claimers(self, s: Session, mailbox: str, now: datetime) -> list[str]:
-        claimers = s.execute(
-            select(MailboxWork.claimed_by)
-            .where(
-                MailboxWork.mailbox == mailbox,
-                MailboxWork.claimed_until > now,
-                MailboxWork.claimed_by.is_not(None),
-            )
-            .distinct()
-        ).scalars()
-        return [c for c in claimers if c and c != self.holder and holder_is_dead_here(c)]
+    def _dead_claimers(self, conn: Connection, mailbox: str, now: datetime) -> list[str]:
+        return dead_claimers_here(conn, _CLAIMED_BY, {"mailbox": mailbox, "now": now}, self.holder)
 
     def claim(self, mailbox: str, limit: int) -> list[Claim]:
         """Up to `limit` messages for this worker, oldest first, one per thread group."""
         now = self.clock.now()
-        with self.db.session() as s:
-            work = MailboxWork
-            older = aliased(MailboxWork)
+        with self.db.transaction() as conn:
             free = or_(
-                work.claimed_until.is_(None), work.claimed_until <= now, work.claimed_by == self.holder
+                _WORK.c.claimed_until.is_(None),
+                _WORK.c.claimed_until <= now,
+                _WORK.c.claimed_by == self.holder,
             )
-            dead = self._dead_claimers(s, mailbox, now)
+            dead = self._dead_claimers(conn, mailbox, now)
             if dead:
-                free = or_(free, work.claimed_by.in_(dead))
-            has_older = exists().where(
-                and_(
-                    older.mailbox == work.mailbox,
-                    older.thread_group == work.thread_group,
-                    older.id < work.id,
-                )
-            )
+                free = or_(free, _WORK.c.claimed_by.in_(dead))
             query = (
-                select(work.id, work.source_key, work.message_id)
-                .where(work.mailbox == mailbox, free, ~has_older)
-                .order_by(work.id)
+                select(_WORK.c.id, _WORK.c.source_key, _WORK.c.message_id)
+                .where(_WORK.c.mailbox == mailbox, free, ~_HAS_OLDER)
+                .order_by(_WORK.c.id)
                 .limit(limit)
             )
             if is_postgres(self.db.engine):
-                query = query.with_for_update(skip_locked=True, of=work)
-            rows = s.execute(query).all()
+                query = query.with_for_update(skip_locked=True, of=_WORK)
+            rows = conn.execute(query).all()
             if rows:
-                s.execute(
-                    update(work)
-                    .where(work.id.in_([r.id for r in rows]))
-                    .values(claimed_by=self.holder, claimed_until=now + self.claim_ttl)
-                )
+                until = now + self.claim_ttl
+                conn.execute(_TAKE, {"ids": [r.id for r in rows], "holder": self.holder, "until": until})
             return [Claim(r.id, r.source_key, r.message_id) for r in rows]
 
     def done_in(self, session: Session, work_id: int) -> bool:

@@ -35,6 +35,7 @@ from tests.integration.env import (
     message,
     reply_address_of,
 )
+from tests.unit.test_compose import NOTIFICATION_HEADERS
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 BATCH = 40
@@ -47,24 +48,6 @@ NOT_AUTOMATIC = {"sisimai-not-is-not-bounce-02.eml"}
 
 # A sender with a non-ASCII local part: no reply can be written to it without SMTPUTF8.
 UTF8_SENDER_FILE = "charsets/rubymail-utf8_headers.eml"
-
-# Every header a notification may carry (compose.build_message + notify.py).
-TEMPLATE_HEADERS = {
-    "from",
-    "to",
-    "reply-to",
-    "subject",
-    "date",
-    "message-id",
-    "in-reply-to",
-    "references",
-    "auto-submitted",
-    "x-auto-response-suppress",
-    "mime-version",
-    "content-type",
-    "x-maild-event",
-    "x-maild-case",
-}
 
 
 # ------------------------------------------------------------------ helpers
@@ -138,7 +121,7 @@ def assert_only_template_headers(sink_messages: list[Any]) -> None:
         assert "bcc" not in counts, names
         for one in ("subject", "to", "from"):
             assert counts[one] == 1, f"{one} appears {counts[one]} times: {names}"
-        extra = set(names) - TEMPLATE_HEADERS
+        extra = set(names) - NOTIFICATION_HEADERS
         assert not extra, f"headers the template did not set: {extra}"
         assert all(MALLORY not in r.lower() and "evil" not in r.lower() for r in m.rcpt_tos), m.rcpt_tos
 

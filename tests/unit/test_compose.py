@@ -58,6 +58,8 @@ BASE_HEADERS = {
     "mime-version",
     "content-type",
 }
+# Every header a notification may carry (compose.build_message + notify.py).
+NOTIFICATION_HEADERS = BASE_HEADERS | {"x-maild-event", "x-maild-case"}
 
 
 def full_context(language: str = "en", role: str = "primary_contact", **event: Any) -> dict[str, Any]:
