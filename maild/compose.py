@@ -333,7 +333,7 @@ def _nl2br(value: Any) -> Markup:
     """Escape text and keep its line breaks: a customer's comment reads as they wrote it."""
     text = "" if value is None or isinstance(value, jinja2.Undefined) else str(value)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return Markup("<br>\n").join(escape(line) for line in text.split("\n"))
+    return escape(text).replace("\n", Markup("<br>\n"))  # one escape for the whole text
 
 
 def _tidy_text(text: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -61,8 +62,15 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    read_only = conn.get_execution_options().get("maild_read_only", False)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    # Straight to the driver: every message's transaction starts here, and the
+    # statement needs none of SQLAlchemy's execution machinery.
+    # (SQLAlchemy does not wrap errors raised in this event: we do, so "locked" or
+    # "disk I/O error" still arrive as the OperationalError every caller handles.)
+    statement = "BEGIN" if conn.get_execution_options().get("maild_read_only", False) else "BEGIN IMMEDIATE"
+    try:
+        conn.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+    except sqlite3.OperationalError as e:
+        raise OperationalError(statement, None, e) from e
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
