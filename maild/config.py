@@ -443,7 +443,7 @@ def _smtp(t: _Table) -> SmtpSettings:
         timeout=t.duration("timeout", "30s"),
         ca_file=t.optional_string("ca_file"),
         verify_tls=t.boolean("verify_tls", True),
-        connections=t.integer("connections", 2, 1, 32),
+        connections=t.integer("connections", 4, 1, 32),
     )
     t.finish()
     return settings
