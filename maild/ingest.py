@@ -312,9 +312,15 @@ class Ingestor:
             return Applied(CLAIM_LOST, "claim lost")
         except OperationalError as e:
             raise _unavailable(e) from e
-        except IntegrityError:
-            log.info("message already recorded by another worker key=%s", key)
-            return None
+        except IntegrityError as e:
+            if self._recorded(mailbox, [key]):
+                log.info("message already recorded by another worker key=%s", key)
+                return None
+            # Refused for another reason (say its Message-ID is one of our own
+            # notifications'): kept, with the reason, never marked done unrecorded.
+            return self._quarantine(
+                mailbox, key, raw, e.orig if isinstance(e.orig, Exception) else e, work_id
+            )
         except Exception as e:
             return self._quarantine(mailbox, key, raw, e, work_id)
         log.info(

@@ -159,6 +159,12 @@ class MaildEnv:
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")
         return proc.stdout
 
+    def smtp_connections(self) -> int:
+        """[smtp] connections as this config sets it: a crash can re-send one message per connection."""
+        from maild.config import load_settings
+
+        return load_settings(self.config_path).smtp.connections
+
     def run_once(self) -> Result:
         return self.ok("run", "--once")
 

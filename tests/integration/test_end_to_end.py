@@ -329,6 +329,22 @@ def test_a_reused_message_id_is_a_message_of_its_own_and_a_copy_found_late_a_dup
     assert outcomes == {"case_opened": 2, "duplicate": 1}
 
 
+def test_a_message_the_database_refuses_is_quarantined_not_lost(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    number, acks = open_case(env, imap_box, smtp_sink)
+    ours = str(acks[ALICE][0].msg["Message-ID"])
+    # A new message under the Message-ID of one of our own acknowledgements (a client
+    # that "redirects" or re-sends keeps it): the case's thread already holds that id.
+    raw = message(ALICE, "Printer on fire", "It is on fire.", message_id=ours)
+    imap_box.append(raw)
+    assert env.run_once().code == 0
+    (q,) = env.ok("inbound", "list", "--outcome", "quarantined", "--json").json()
+    assert "thread_messages" in q["reason"] and "Traceback" not in q["reason"], q["reason"]
+    assert [c["number"] for c in env.cases()] == [number], "no half-made case"
+    assert env.run_process("inbound", "raw", str(q["id"])) == raw, "the message is kept"
+
+
 # ------------------------------------------------------------------ agents, statuses, commands
 
 
