@@ -7,9 +7,11 @@ Create Date: 2026-11-22
 Listing attachments no longer reads their bytes, and SQLite can take the
 bytes as a zeroblob written in slices (maild.blobs). Existing bytes move over.
 
-On SQLite the column is dropped with SQLite's own ALTER TABLE … DROP COLUMN:
-Alembic's batch mode would copy and DROP the attachments table, and with
-foreign keys on, that DROP deletes the rows just copied into attachment_data.
+The bytes wait in a plain table while `data` is dropped: on SQLite, Alembic's
+batch mode copies and DROPs the attachments table, and with foreign keys on,
+that DROP would delete rows already in attachment_data. (SQLite's own ALTER
+TABLE … DROP COLUMN avoids the copy but needs SQLite 3.35, newer than some
+distributions' Python links against.)
 """
 
 from __future__ import annotations
@@ -24,6 +26,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "attachment_data_0004",
+        sa.Column("attachment_id", sa.BigInteger(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+    )
+    op.execute(
+        "INSERT INTO attachment_data_0004 (attachment_id, data) "
+        "SELECT id, data FROM attachments WHERE data IS NOT NULL"
+    )
+    with op.batch_alter_table("attachments") as batch:
+        batch.drop_column("data")
     op.create_table(
         "attachment_data",
         sa.Column(
@@ -43,19 +56,13 @@ def upgrade() -> None:
     )
     op.execute(
         "INSERT INTO attachment_data (attachment_id, data) "
-        "SELECT id, data FROM attachments WHERE data IS NOT NULL"
+        "SELECT attachment_id, data FROM attachment_data_0004"
     )
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("ALTER TABLE attachments DROP COLUMN data")
-    else:
-        op.drop_column("attachments", "data")
+    op.drop_table("attachment_data_0004")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("ALTER TABLE attachments ADD COLUMN data BLOB")
-    else:
-        op.add_column("attachments", sa.Column("data", sa.LargeBinary(), nullable=True))
+    op.add_column("attachments", sa.Column("data", sa.LargeBinary(), nullable=True))
     op.execute(
         "UPDATE attachments SET data = "
         "(SELECT d.data FROM attachment_data d WHERE d.attachment_id = attachments.id)"
