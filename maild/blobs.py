@@ -3,12 +3,15 @@
 A bound 50 MB parameter costs SQLite two copies of it (the parameter and the
 record it builds). Inserting a zeroblob of the right size and writing the
 bytes into it through the incremental-blob API costs only a slice at a time.
-PostgreSQL's driver takes the bytes as one parameter, as before.
+On PostgreSQL the driver would copy a bound parameter into its own buffer;
+a binary COPY takes the row as a stream instead, again a slice at a time.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import struct
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
@@ -20,9 +23,19 @@ _DATA = table(AttachmentData)
 _INSERT = insert(_DATA)
 
 
+# PostgreSQL's binary COPY format: signature, flags, header extension length;
+# then per row a field count and per field its length and bytes; then -1.
+_PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_PG_COPY_END = struct.pack("!h", -1)
+_PG_COPY = "COPY attachment_data (attachment_id, data) FROM STDIN (FORMAT BINARY)"
+
+
 def store(conn: Connection, attachment_id: int, data: bytes) -> None:
     """Keep `data` as the bytes of attachment `attachment_id`, in the connection's transaction."""
     driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        _store_by_copy(driver, attachment_id, data)
+        return
     if not isinstance(driver, sqlite3.Connection):
         conn.execute(_INSERT, {"attachment_id": attachment_id, "data": data})
         return
@@ -33,6 +46,17 @@ def store(conn: Connection, attachment_id: int, data: bytes) -> None:
     with driver.blobopen(_DATA.name, "data", attachment_id) as blob:
         for start in range(0, len(view), SLICE):
             blob.write(view[start : start + SLICE])
+
+
+def _store_by_copy(driver: Any, attachment_id: int, data: bytes) -> None:
+    """One attachment_data row through COPY … FROM STDIN (FORMAT BINARY), written in slices."""
+    view = memoryview(data)
+    with driver.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
+        # Two fields: the id as an 8-byte bigint, then the bytea's length and bytes.
+        copy.write(_PG_COPY_HEADER + struct.pack("!hiqi", 2, 8, attachment_id, len(view)))
+        for start in range(0, len(view), SLICE):
+            copy.write(bytes(view[start : start + SLICE]))
+        copy.write(_PG_COPY_END)
 
 
 def load(conn: Connection, attachment_id: int) -> bytes | None:
