@@ -14,6 +14,7 @@ import struct
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from maild.models import AttachmentData, table
 
@@ -31,14 +32,30 @@ _PG_COPY = "COPY attachment_data (attachment_id, data) FROM STDIN (FORMAT BINARY
 
 
 def store(conn: Connection, attachment_id: int, data: bytes) -> None:
-    """Keep `data` as the bytes of attachment `attachment_id`, in the connection's transaction."""
+    """Keep `data` as the bytes of attachment `attachment_id`, in the connection's transaction.
+
+    The driver is used directly here, so its errors are wrapped the way
+    SQLAlchemy wraps them: a database that goes away mid-write is still the
+    OperationalError that ingest treats as "unavailable, retry", not a reason
+    to quarantine the message.
+    """
     driver = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql":
-        _store_by_copy(driver, attachment_id, data)
-        return
-    if not isinstance(driver, sqlite3.Connection):
-        conn.execute(_INSERT, {"attachment_id": attachment_id, "data": data})
-        return
+    dbapi = conn.dialect.dbapi
+    base_error = getattr(dbapi, "Error", Exception)
+    try:
+        if isinstance(driver, sqlite3.Connection):
+            _store_in_zeroblob(conn, driver, attachment_id, data)
+        elif conn.dialect.name == "postgresql":
+            _store_by_copy(driver, attachment_id, data)
+        else:
+            conn.execute(_INSERT, {"attachment_id": attachment_id, "data": data})
+    except DBAPIError:
+        raise
+    except base_error as e:
+        raise DBAPIError.instance("store attachment bytes", None, e, base_error) from e
+
+
+def _store_in_zeroblob(conn: Connection, driver: sqlite3.Connection, attachment_id: int, data: bytes) -> None:
     conn.execute(_INSERT.values(attachment_id=attachment_id, data=func.zeroblob(len(data))))
     if not data:
         return
