@@ -197,6 +197,10 @@ class Dispatcher:
                         len(results),
                     )
                     return stats
+            if len(batch) < self.batch_size:
+                # The claim took everything that was due: another would come back
+                # empty (what is queued meanwhile wakes the caller again).
+                return stats
 
     @staticmethod
     def _tally(stats: DispatchStats, results: Sequence[tuple[Claimed, SendResult]]) -> None:

@@ -18,6 +18,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ DEADLINE_SCAN_EVERY = 1.0
 SEND_PROCESS_FROM = 200  # pending messages from which `run --once` sends from a second process
 LEASE_RENEW_EVERY = 5.0  # seconds between lease renewals while claims are processed
 HELPER_LOOK = 1.0  # how often a worker without the lease looks for listed work
+OUTBOX_GATHER = 0.05  # after a wake-up, so a burst's notifications share one claim
 OUTBOX_IDLE_CHECK = 1.0  # also how soon a standby worker helps send what another queued
 WAIT_CHUNK = 2.0
 
@@ -313,7 +315,7 @@ class Worker:
             await loop.run_in_executor(readers, self._ingest_loop, box)
 
         ingest = [asyncio.create_task(ingest_loop(box), name=f"ingest {box.name}") for box in self.boxes]
-        outbox = asyncio.create_task(self._outbox_loop(stop), name="outbox")
+        outbox = asyncio.create_task(self._outbox_loop(stop, ingest), name="outbox")
         deadlines = asyncio.create_task(self._deadline_loop(stop), name="deadlines")
         watchdog = asyncio.create_task(self._watchdog(stop), name="watchdog")
         tasks = [*ingest, outbox, deadlines, watchdog]
@@ -496,25 +498,50 @@ class Worker:
             self._alive()
             self.leaser.touch(box.name)
 
-    async def _outbox_loop(self, stop: asyncio.Event) -> None:
+    async def _outbox_loop(self, stop: asyncio.Event, ingest: Sequence[asyncio.Task[None]] = ()) -> None:
+        """Send as notifications are queued; on stop, once ingest has finished, send what is due.
+
+        A graceful stop thus delivers the acknowledgements of every message it
+        processed, the one in hand included, instead of leaving them queued
+        until the next start. Not when the server was deferring mail just now:
+        a stop must not wait out SMTP timeouts (they stay queued, as always).
+        """
         assert self._wake is not None
         sender = self.app.make_sender()
         dispatcher = self._dispatcher(sender)
         try:
-            while not stop.is_set():
-                try:
-                    stats = await dispatcher.run_once()
-                    self._count_dispatch(stats)
-                    if stats.sent or stats.failed:
-                        log.info(
-                            "outbox: sent=%d deferred=%d failed=%d", stats.sent, stats.deferred, stats.failed
-                        )
-                except OperationalError as e:
-                    log.warning("outbox: database unavailable: %s", e.orig)
-                self._wake.clear()
-                await wait_for_event(self._wake, OUTBOX_IDLE_CHECK)
+            healthy = await self._send_until(stop, dispatcher)
+            if ingest:
+                await asyncio.wait(ingest)
+            if healthy:
+                await self._send_until(None, dispatcher)
         finally:
             await sender.close()
+
+    async def _send_until(self, stop: asyncio.Event | None, dispatcher: Dispatcher) -> bool:
+        """Dispatch passes until `stop` is set (with None, one pass); False if the last deferred mail."""
+        assert self._wake is not None
+        while True:
+            # Cleared before the pass, so a message queued during it wakes the next one.
+            self._wake.clear()
+            healthy = True
+            try:
+                stats = await dispatcher.run_once()
+                self._count_dispatch(stats)
+                healthy = stats.deferred == 0
+                if stats.sent or stats.failed:
+                    log.info(
+                        "outbox: sent=%d deferred=%d failed=%d", stats.sent, stats.deferred, stats.failed
+                    )
+            except OperationalError as e:
+                healthy = False
+                log.warning("outbox: database unavailable: %s", e.orig)
+            if stop is None or stop.is_set():
+                return healthy
+            if await wait_for_event(self._wake, OUTBOX_IDLE_CHECK):
+                # A burst of messages wakes this once per message; a moment's
+                # wait lets their notifications go out in one claim, not one each.
+                await asyncio.sleep(OUTBOX_GATHER)
 
     async def _deadline_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
