@@ -382,12 +382,8 @@ class CaseService:
         now = self.clock.now()
         contact = d.contact
         conn = session.connection()
-        account_name, account_plan = contact.account_name, contact.account_plan
-        if account_name is None or account_plan is None:
-            account_name, account_plan = conn.execute(
-                select(Account.name, Account.plan).where(Account.id == contact.account_id)
-            ).one()
-        plan = self.settings.sla.plan(account_plan)
+        account_name = contact.account_name
+        plan = self.settings.sla.plan(contact.account_plan)
         text = mail.text.strip("\n")
         severity = d.severity.value
         due = first_response_due(now, severity, plan.targets, plan.calendar)
@@ -933,6 +929,8 @@ def _insert_row(session: Session, statement: Insert, values: dict[str, Any]) -> 
 
 
 _PRIMARY = aliased(Contact)
+# What a case and a new case's contact carry of their account.
+_ACCOUNT_COLUMNS = (Account.name.label("account_name"), Account.plan.label("account_plan"))
 _CASE_ROW = (
     select(
         Case.id,
@@ -940,8 +938,7 @@ _CASE_ROW = (
         Case.severity,
         Case.status,
         Case.account_id,
-        Account.name.label("account_name"),
-        Account.plan.label("account_plan"),
+        *_ACCOUNT_COLUMNS,
         _PRIMARY.email.label("primary_contact"),
         Case.thread_root,
         Case.created_at,
@@ -976,8 +973,7 @@ _CONTACT = (
         Contact.account_id,
         Contact.designated,
         Contact.language,
-        Account.name.label("account_name"),
-        Account.plan.label("account_plan"),
+        *_ACCOUNT_COLUMNS,
     )
     .join(Account, Account.id == Contact.account_id)
     .where(Contact.email == bindparam("email"))

@@ -45,8 +45,8 @@ class ContactFacts:
     designated: bool
     language: str | None
     account_domains: tuple[str, ...] = ()
-    # The account's name and plan, when the directory read them with the contact.
-    account_name: str | None = None
+    # The account's name and plan, read with the contact (a new case shows and uses them).
+    account_name: str = ""
     account_plan: str | None = None
 
 

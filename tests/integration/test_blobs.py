@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-import secrets
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,9 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from maild import blobs
 from maild.db import Database, upgrade
-from maild.models import Account, Attachment, Case, Contact
-
-NOW = datetime(2026, 11, 22, tzinfo=UTC)
+from maild.models import Attachment
+from tests.integration.rows import NOW, insert_case
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -31,34 +28,8 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
 
 
 def _attachment(db: Database) -> int:
-    """A case with one attachment row, named uniquely (the PostgreSQL database is shared)."""
-    tag = secrets.token_hex(4)
     with db.transaction() as conn:
-        account = conn.execute(
-            insert(Account).returning(Account.id), {"name": f"Acme {tag}", "created_at": NOW}
-        )
-        account_id = account.scalar_one()
-        contact_id = conn.execute(
-            insert(Contact).returning(Contact.id),
-            {"account_id": account_id, "email": f"a.{tag}@acme.example", "created_at": NOW},
-        ).scalar_one()
-        case_id = conn.execute(
-            insert(Case).returning(Case.id),
-            {
-                "subject": "s",
-                "description": "d",
-                "description_full": "d",
-                "severity": 3,
-                "status": "new",
-                "account_id": account_id,
-                "primary_contact_id": contact_id,
-                "fields": {},
-                "language": "en",
-                "thread_root": f"<root.{tag}@acme.example>",
-                "created_at": NOW,
-                "updated_at": NOW,
-            },
-        ).scalar_one()
+        case_id = insert_case(conn)
         return int(
             conn.execute(
                 insert(Attachment).returning(Attachment.id),

@@ -70,6 +70,22 @@ def test_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(
     assert "Traceback" not in env.daemon_log()
 
 
+def test_sigterm_sends_the_acknowledgements_already_queued(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    daemon = env.start_daemon()
+    try:
+        wait_until(lambda: "watching" in env.daemon_log(), timeout=30, what="the daemon to be ready")
+        imap_box.append_many([message(ALICE, f"Queued {i}", "Body", cc=(BOB,)) for i in range(20)])
+        # Stop the moment the last case is committed: its acknowledgements may still be queued.
+        wait_until(lambda: cases_in_db(env) >= 20, timeout=60, what="every case", interval=0.01)
+    finally:
+        code = stop(daemon, signal.SIGTERM, timeout=30)
+    assert code == 0, env.daemon_log()
+    sent = Counter(m.rcpt_tos[0] for m in smtp_sink.messages())
+    assert sent == {ALICE: 20, BOB: 20}, "a graceful stop delivers what it queued"
+
+
 def test_sighup_reloads_settings_and_templates_and_survives_a_bad_config(
     env: MaildEnv, imap_box: Any, smtp_sink: Any, tmp_path: Any
 ) -> None:

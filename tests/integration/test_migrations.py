@@ -9,10 +9,11 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, inspect, text
+from sqlalchemy import inspect, text
 
 from maild.db import Database, _alembic_config, upgrade
-from maild.models import Account, Base, Case, Contact
+from maild.models import Base
+from tests.integration.rows import insert_case
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -51,30 +52,7 @@ def test_attachment_bytes_move_to_their_own_table_and_back(db_url: str) -> None:
     try:
         command.upgrade(cfg, "0003")
         with db.engine.begin() as conn:
-            account = conn.execute(
-                insert(Account).returning(Account.id), {"name": "Acme", "created_at": now}
-            ).scalar_one()
-            contact = conn.execute(
-                insert(Contact).returning(Contact.id),
-                {"account_id": account, "email": "a@acme.example", "created_at": now},
-            ).scalar_one()
-            case = conn.execute(
-                insert(Case).returning(Case.id),
-                {
-                    "subject": "s",
-                    "description": "d",
-                    "description_full": "d",
-                    "severity": 3,
-                    "status": "new",
-                    "account_id": account,
-                    "primary_contact_id": contact,
-                    "fields": {},
-                    "language": "en",
-                    "thread_root": "<root@acme.example>",
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            ).scalar_one()
+            case = insert_case(conn)
             for name, data, reason in (("kept.bin", blob, None), ("big.bin", None, "over the size limit")):
                 conn.execute(
                     text(
