@@ -41,6 +41,7 @@ from maild.outbox import Dispatcher, DispatchStats
 from maild.sendproc import SendProcess
 from maild.smtp import SmtpSender
 from maild.workqueue import WorkQueue
+from maild.worksignal import work_waiter
 
 log = logging.getLogger("maild.worker")
 
@@ -417,6 +418,7 @@ class Worker:
         """Every worker processes what it can claim; the lease holder also lists the mailbox."""
         self._here.box = box
         source = self.app.make_source(box.settings)
+        waiter = work_waiter(self.app.db.engine, self.stopping)
         poll = box.settings.poll_interval.total_seconds()
         ready = False
         try:
@@ -443,8 +445,9 @@ class Worker:
                         if lister:
                             self._wait_for_mail(box, source, poll)
                         elif not (stats.processed or stats.quarantined or stats.skipped):
-                            # A helper looks again soon: the lister may list new mail any moment.
-                            self._sleep(min(poll, HELPER_LOOK))
+                            # A helper looks again when the lister announces new work, or soon anyway.
+                            waiter.wait(source.name, min(poll, HELPER_LOOK))
+                            self._alive()
                 except TransientError as e:
                     log.warning("connection lost, reconnecting: %s", e)
                     self._reset(source, 1.0)
@@ -461,6 +464,7 @@ class Worker:
                     log.debug("ingest loop failure", exc_info=True)
                     self._reset(source, 5.0)
         finally:
+            waiter.close()
             source.close()
             with contextlib.suppress(OperationalError):
                 box.ingestor.queue.release(source.name)

@@ -33,6 +33,7 @@ from maild.db import Database, is_postgres
 from maild.lease import dead_claimers_here, live_claimers
 from maild.models import MailboxWork, table
 from maild.parse import id_list, normalise_msgid
+from maild.worksignal import announce_work
 
 CLAIM_TTL = timedelta(minutes=5)
 IN_CHUNK = 500  # ids per IN (…) list
@@ -199,6 +200,7 @@ class WorkQueue:
                     for m in new
                 ],
             )
+            announce_work(s.connection(), mailbox)
             return len(new)
 
     def _dead_claimers(self, conn: Connection, mailbox: str, now: datetime) -> list[str]:
@@ -244,12 +246,14 @@ class WorkQueue:
 
     def release(self, mailbox: str) -> None:
         """Hand back what this worker claimed and did not finish (on a clean stop)."""
-        with self.db.session() as s:
-            s.execute(
-                update(MailboxWork)
-                .where(MailboxWork.mailbox == mailbox, MailboxWork.claimed_by == self.holder)
+        with self.db.transaction() as conn:
+            handed_back = conn.execute(
+                update(_WORK)
+                .where(_WORK.c.mailbox == mailbox, _WORK.c.claimed_by == self.holder)
                 .values(claimed_by=None, claimed_until=None)
             )
+            if handed_back.rowcount:
+                announce_work(conn, mailbox)
 
     def waiting(self, mailbox: str) -> int:
         """Listed messages not yet done (for `maild status` and the loops)."""
