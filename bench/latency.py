@@ -4,7 +4,7 @@
 polling, that wakes it). A few cases are opened first; then N replies (default
 50) to their acknowledgements are appended one at a time, each waiting for its
 notification (to the support team's agent address) before the next. The
-latency of one reply is the sink's receive time (the "time" in its .json)
+latency of one reply is the sink's receive time (the "time" in its index line)
 minus the wall time just before the APPEND.
 
     .venv/bin/python bench/latency.py [--n 50] [--db sqlite|postgres]

@@ -6,12 +6,18 @@ reaches the end of DATA is written to the directory, so another process can
 read it while the sink runs:
 
     msgs/NNNNNNNN.eml       raw bytes as received (answered 250)
-    msgs/NNNNNNNN.json      {"seq", "time", "mail_from", "rcpt_tos", "code", "reply", ...}
-    rejected/NNNNNNNN.*     the same for messages answered with an injected failure
+    msgs/index.jsonl        a line per message: {"seq", "time", "mail_from", "rcpt_tos", "code", "reply", …}
+    rejected/…              the same for messages answered with an injected failure
 
-The .json is written (atomically) after the .eml, so a reader that lists
-*.json always finds the complete message beside it. Sequence numbers carry
-on across restarts on the same directory, so a restart never overwrites.
+A message's index line is appended after its .eml is written, so a reader
+that goes by the index always finds the complete message beside it (a last
+line without its newline is still being written). One new file per message,
+not an .eml and a .json each written to a temporary name and renamed:
+creating a file is the sink's dearest step on a virtual disk (measured here
+0.6-1 ms of CPU each, against 10 µs for an append), and in benchmarks the
+sink shares the machine with the maild it measures. Sequence numbers carry
+on across restarts on the same directory and across clear(), so a number is
+never used twice.
 
 Run it alone with `python -m maild.sink --dir D --port P`. It listens on
 loopback only: a sink that accepts any sender and recipient must never be
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import email
 import email.policy
 import ipaddress
@@ -44,6 +51,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 _DATA_SIZE_LIMIT = 128 * 1024 * 1024
 _ACCEPTED = "msgs"
 _REJECTED = "rejected"
+INDEX = "index.jsonl"
 _POLL = 0.02
 
 _REPLIES = {
@@ -88,35 +96,63 @@ def _require_loopback(host: str) -> None:
         raise ValueError(f"the sink listens on loopback only, not {host!r}")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _append_line(path: Path, record: dict[str, Any]) -> None:
+    """One write of one whole line, so a concurrent reader sees the line complete or not at all."""
+    with path.open("ab", buffering=0) as f:
+        f.write(json.dumps(record).encode() + b"\n")
+
+
+def read_index(directory: Path) -> list[dict[str, Any]]:
+    """Every complete line of `directory`'s index, markers of clear() included, in order."""
+    try:
+        data = (directory / INDEX).read_bytes()
+    except FileNotFoundError:
+        return []
+    # Whatever follows the last newline is a line still being written.
+    return [json.loads(line) for line in data.split(b"\n")[:-1] if line]
 
 
 def _last_seq(*directories: Path) -> int:
-    seqs = [int(p.stem) for d in directories for p in d.glob("*.json") if p.stem.isdigit()]
+    seqs = [int(r.get("seq", r.get("cleared_through", 0))) for d in directories for r in read_index(d)]
     return max(seqs, default=0)
 
 
 def _read(directory: Path) -> list[SinkMessage]:
     found: list[SinkMessage] = []
-    for meta_path in sorted(directory.glob("*.json")):
-        meta = json.loads(meta_path.read_bytes())
-        raw = meta_path.with_suffix(".eml").read_bytes()
+    for meta in read_index(directory):
+        if "seq" not in meta:
+            continue
+        seq = int(meta["seq"])
         found.append(
             SinkMessage(
-                seq=int(meta["seq"]),
+                seq=seq,
                 time=float(meta["time"]),
                 mail_from=str(meta["mail_from"]),
                 rcpt_tos=[str(r) for r in meta["rcpt_tos"]],
                 code=int(meta["code"]),
                 reply=str(meta["reply"]),
-                raw=raw,
+                raw=(directory / f"{seq:08d}.eml").read_bytes(),
             )
         )
     found.sort(key=lambda m: m.seq)
     return found
+
+
+def _clear(directory: Path, through: int) -> None:
+    """Drop the stored messages; the index keeps only how far numbering had gone."""
+    for path in directory.glob("*.eml"):
+        path.unlink()
+    _write_new(directory / INDEX, json.dumps({"cleared_through": through}).encode() + b"\n")
 
 
 class _Handler:
@@ -175,9 +211,8 @@ class _Handler:
                 "reply": reply,
                 "size": len(raw),
             }
-            base = target / f"{seq:08d}"
-            _write_atomic(base.with_suffix(".eml"), raw)
-            _write_atomic(base.with_suffix(".json"), json.dumps(meta).encode())
+            _write_new(target / f"{seq:08d}.eml", raw)
+            _append_line(target / INDEX, meta)
         return reply
 
 
@@ -247,9 +282,12 @@ class SinkServer:
 
     def clear(self) -> None:
         """Forget stored messages; sequence numbers carry on so nothing is ever overwritten."""
-        for sub in (_ACCEPTED, _REJECTED):
-            for path in (self.directory / sub).iterdir():
-                path.unlink()
+        directories = [self.directory / sub for sub in (_ACCEPTED, _REJECTED)]
+        with self._handler.lock if self._handler is not None else contextlib.nullcontext():
+            through = max(_last_seq(*directories), self._handler.seq if self._handler is not None else 0)
+            for directory in directories:
+                if directory.is_dir():
+                    _clear(directory, through)
 
     def fail_next(self, code: int, count: int) -> None:
         """Answer `code` at the end of DATA to the next `count` messages (0 switches injection off)."""

@@ -567,7 +567,8 @@ def test_sink_runs_as_a_process(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     assert (tmp_path / "msgs" / "00000001.eml").read_bytes() == _message(7)
-    meta = json.loads((tmp_path / "msgs" / "00000001.json").read_bytes())
+    (meta,) = [json.loads(line) for line in (tmp_path / "msgs" / "index.jsonl").read_bytes().splitlines()]
+    assert meta["seq"] == 1
     assert (meta["mail_from"], meta["rcpt_tos"], meta["code"]) == (
         "bounce+7@example.test",
         ["user7@example.test"],
@@ -597,8 +598,24 @@ def test_sink_keeps_numbering_across_restarts(tmp_path: Path) -> None:
         assert [m.seq for m in second.messages()] == [1, 2]
         second.clear()
         assert second.messages() == []
+        assert list((tmp_path / "msgs").glob("*.eml")) == []
         with pytest.raises(TimeoutError):
             second.wait_for(1, timeout=0.2)
+    with SinkServer(tmp_path) as third:
+        _send(SmtpSender("127.0.0.1", third.port, "none"), [_envelope(3)])
+        (message,) = third.messages()
+        assert message.seq == 3, "numbering carries on after a clear and a restart"
+        assert message.raw == _message(3)
+
+
+def test_a_sink_reader_skips_the_index_line_still_being_written(tmp_path: Path) -> None:
+    with SinkServer(tmp_path) as sink:
+        _send(SmtpSender("127.0.0.1", sink.port, "none"), [_envelope(1), _envelope(2)])
+        index = tmp_path / "msgs" / "index.jsonl"
+        complete = index.read_bytes()
+        index.write_bytes(complete + b'{"seq": 3, "time": 1.0, "mail_')
+        assert [m.seq for m in sink.messages()] == [1, 2]
+        assert [m.raw for m in sink.messages()] == [_message(1), _message(2)]
 
 
 # --- throughput (printed, not asserted on time) -------------------------------------------
