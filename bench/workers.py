@@ -9,9 +9,12 @@ cases per opening message, comments per inbound message, outbox rows per
 (case, event, recipient, source), Message-IDs delivered to the sink more than
 once, and messages left without the done keyword. Per-worker shares come from
 each daemon's log. The script measures whatever the code does (mailbox
-lease, SKIP LOCKED claims) and asserts nothing.
+lease, SKIP LOCKED claims) and asserts nothing. The worker counts run in
+turn, --repeat rounds of them, and the last line gives the medians and the
+ratio of each round: the same run moves by a third either way on this
+machine kind as its other tenants come and go.
 
-    .venv/bin/python bench/workers.py [--n 1000] [--workers 1,2]
+    .venv/bin/python bench/workers.py [--n 1000] [--workers 1,2] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import statistics
 import sys
 import time
 from collections import Counter
@@ -87,7 +91,7 @@ def progress(conn: Any) -> dict[str, int]:
     return {"inbound": int(inbound), "pending": int(pending), "sent": int(sent)}
 
 
-def one(n: int, workers: int) -> list[str]:
+def one(n: int, workers: int) -> tuple[float, list[str]]:
     wd = workdir(f"workers{workers}")
     try:
         with dovecot() as box, sink(wd / "sink") as s, postgres_db() as url:
@@ -141,7 +145,7 @@ def one(n: int, workers: int) -> list[str]:
                 sent = sum(int(x) for x in re.findall(r"outbox: sent=(\d+)", text))
                 shares.append(f"worker{i}: ingested {processed}, sent {sent}")
         rate = n / done_at if done_at else float("nan")
-        return [
+        return rate, [
             f"{workers} worker(s), {n} messages ({kinds['reply_en'] + kinds['reply_ja']} replies): "
             f"all ingested {ingested_at if ingested_at is None else round(ingested_at, 1)} s, "
             f"all sent {done_at if done_at is None else round(done_at, 1)} s -> {rate:.1f} msg/s; "
@@ -165,13 +169,42 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000, help="messages in the mailbox (default 1000)")
     ap.add_argument("--workers", default="1,2", help="worker counts to compare (default 1,2)")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="rounds of every worker count, taken in turn (default 3)"
+    )
     args = ap.parse_args()
+    counts_ = [int(x) for x in args.workers.split(",") if x.strip()]
     lines: list[str] = []
-    for w in [int(x) for x in args.workers.split(",") if x.strip()]:
-        lines += one(args.n, w)
+    rates: dict[int, list[float]] = {w: [] for w in counts_}
+    for round_ in range(1, args.repeat + 1):
+        for w in counts_:
+            rate, found = one(args.n, w)
+            rates[w].append(rate)
+            lines += [f"round {round_}: {found[0]}", *found[1:]]
     print(machine())
     print("\n".join(lines))
+    print(summary(rates))
     return 0
+
+
+def summary(rates: dict[int, list[float]]) -> str:
+    """Medians over the rounds, and each round's own ratio of its runs, which are minutes apart.
+
+    The machine's other tenants move a single run by a third either way; a
+    ratio taken within a round compares runs under the same conditions.
+    """
+    medians = {w: statistics.median(r) for w, r in rates.items()}
+    parts = [f"{w} worker(s) {m:.1f} msg/s" for w, m in medians.items()]
+    text = f"median of {len(next(iter(rates.values())))} round(s): {', '.join(parts)}"
+    if 1 in rates and len(rates) > 1:
+        for w in (w for w in rates if w != 1):
+            ratios = [b / a for a, b in zip(rates[1], rates[w], strict=True)]
+            text += (
+                f"; {w} vs 1 worker: ratio of the medians {medians[w] / medians[1]:.2f}x, "
+                f"median of the rounds' ratios {statistics.median(ratios):.2f}x "
+                f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+            )
+    return text
 
 
 if __name__ == "__main__":
