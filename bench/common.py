@@ -9,6 +9,7 @@ what is timed is what an operator would run. Nothing here asserts on time.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import os
 import random
@@ -41,6 +42,12 @@ from tests.integration.env import ALICE, BOB, DAVE, YAMADA, MaildEnv  # noqa: E4
 
 BIN = Path(sys.executable).parent
 MAILD = str(BIN / "maild") if (BIN / "maild").exists() else None
+
+# maild is installed in development mode, so its modules are byte-compiled on
+# first import, and on every start where PYTHONDONTWRITEBYTECODE is set (as on
+# this machine kind): 0.17 s of each daemon's start-up (measured). An
+# installed package is compiled once by pip; so is the one measured here.
+compileall.compile_dir(ROOT / "maild", quiet=1)
 PG_HOST, PG_PORT, PG_USER, PG_ADMIN_DB = "127.0.0.1", 5432, "postgres", "test"
 AGENT_TEAM = "support-team@example.com"
 
