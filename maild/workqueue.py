@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from maild.clock import Clock
@@ -37,6 +37,8 @@ from maild.worksignal import announce_work
 
 CLAIM_TTL = timedelta(minutes=5)
 IN_CHUNK = 500  # ids per IN (…) list
+# A listing at least this big refreshes the table's statistics (see _refresh_statistics).
+ANALYZE_AFTER = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,22 @@ _DELETE_CLAIMED = delete(MailboxWork).where(
 )
 
 
+def _refresh_statistics(conn: Connection) -> None:
+    """ANALYZE mailbox_work on PostgreSQL, inside the listing's transaction (its own rows count).
+
+    A work queue swings from empty to thousands of rows faster than
+    autovacuum looks (once a minute), and a table never analyzed is planned
+    as if it held a row or two: the claim's "no older message of the same
+    thread" then becomes a nested loop over the whole queue for every row,
+    0.9 s per claim with 2,000 messages waiting (measured), against 0.15 ms
+    with statistics. Once analyzed, PostgreSQL scales the row count with the
+    table's size, so only a big listing needs this, and it costs a few ms.
+    Without the table's ownership PostgreSQL skips it with a warning.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE mailbox_work"))
+
+
 def _listed(s: Session, mailbox: str, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(list(keys)):
@@ -200,6 +218,8 @@ class WorkQueue:
                     for m in new
                 ],
             )
+            if len(new) >= ANALYZE_AFTER:
+                _refresh_statistics(s.connection())
             announce_work(s.connection(), mailbox)
             return len(new)
 
