@@ -432,6 +432,8 @@ class Worker:
                         if not ready or lister != box.listing:
                             ready = self._announce_ready(box, standby=not lister)
                             box.listing = lister
+                            if lister:
+                                waiter.close()  # see maild.worksignal: no unread notifications piling up
                         stats = box.ingestor.run_once(source, lister=lister)
                         if lister:
                             self.leaser.touch(box.name, self.app.clock.now())

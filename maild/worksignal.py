@@ -10,6 +10,9 @@ when it commits), and each helper LISTENs on a connection of its own, so it
 claims within milliseconds. SQLite has no such channel: there a helper keeps
 looking every second, and so does a PostgreSQL helper whose listening
 connection is down (it reconnects after a pause, never in a tight loop).
+A worker that takes the lease closes its listening connection: nobody would
+read what arrives there, and PostgreSQL keeps every notification until each
+listener has read it.
 """
 
 from __future__ import annotations

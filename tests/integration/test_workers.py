@@ -7,9 +7,21 @@ import time
 from collections import Counter
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.integration.env import ALICE, BOB, MaildEnv, message, stop, wait_until
+
+
+def listening(env: MaildEnv) -> int:
+    """Connections to this database waiting for work notifications (maild.worksignal)."""
+    dsn = str(env.config["database"]["url"]).replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND query = 'LISTEN maild_work'"
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 @pytest.mark.slow
@@ -51,11 +63,14 @@ def test_second_worker_stands_by_while_the_first_holds_the_mailbox(
         second = pg_env.start_daemon("b")
         try:
             wait_until(lambda: "helping" in pg_env.daemon_log("b"), timeout=30, what="worker b to help")
+            wait_until(lambda: listening(pg_env) == 1, timeout=30, what="worker b to listen for work")
             imap_box.append_many([message(ALICE, f"Standby {i}", "x") for i in range(5)])
             wait_until(lambda: len(pg_env.cases()) == 5, timeout=30, what="cases")
             stop(first)
             imap_box.append(message(ALICE, "After the first worker stopped", "x"))
             wait_until(lambda: len(pg_env.cases()) == 6, timeout=30, what="worker b to take over")
+            # The lister reads no notifications, so it keeps no listening connection.
+            wait_until(lambda: listening(pg_env) == 0, timeout=30, what="worker b to stop listening")
         finally:
             assert stop(second) == 0
     finally:
