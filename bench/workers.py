@@ -173,11 +173,11 @@ def main() -> int:
         "--repeat", type=int, default=3, help="rounds of every worker count, taken in turn (default 3)"
     )
     args = ap.parse_args()
-    counts_ = [int(x) for x in args.workers.split(",") if x.strip()]
+    worker_counts = [int(x) for x in args.workers.split(",") if x.strip()]
     lines: list[str] = []
-    rates: dict[int, list[float]] = {w: [] for w in counts_}
+    rates: dict[int, list[float]] = {w: [] for w in worker_counts}
     for round_ in range(1, args.repeat + 1):
-        for w in counts_:
+        for w in worker_counts:
             rate, found = one(args.n, w)
             rates[w].append(rate)
             lines += [f"round {round_}: {found[0]}", *found[1:]]

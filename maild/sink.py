@@ -284,7 +284,8 @@ class SinkServer:
         """Forget stored messages; sequence numbers carry on so nothing is ever overwritten."""
         directories = [self.directory / sub for sub in (_ACCEPTED, _REJECTED)]
         with self._handler.lock if self._handler is not None else contextlib.nullcontext():
-            through = max(_last_seq(*directories), self._handler.seq if self._handler is not None else 0)
+            # A running sink's counter is never behind its index; a stopped one has only the index.
+            through = self._handler.seq if self._handler is not None else _last_seq(*directories)
             for directory in directories:
                 if directory.is_dir():
                     _clear(directory, through)

@@ -157,7 +157,7 @@ def _refresh_statistics(conn: Connection) -> None:
     table's size, so only a big listing needs this, and it costs a few ms.
     Without the table's ownership PostgreSQL skips it with a warning.
     """
-    if conn.dialect.name == "postgresql":
+    if is_postgres(conn.engine):
         conn.execute(text("ANALYZE mailbox_work"))
 
 

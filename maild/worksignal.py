@@ -37,7 +37,7 @@ _NOTIFY = text("SELECT pg_notify(:channel, :mailbox)")
 
 def announce_work(conn: Connection, mailbox: str) -> None:
     """Inside the transaction that made work claimable: wake the helpers when it commits."""
-    if conn.dialect.name == "postgresql":
+    if is_postgres(conn.engine):
         conn.execute(_NOTIFY, {"channel": CHANNEL, "mailbox": mailbox})
 
 

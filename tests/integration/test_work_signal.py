@@ -58,10 +58,8 @@ def test_a_listing_wakes_a_waiting_helper_of_that_mailbox_only(pg: Database) -> 
     try:
         assert waiter.wait(box, 0.05) is False, "nothing listed yet"
         thread = later(lambda: lister.add(box, [listed("1"), listed("2")]))
-        started = time.monotonic()
         assert waiter.wait(box, WOKEN_WITHIN) is True
         thread.join()
-        assert time.monotonic() - started < WOKEN_WITHIN
         thread = later(lambda: lister.add(other, [listed("1")]))
         assert waiter.wait(box, 1.0) is False, "work in another mailbox is not this helper's wake-up"
         thread.join()

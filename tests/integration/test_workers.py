@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from maild.worksignal import CHANNEL
 from tests.integration.env import ALICE, BOB, MaildEnv, message, stop, wait_until
 
 
@@ -18,8 +19,8 @@ def listening(env: MaildEnv) -> int:
     dsn = str(env.config["database"]["url"]).replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND query = 'LISTEN maild_work'"
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+            (f"LISTEN {CHANNEL}",),
         ).fetchone()
     return int(row[0]) if row else 0
 
