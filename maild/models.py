@@ -152,6 +152,8 @@ class Case(Base):
     closed_at: Mapped[datetime | None]
     # When the deadline scan must next look at this case; NULL once answered or closed.
     next_escalation_at: Mapped[datetime | None]
+    # Addresses from To/Cc left out by the collaborator caps (SPEC §8), shown with the case.
+    collaborators_not_added: Mapped[list[str] | None] = mapped_column(JSON)
 
     account: Mapped[Account] = relationship()
     primary_contact: Mapped[Contact] = relationship()
@@ -297,7 +299,11 @@ class Outbox(Base):
     """A notification queued in the transaction that caused it; the dispatcher sends it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # Help-desk and refusal notices are counted per hour in total (support.notice_limit).
+        Index("ix_outbox_event_created", "event", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
