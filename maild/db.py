@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maild.errors import MaildError, TransientError
+from maild.safetext import redact
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -32,13 +33,13 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision. Every command checks the database against it
 # without loading Alembic (a test keeps it equal to Alembic's head).
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0006"
 
 
 def make_engine(url: str) -> Engine:
     """An engine tuned for the backend the URL names."""
     if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
+        _create_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take control so
@@ -50,15 +51,33 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def _create_sqlite_file(url: str) -> None:
+    """Create the database file, and directories missing above it, owner-only (SPEC §8).
+
+    SQLite would create the file itself with 0644 less the umask; made here
+    first it is 0600 whatever the umask, and SQLite gives its -wal and -shm
+    files the database file's mode. An existing file keeps the mode its
+    operator chose.
+    """
     path = _sqlite_file(url)
-    if path is not None:
-        parent = path.parent
-        if not parent.exists():
-            try:
-                parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise MaildError(f"cannot create the database directory {parent}: {e.strerror}") from None
+    if path is None:
+        return
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+            os.chmod(directory, 0o700)  # mkdir's mode is narrowed by the umask; never widened
+        except FileExistsError:
+            pass  # another process made it first
+        except OSError as e:
+            raise MaildError(f"cannot create the database directory {directory}: {e.strerror}") from None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # SQLite's own open reports the problem in its words
+    os.close(fd)
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -84,7 +103,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_file(url: str) -> Path | None:
-    path = url.split("///", 1)[1] if "///" in url else ""
+    path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
     return None if not path or path == ":memory:" or path.startswith("file:") else Path(path)
 
 
@@ -217,5 +236,6 @@ def upgrade(db: Database) -> tuple[str | None, str | None]:
 
 
 def _first_line(e: BaseException) -> str:
-    text = str(getattr(e, "orig", None) or e)
+    """The driver's own message, first line, with any password in it masked."""
+    text = redact(str(getattr(e, "orig", None) or e))
     return text.strip().splitlines()[0] if text.strip() else type(e).__name__

@@ -357,6 +357,10 @@ class MailboxWork(Base):
     exists exactly while its message is still to be done. Messages of one
     thread share a `thread_group` and only the oldest row of a group can be
     claimed: a reply is never processed before the message it answers.
+    `attempts` counts the starts of its processing, each committed before the
+    processing begins: a row at 2 was started twice by workers that died or
+    were killed before finishing it, and is quarantined instead of tried
+    again (SPEC §8).
     """
 
     __tablename__ = "mailbox_work"
@@ -373,6 +377,7 @@ class MailboxWork(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 def table(model: type[Base]) -> Table:
