@@ -39,6 +39,9 @@ def routing_policy(settings: Settings) -> RoutingPolicy:
         default_severity=s.default_severity,
         agent_address=s.agent_address,
         trusted_authserv_ids=s.trusted_authserv_ids,
+        unproven=s.unproven,
+        max_new_collaborators=s.max_new_collaborators,
+        max_collaborators=s.max_collaborators,
     )
 
 

@@ -9,13 +9,14 @@ work does, once per inbound message.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Insert
 
@@ -50,13 +51,17 @@ from maild.route import (
     ContactFacts,
     Decision,
     Helpdesk,
+    Hold,
     Ignore,
     OpenCase,
     Reject,
     Role,
+    may_close,
 )
 from maild.rules import bounce_targets
 from maild.sla import BusinessCalendar, can_escalate, due_levels, first_response_due, level_threshold
+
+log = logging.getLogger("maild.cases")
 
 # --------------------------------------------------------------------------- facts for routing
 
@@ -193,6 +198,13 @@ class DbFacts:
     def agent_emails(self) -> Sequence[str]:
         return list(self._agents())
 
+    def notified(self, message_ids: Sequence[str]) -> Mapping[str, str]:
+        ids = [m for m in message_ids if m]
+        if not ids:
+            return {}
+        query = select(Outbox.message_id, Outbox.recipient).where(Outbox.message_id.in_(ids))
+        return {mid: rcpt for mid, rcpt in self.session.connection().execute(query)}
+
 
 # --------------------------------------------------------------------------- applying decisions
 
@@ -227,8 +239,13 @@ class CaseService:
         reason: str,
         case_id: int | None = None,
         raw: bytes | None = None,
+        record_id: int | None = None,
     ) -> int:
-        """The inbound record; returns its id."""
+        """The inbound record; returns its id.
+
+        `record_id`: the record of a held message being released, updated in place
+        (it keeps its id, so `maild inbound list` shows one line per message).
+        """
         values = {
             "mailbox": mailbox,
             "source_key": key,
@@ -243,6 +260,12 @@ class CaseService:
             "raw": raw,
             "received_at": self.clock.now(),
         }
+        if record_id is not None:
+            del values["received_at"]
+            session.connection().execute(
+                update(InboundMessage).where(InboundMessage.id == record_id).values(**values)
+            )
+            return record_id
         return _insert_row(session, _INSERT_INBOUND, values)
 
     def apply(
@@ -253,19 +276,62 @@ class CaseService:
         mailbox: str,
         key: str,
         loaded: Mapping[int, CaseRow] | None = None,
+        *,
+        raw: bytes | None = None,
+        record_id: int | None = None,
     ) -> Applied:
-        """`loaded`: cases routing read in this transaction (saves reading them again)."""
-        if isinstance(decision, Ignore):
-            return self._ignore(session, mail, decision, mailbox, key)
-        if isinstance(decision, Reject):
-            return self._reject(session, mail, decision, mailbox, key)
-        if isinstance(decision, Helpdesk):
-            return self._helpdesk(session, mail, decision, mailbox, key)
-        if isinstance(decision, OpenCase):
-            return self._open(session, mail, decision, mailbox, key)
-        return self._comment(session, mail, decision, mailbox, key, loaded or {})
+        """`loaded`: cases routing read in this transaction (saves reading them again).
 
-    def _ignore(self, session: Session, mail: InboundMail, d: Ignore, mailbox: str, key: str) -> Applied:
+        `raw`: the message's bytes, kept with a held message so it can be released.
+        `record_id`: the held record a release updates instead of adding one.
+        """
+        at = RecordAt(mailbox, key, raw, record_id)
+        if isinstance(decision, Ignore):
+            return self._ignore(session, mail, decision, at)
+        if isinstance(decision, Reject):
+            return self._reject(session, mail, decision, at)
+        if isinstance(decision, Helpdesk):
+            return self._helpdesk(session, mail, decision, at)
+        if isinstance(decision, Hold):
+            return self._hold(session, mail, decision, at)
+        if isinstance(decision, OpenCase):
+            return self._open(session, mail, decision, at)
+        return self._comment(session, mail, decision, at, loaded or {})
+
+    def _record(
+        self,
+        session: Session,
+        mail: InboundMail,
+        at: RecordAt,
+        outcome: str,
+        reason: str,
+        case_id: int | None = None,
+    ) -> int:
+        raw = at.raw if outcome == "held" else None  # only a held message is processed again later
+        return self.record(
+            session, mail, at.mailbox, at.key, outcome, reason, case_id, raw=raw, record_id=at.record_id
+        )
+
+    def _hold(self, session: Session, mail: InboundMail, d: Hold, at: RecordAt) -> Applied:
+        """Nothing reaches the case; the support team gets one notice to release or discard it."""
+        inbound_id = self._record(session, mail, at, d.outcome, d.reason, d.case.id)
+        team = self.settings.support.agent_address
+        sent = 0
+        if team and self._total_notices_allowed(session):
+            # No case and so no reply address: answering the notice must not reach the case.
+            extra = {
+                "case_number": d.case.number,
+                "inbound_id": inbound_id,
+                "sender": mail.from_addr.email if mail.from_addr else "",
+                "original_subject": mail.subject,
+                "reason": d.reason,
+                "excerpt": extract_reply(mail.text)[:HELD_EXCERPT],
+            }
+            recipient = Recipient(team, "", self.notifier.language(None), "agent")
+            sent = self.notifier.enqueue(session, "held", recipient, extra=extra) is not None
+        return Applied(d.outcome, d.reason, d.case.number, int(sent))
+
+    def _ignore(self, session: Session, mail: InboundMail, d: Ignore, at: RecordAt) -> Applied:
         """Automatic mail is only recorded; a bounce of our notification also marks that delivery failed."""
         reason, case_id = d.reason, None
         if d.automatic is not None and d.automatic.kind == "bounce":
@@ -273,7 +339,7 @@ class CaseService:
             if bounced:
                 reason = f"{d.reason}; bounce of {', '.join(f'{o.event} to {o.recipient}' for o in bounced)}"
                 case_id = bounced[0].case_id
-        self.record(session, mail, mailbox, key, d.outcome, reason, case_id)
+        self._record(session, mail, at, d.outcome, reason, case_id)
         return Applied(d.outcome, reason, format_case_number(case_id) if case_id else None)
 
     def _mark_bounced(self, session: Session, mail: InboundMail, reason: str) -> list[Outbox]:
@@ -290,8 +356,24 @@ class CaseService:
     def _sender(self, mail: InboundMail) -> tuple[str, str]:
         return (mail.from_addr.email, mail.from_addr.name) if mail.from_addr else ("", "")
 
+    def _total_notices_allowed(self, session: Session) -> bool:
+        """The hourly limit on notices in total (support.notice_limit), whoever the senders claim to be.
+
+        A per-sender limit alone lets forged senders multiply our replies;
+        counted in the outbox, the limit holds across restarts and workers.
+        """
+        since = self.clock.now() - timedelta(hours=1)
+        query = select(func.count()).where(Outbox.event.in_(NOTICE_EVENTS), Outbox.created_at > since)
+        sent = session.connection().execute(query).scalar() or 0
+        if sent >= self.settings.support.notice_limit:
+            log.warning("notice not sent: %d notices in the last hour (support.notice_limit)", sent)
+            return False
+        return True
+
     def _notice_allowed(self, session: Session, recipient: str, kind: str) -> bool:
         """Per-sender rate limit for notices to people who may not act (no mail storms)."""
+        if not self._total_notices_allowed(session):
+            return False
         now = self.clock.now()
         row = session.execute(
             select(NoticeLog).where(NoticeLog.recipient == recipient, NoticeLog.kind == kind)
@@ -331,8 +413,8 @@ class CaseService:
         )
         return 0 if row is None else 1
 
-    def _reject(self, session: Session, mail: InboundMail, d: Reject, mailbox: str, key: str) -> Applied:
-        self.record(session, mail, mailbox, key, d.outcome, d.reason)
+    def _reject(self, session: Session, mail: InboundMail, d: Reject, at: RecordAt) -> Applied:
+        self._record(session, mail, at, d.outcome, d.reason)
         sent = 0
         if d.notify:
             contact = session.execute(
@@ -351,13 +433,12 @@ class CaseService:
         """
         extra = {
             "reason_text": rejection_reason_text(code, self.notifier.language(language)),
-            "original_subject": mail.subject,
             "case_number": case.number if case else None,
         }
         return self._notice(session, mail, "rejected", extra, language, case=case)
 
-    def _helpdesk(self, session: Session, mail: InboundMail, d: Helpdesk, mailbox: str, key: str) -> Applied:
-        self.record(session, mail, mailbox, key, d.outcome, d.reason)
+    def _helpdesk(self, session: Session, mail: InboundMail, d: Helpdesk, at: RecordAt) -> Applied:
+        self._record(session, mail, at, d.outcome, d.reason)
         language = self.notifier.language(d.contact.language if d.contact else None)
         message = self.settings.support.helpdesk_message
         if message is None:
@@ -368,12 +449,12 @@ class CaseService:
             session,
             mail,
             "helpdesk",
-            {"helpdesk_message": message, "original_subject": mail.subject},
+            {"helpdesk_message": message},
             d.contact.language if d.contact else None,
         )
         return Applied(d.outcome, d.reason, None, sent)
 
-    def _open(self, session: Session, mail: InboundMail, d: OpenCase, mailbox: str, key: str) -> Applied:
+    def _open(self, session: Session, mail: InboundMail, d: OpenCase, at: RecordAt) -> Applied:
         """A new case, its sharing settings and its acknowledgements, in Core statements.
 
         The case is the hot path of every busy mailbox: plain INSERTs on the
@@ -426,7 +507,8 @@ class CaseService:
         conn.execute(
             _INSERT_PARTICIPANT, [{**p.values(), "case_id": case_id, "created_at": now} for p in participants]
         )
-        self.record(session, mail, mailbox, key, d.outcome, d.reason, case_id)
+        self._record(session, mail, at, d.outcome, d.reason, case_id)
+        self._note_not_added(session, case_id, d.not_added)
         self._store_attachments(session, mail, case_id, None)
         case = NewCase(case_id, severity, mail.message_id, participants)
         ctx = case_view(
@@ -481,6 +563,15 @@ class CaseService:
         ]
         return rows, {a.email: known[a.email].language if a.email in known else None for a in addresses}
 
+    def _note_not_added(self, session: Session, case_id: int, addresses: Sequence[str]) -> None:
+        """Keep the addresses the collaborator caps left out on the case, for agents to see."""
+        if not addresses:
+            return
+        conn = session.connection()
+        known = conn.execute(select(Case.collaborators_not_added).where(Case.id == case_id)).scalar() or []
+        merged = list(dict.fromkeys([*known, *addresses]))[:MAX_NOT_ADDED]
+        conn.execute(update(Case).where(Case.id == case_id).values(collaborators_not_added=merged))
+
     def _add_collaborators(self, session: Session, case: CaseRow, addresses: Sequence[Address]) -> None:
         if not addresses:
             return
@@ -521,14 +612,13 @@ class CaseService:
         session: Session,
         mail: InboundMail,
         d: AddComment,
-        mailbox: str,
-        key: str,
+        at: RecordAt,
         loaded: Mapping[int, CaseRow],
     ) -> Applied:
         case = loaded.get(d.case.id) or load_case(session, d.case.id)
         assert case is not None
         body = strip_command(extract_reply(mail.text)) if d.command else extract_reply(mail.text)
-        inbound_id = self.record(session, mail, mailbox, key, d.outcome, d.reason, case.id)
+        inbound_id = self._record(session, mail, at, d.outcome, d.reason, case.id)
         comment = self.add_comment(
             session,
             case,
@@ -543,6 +633,7 @@ class CaseService:
         )
         self._store_attachments(session, mail, case.id, comment.id)
         self._add_collaborators(session, case, d.new_collaborators)
+        self._note_not_added(session, case.id, d.not_added)
         sent = self.after_comment(
             session,
             case,
@@ -716,7 +807,7 @@ class CaseService:
         )
 
     def _command_close(self, session: Session, mail: InboundMail, case: Case, d: AddComment) -> int:
-        if d.role in ("agent", "primary_contact"):
+        if may_close(d.role):
             return self.close(session, case, d.author)
         return self._refuse(
             session, mail, "close_not_allowed", d.contact.language if d.contact else None, case
@@ -792,7 +883,7 @@ class CaseService:
         language = d.contact.language if d.contact else None
         if d.role == "agent" or d.contact is None or not d.contact.designated:
             return self._notice(
-                session, mail, "escalate_refused", {"original_subject": mail.subject}, language, case=case
+                session, mail, "escalate_refused", {}, language, case=case
             )
         now = self.clock.now()
         due = case.first_response_due_at
@@ -835,6 +926,22 @@ class CaseService:
 
 
 # --------------------------------------------------------------------------- hot-path rows
+
+# Notices that answer a sender (not the case's people): limited in total per hour.
+NOTICE_EVENTS = ("helpdesk", "rejected", "escalate_refused", "escalate_too_early", "held")
+HELD_EXCERPT = 2000  # characters of a held message's new text shown to the team
+MAX_NOT_ADDED = 500  # addresses kept per case as not added over the caps
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAt:
+    """Where an inbound message's record goes: its mailbox key, and what a held message keeps."""
+
+    mailbox: str
+    key: str
+    raw: bytes | None = None
+    record_id: int | None = None
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,9 @@ Template context (a plain Mapping; objects with the same attributes work too)
                      closed {reopen_until: optional datetime};
                      rejected {reason_text};
                      escalate_too_early {possible_at};
-                     helpdesk {helpdesk_message, original_subject}
+                     helpdesk {helpdesk_message};
+                     held {case_number, inbound_id, sender, original_subject,
+                     reason, excerpt} (to the support team only)
 
 Filters: ``datetime`` (UTC, per language), ``severity_name``, ``status_name``,
 ``field_label``, ``role_name``, ``escalation_reason``, ``filesize``,
@@ -86,6 +88,7 @@ EVENTS: tuple[str, ...] = (
     "escalate_too_early",
     "escalate_refused",
     "severity_changed",
+    "held",
 )
 
 MAX_REFERENCES = 20
@@ -410,6 +413,10 @@ def sample_context(*, language: str = "en", role: str = "primary_contact") -> di
             "possible_at": opened + timedelta(hours=2),
             "helpdesk_message": "Please contact your company's help desk.",
             "original_subject": "Need help",
+            "case_number": "00001042",
+            "inbound_id": 7,
+            "sender": "alice@acme.example",
+            "excerpt": "Please close this.",
             "old_severity": 3,
             "new_severity": 1,
         },

@@ -125,6 +125,10 @@ REJECTION_REASONS: dict[str, dict[str, str]] = {
         "too_large": "The message was larger than we can accept.",
         "case_closed": "The case was closed too long ago to reopen; please write to us as a new request.",
         "already_escalated": "You have already escalated this case; our support managers are on it.",
+        "unproven": (
+            "We could not confirm that the message came from you. Please reply to the notification "
+            "we sent to your own address, using its reply address."
+        ),
     },
     "ja": {
         "not_participant": "ケースに追加できるのは、ケースを共有しているメンバーのみです。",
@@ -135,6 +139,10 @@ REJECTION_REASONS: dict[str, dict[str, str]] = {
             "ケースはクローズから時間が経過しているため再開できません。新しいお問い合わせとしてご連絡ください。"
         ),
         "already_escalated": ("このケースはすでにエスカレーション済みです。サポート管理者が対応しています。"),
+        "unproven": (
+            "メッセージの送信者を確認できませんでした。お客様宛てにお送りした通知に、"
+            "その返信先アドレスのまま返信してください。"
+        ),
     },
 }
 

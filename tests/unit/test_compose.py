@@ -78,6 +78,10 @@ def full_context(language: str = "en", role: str = "primary_contact", **event: A
         "possible_at": OPENED + timedelta(hours=2),
         "helpdesk_message": "Ask IT on extension 4242.",
         "original_subject": "Printer on fire",
+        "case_number": "00001042",
+        "inbound_id": 7,
+        "sender": "alice@acme.example",
+        "excerpt": "Please close this.",
     }
     values.update(event)
     return {
@@ -328,10 +332,14 @@ def test_escalate_too_early_says_when(composer: Composer) -> None:
 
 
 def test_helpdesk_has_message_and_neutral_line_only(composer: Composer) -> None:
-    ctx = full_context(original_subject="Re: [Case #00009999] urgent")
+    """A fixed subject: the sender's subject is never echoed (no backscatter spam from our domain)."""
+    ctx = full_context(original_subject="Cheap meds at http://spam.example")
     ctx["case"] = None
     out = composer.render("helpdesk", "en", ctx)
-    assert out.subject == "Re: urgent"
+    assert out.subject == "Your message to Example Support"
+    assert "spam.example" not in out.text and "spam.example" not in out.html
+    ja = composer.render("helpdesk", "ja", ctx)
+    assert "spam.example" not in ja.subject and "Example Support" in ja.subject
     assert out.text == "Ask IT on extension 4242.\n\nThis is an automatic reply from Example Support.\n"
     assert "Ask IT on extension 4242." in out.html and "Case" not in out.html
 

@@ -15,6 +15,7 @@ from maild.route import (
     CaseFacts,
     ContactFacts,
     Helpdesk,
+    Hold,
     Ignore,
     OpenCase,
     Reject,
@@ -50,9 +51,17 @@ CASE2 = CaseFacts(2, "00000002", "new", 1, {"dave@acme.example": "primary_contac
 @dataclass
 class FakeFacts:
     cases: dict[int, CaseFacts] = field(default_factory=lambda: {1: CASE1, 2: CASE2})
-    threads: dict[str, int] = field(
-        default_factory=lambda: {"<ack1@example.com>": 1, "<ack2@example.com>": 2}
+    # The notifications we sent: Message-ID -> (case, recipient). Each copy has its own id.
+    sent: dict[str, tuple[int, str]] = field(
+        default_factory=lambda: {
+            "<ack1@example.com>": (1, "alice@acme.example"),
+            "<ack1-bob@example.com>": (1, "bob@acme.example"),
+            "<ack1-ops@example.com>": (1, "ops@acme.example"),
+            "<ack1-agent@example.com>": (1, "agent@example.com"),
+            "<ack2@example.com>": (2, "dave@acme.example"),
+        }
     )
+    threads: dict[str, int] = field(default_factory=lambda: {"<m0@acme.example>": 1})
     contacts: dict[str, ContactFacts] = field(
         default_factory=lambda: {c.email: c for c in (ALICE, BOB, DAVE)}
     )
@@ -65,7 +74,12 @@ class FakeFacts:
         for mid in message_ids:
             if mid in self.threads:
                 return self.cases[self.threads[mid]]
+            if mid in self.sent:
+                return self.cases[self.sent[mid][0]]
         return None
+
+    def notified(self, message_ids: Sequence[str]) -> dict[str, str]:
+        return {m: self.sent[m][1] for m in message_ids if m in self.sent}
 
     def case_by_number(self, number: str) -> CaseFacts | None:
         return self.cases.get(int(number))
@@ -231,29 +245,88 @@ def test_tampered_token_never_reaches_a_case(how: str) -> None:
     assert not d.notify
 
 
-def test_token_issued_to_someone_else_accepted_only_for_people_in_the_sharing_settings() -> None:
-    # Alice forwards Bob's copy: she is in the sharing settings, so her reply counts as hers.
+def test_token_issued_to_someone_else_proves_nothing_for_the_sender() -> None:
+    # Alice writes to Bob's reply address: it threads, but proves nothing about Alice: held.
     d = decide(mail(sender="alice@acme.example", to=[token_to(1, "bob@acme.example")]))
-    assert isinstance(d, AddComment) and d.author == "alice@acme.example" and d.role == "primary_contact"
+    assert isinstance(d, Hold) and d.case.id == 1
+    # Positive control: her own reply address proves her.
+    d = decide(mail(sender="alice@acme.example", to=[token_to(1, "alice@acme.example")]))
+    assert isinstance(d, AddComment) and d.proof == "possession" and d.role == "primary_contact"
     # Mallory got hold of Bob's copy: not in the sharing settings.
     d = decide(mail(sender="mallory@evil.example", to=[token_to(1, "bob@acme.example")]))
     assert isinstance(d, Reject)
 
 
-def test_in_reply_to_threads_to_the_case() -> None:
+def test_in_reply_to_a_notification_sent_to_the_sender_proves_possession() -> None:
+    d = decide(mail(sender="bob@acme.example", in_reply_to=["<ack1-bob@example.com>"]))
+    assert isinstance(d, AddComment) and d.via == "thread" and d.case.id == 1 and d.proof == "possession"
+    # Someone else's notification threads, but proves nothing: held.
     d = decide(mail(sender="bob@acme.example", in_reply_to=["<ack1@example.com>"]))
-    assert isinstance(d, AddComment) and d.via == "thread" and d.case.id == 1
+    assert isinstance(d, Hold)
+    # References count as well as In-Reply-To.
+    m = replace(mail(sender="bob@acme.example"), references=("<m0@acme.example>", "<ack1-bob@example.com>"))
+    assert isinstance(decide(m), AddComment)
 
 
-def test_subject_tag_threads_unless_tokens_required() -> None:
+def test_subject_tag_alone_is_held_unless_tokens_required() -> None:
     m = mail(sender="bob@acme.example", subject="Re: [Case #00000001] Help")
     d = decide(m)
-    assert isinstance(d, AddComment) and d.via == "tag"
+    assert isinstance(d, Hold) and "no proof" in d.reason
     strict = replace(POLICY, require_reply_token=True)
-    assert not isinstance(decide(m, policy=strict), AddComment)
+    assert not isinstance(decide(m, policy=strict), (AddComment, Hold))
     assert not isinstance(
-        decide(mail(sender="bob@acme.example", in_reply_to=["<ack1@example.com>"]), policy=strict), AddComment
+        decide(mail(sender="bob@acme.example", in_reply_to=["<ack1-bob@example.com>"]), policy=strict),
+        AddComment,
     )
+
+
+def test_unproven_setting_hold_refuse_accept() -> None:
+    m = mail(sender="bob@acme.example", subject="Re: [Case #00000001] Help")
+    assert isinstance(decide(m, policy=replace(POLICY, unproven="hold")), Hold)
+    refused = decide(m, policy=replace(POLICY, unproven="refuse"))
+    assert isinstance(refused, Reject) and refused.notify and refused.code == "unproven"
+    accepted = decide(m, policy=replace(POLICY, unproven="accept"))
+    assert isinstance(accepted, AddComment) and accepted.proof == "none" and accepted.role == "collaborator"
+
+
+@pytest.mark.parametrize("unproven", ["hold", "accept"])
+def test_agents_commands_and_cc_adds_need_proof_whatever_the_setting(unproven: str) -> None:
+    policy = replace(POLICY, unproven=unproven)  # type: ignore[arg-type]
+    tag = "Re: [Case #00000001] Help"
+    forged_agent = mail(sender="agent@example.com", subject=tag, text="#close\nhttp://phish.example")
+    forged_close = mail(sender="alice@acme.example", subject=tag, text="#close")
+    forged_cc = mail(sender="bob@acme.example", subject=tag, cc=["eve@evil.example"])
+    for m in (forged_agent, forged_close, forged_cc):
+        d = decide(m, policy=policy)
+        assert isinstance(d, Hold), (m.from_addr, d)
+    # Positive controls: the same with proof act.
+    d = decide(replace(forged_agent, to=(Address(token_to(1, "agent@example.com")),)), policy=policy)
+    assert isinstance(d, AddComment) and d.role == "agent" and d.command == "close"
+    d = decide(replace(forged_close, in_reply_to=("<ack1@example.com>",)), policy=policy)
+    assert isinstance(d, AddComment) and d.command == "close"
+    d = decide(replace(forged_cc, to=(Address(token_to(1, "bob@acme.example")),)), policy=policy)
+    assert isinstance(d, AddComment) and [a.email for a in d.new_collaborators] == ["eve@evil.example"]
+
+
+def test_a_reply_address_used_with_a_forged_from_proves_nothing() -> None:
+    """Mallory, Cc'd on Alice's case, writes to her own reply address as the agent or as Alice."""
+    facts = FakeFacts()
+    facts.cases[1] = replace(
+        CASE1, participants={**CASE1.participants, "mallory@evil.example": "collaborator"}
+    )
+    own = token_to(1, "mallory@evil.example")
+    for forged in ("agent@example.com", "alice@acme.example"):
+        d = decide(mail(sender=forged, to=[own], text="#close"), facts)
+        assert isinstance(d, Hold), (forged, d)
+    d = decide(mail(sender="mallory@evil.example", to=[own], text="I am Mallory"), facts)
+    assert isinstance(d, AddComment) and d.author == "mallory@evil.example" and d.proof == "possession"
+
+
+def test_released_message_acts_as_proven() -> None:
+    m = mail(sender="bob@acme.example", subject="Re: [Case #00000001] Help", cc=["carol@acme.example"])
+    d = route(m, FakeFacts(), POLICY, NOW, released=True)
+    assert isinstance(d, AddComment) and d.proof == "released"
+    assert [a.email for a in d.new_collaborators] == ["carol@acme.example"]
 
 
 def test_forged_subject_tag_from_outsider_or_other_case_member_is_rejected() -> None:
@@ -269,7 +342,7 @@ def test_tag_for_a_case_that_does_not_exist() -> None:
 
 
 def test_agent_reply_is_an_agent_comment() -> None:
-    d = decide(mail(sender="agent@example.com", in_reply_to=["<ack1@example.com>"]))
+    d = decide(mail(sender="agent@example.com", in_reply_to=["<ack1-agent@example.com>"]))
     assert isinstance(d, AddComment) and d.role == "agent"
 
 
@@ -296,6 +369,9 @@ def closed_case(days_ago: float) -> FakeFacts:
 def test_reply_to_closed_case_within_window_reopens() -> None:
     d = decide(mail(sender="alice@acme.example", in_reply_to=["<ack1@example.com>"]), closed_case(3))
     assert isinstance(d, AddComment) and d.reopen
+    # Without proof the reopening reply is held like any other.
+    d = decide(mail(sender="alice@acme.example", subject="Re: [Case #00000001] x"), closed_case(3))
+    assert isinstance(d, Hold)
 
 
 def test_reply_to_closed_case_after_window_opens_new_case_referring_to_it() -> None:
@@ -312,15 +388,26 @@ def test_reply_to_closed_case_after_window_opens_new_case_referring_to_it() -> N
 
 
 def test_non_contact_collaborator_cannot_reopen_an_old_case() -> None:
-    d = decide(mail(sender="ops@acme.example", in_reply_to=["<ack1@example.com>"]), closed_case(30))
-    assert isinstance(d, Reject)
+    d = decide(mail(sender="ops@acme.example", in_reply_to=["<ack1-ops@example.com>"]), closed_case(30))
+    assert isinstance(d, Helpdesk)
+
+
+def test_non_designated_collaborator_cannot_open_a_case_by_replying_to_an_old_one() -> None:
+    # Bob is a contact but not designated: the designated check holds on this path too.
+    d = decide(mail(sender="bob@acme.example", in_reply_to=["<ack1-bob@example.com>"]), closed_case(30))
+    assert isinstance(d, Helpdesk) and "designated" in d.reason
+    relaxed = replace(POLICY, restrict_to_designated_contacts=False)
+    d = decide(
+        mail(sender="bob@acme.example", in_reply_to=["<ack1-bob@example.com>"]), closed_case(30), relaxed
+    )
+    assert isinstance(d, OpenCase) and d.previous_case is not None
 
 
 def test_people_cced_on_a_reply_join_the_sharing_settings() -> None:
     d = decide(
         mail(
             sender="bob@acme.example",
-            in_reply_to=["<ack1@example.com>"],
+            in_reply_to=["<ack1-bob@example.com>"],
             cc=["alice@acme.example", "carol@acme.example", "support@example.com", "agent@example.com"],
         )
     )
@@ -333,7 +420,7 @@ def test_cc_on_a_reply_follows_the_collaborator_policy() -> None:
     facts.cases[1] = replace(CASE1, account_domains=("acme.example",))
     m = mail(
         sender="bob@acme.example",
-        in_reply_to=["<ack1@example.com>"],
+        in_reply_to=["<ack1-bob@example.com>"],
         cc=["carol@acme.example", "friend@gmail.example"],
     )
     d = decide(m, facts, policy=replace(POLICY, collaborators="account_domains"))
@@ -347,3 +434,30 @@ def test_outsider_cc_adds_nobody() -> None:
         mail(sender="mallory@evil.example", in_reply_to=["<ack1@example.com>"], cc=["eve@evil.example"])
     )
     assert isinstance(d, Reject)
+
+
+# ------------------------------------------------------------------ collaborator caps
+
+
+def test_collaborators_are_capped_per_message_and_the_rest_listed() -> None:
+    cc = [f"user{i}@acme.example" for i in range(400)]
+    d = decide(mail(cc=cc))
+    assert isinstance(d, OpenCase)
+    assert [a.email for a in d.collaborators] == cc[:10]
+    assert d.not_added == tuple(cc[10:])
+    d = decide(mail(cc=cc[:3]))
+    assert isinstance(d, OpenCase) and len(d.collaborators) == 3 and d.not_added == ()
+
+
+def test_collaborators_are_capped_per_case() -> None:
+    policy = replace(POLICY, max_collaborators=3)
+    facts = FakeFacts()  # case 1 has two collaborators already
+    m = mail(
+        sender="bob@acme.example",
+        to=[token_to(1, "bob@acme.example")],
+        cc=["c1@acme.example", "c2@acme.example"],
+    )
+    d = decide(m, facts, policy)
+    assert isinstance(d, AddComment)
+    assert [a.email for a in d.new_collaborators] == ["c1@acme.example"]
+    assert d.not_added == ("c2@acme.example",)

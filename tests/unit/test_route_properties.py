@@ -177,17 +177,19 @@ def inbound_mails(draw: st.DrawFn) -> InboundMail:
 
 
 policies = st.builds(
-    lambda require, restrict, collab, agent: replace(
+    lambda require, restrict, collab, agent, unproven: replace(
         POLICY,
         require_reply_token=require,
         restrict_to_designated_contacts=restrict,
         collaborators=collab,
         agent_address=agent,
+        unproven=unproven,
     ),
     st.booleans(),
     st.booleans(),
     st.sampled_from(["any", "account_domains", "none"]),
     st.sampled_from([None, "agents@example.com"]),
+    st.sampled_from(["hold", "refuse", "accept"]),
 )
 
 # ------------------------------------------------------------------ the oracle
@@ -240,6 +242,14 @@ def check_invariants(mail: InboundMail, policy: RoutingPolicy) -> object:
             assert {int(t.partition("-")[0]) for t in tokens} == {decision.case.id}
         elif policy.require_reply_token:
             raise AssertionError(f"threaded without a token although tokens are required: {decision}")
+        # SPEC §8: without proof only a plain comment by a participant, and only under "accept".
+        if decision.proof == "none":
+            assert policy.unproven == "accept", decision
+            assert decision.role != "agent" and decision.command is None, decision
+            assert decision.new_collaborators == (), decision
+        if decision.proof == "possession" and decision.via == "token":
+            assert any(make_token(policy.secret, decision.case.id, sender) == t for t in tokens)
+        assert len(decision.new_collaborators) <= policy.max_new_collaborators
     if isinstance(decision, OpenCase):
         contact = FACTS.contact(sender)
         assert contact is not None and decision.contact == contact
