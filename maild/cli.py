@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from maild.db import Database, upgrade
 from maild.errors import MaildError, NotFound, UsageError
 from maild.logs import setup_logging
 from maild.models import Account, AccountDomain, Agent, Attachment, Case, Contact, InboundMessage
+from maild.safetext import json_safe, redact, visible, visible_text
 
 log = logging.getLogger("maild")
 
@@ -161,7 +163,13 @@ def _case(s: Session, number: str) -> Case:
 
 
 def _print_json(data: object) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+    """Exact data, but no control character raw: C1 and bidi controls as \\uXXXX too."""
+    print(json_safe(json.dumps(data, ensure_ascii=False, indent=2)))
+
+
+def _print_error(text: str) -> None:
+    """An error on stderr: passwords masked, control characters visible (SPEC §8)."""
+    print(f"maild: {visible_text(redact(text))}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- commands
@@ -205,7 +213,7 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
             f"notifications sent {d.sent}, deferred {d.deferred}, failed {d.failed}"
         )
         for error in report.errors:
-            print(f"maild: {error}", file=sys.stderr)
+            _print_error(error)
         return 1 if report.errors else 0
     asyncio.run(worker.run_forever())
     return 0
@@ -238,7 +246,7 @@ def cmd_account_add(app: App, args: argparse.Namespace) -> int:
         )
         account.domains = [AccountDomain(domain=d) for d in dict.fromkeys(domains)]
         s.add(account)
-    print(f"account {name} created")
+    print(f"account {visible(name)} created")
     return 0
 
 
@@ -268,7 +276,7 @@ def cmd_contact_add(app: App, args: argparse.Namespace) -> int:
                 created_at=app.clock.now(),
             )
         )
-    print(f"contact {email} created in account {account.name}")
+    print(f"contact {visible(email)} created in account {visible(account.name)}")
     return 0
 
 
@@ -278,7 +286,7 @@ def cmd_agent_add(app: App, args: argparse.Namespace) -> int:
         if s.scalar(select(Agent.id).where(Agent.email == email)):
             raise MaildError(f"agent {email} already exists")
         s.add(Agent(email=email, name=args.name.strip(), manager=args.manager, created_at=app.clock.now()))
-    print(f"agent {email} created")
+    print(f"agent {visible(email)} created")
     return 0
 
 
@@ -501,7 +509,16 @@ def _brief(error: MaildError, argv: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    # What maild creates (the SQLite database, token files) is owner-only (SPEC §8);
+    # the caller's mask comes back for those that run main() in-process.
+    previous = os.umask(0o077)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        os.umask(previous)
+
+
+def _main(argv: list[str]) -> int:
     debug = "--debug" in argv
     if debug:
         setup_logging(debug=True)
@@ -511,19 +528,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MaildError as e:
         if debug:
             log.exception("failed")
-        print(f"maild: {_brief(e, argv)}", file=sys.stderr)
+        _print_error(_brief(e, argv))
         return e.exit_code
     except IntegrityError as e:
         if debug:
             log.exception("failed")
-        print(
-            f"maild: the change conflicts with existing data: {str(e.orig).splitlines()[0]}", file=sys.stderr
-        )
+        _print_error(f"the change conflicts with existing data: {str(e.orig).splitlines()[0]}")
         return 1
     except OperationalError as e:
         if debug:
             log.exception("failed")
-        print(f"maild: database error: {str(e.orig).strip().splitlines()[0]}", file=sys.stderr)
+        _print_error(f"database error: {str(e.orig).strip().splitlines()[0]}")
         return 1
     except KeyboardInterrupt:
         return 130
@@ -531,10 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             log.exception("unexpected error")
         else:
-            print(
-                f"maild: unexpected error: {type(e).__name__}: {e} (run with --debug for details)",
-                file=sys.stderr,
-            )
+            _print_error(f"unexpected error: {type(e).__name__}: {e} (run with --debug for details)")
         return 1
 
 

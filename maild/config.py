@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from maild.errors import ConfigError
+from maild.safetext import redact_url
 from maild.sla import BusinessCalendar, EscalationLevel, parse_duration
 
 DEFAULT_CONFIG_PATH = Path("/etc/maild/maild.toml")
@@ -366,7 +367,8 @@ def _read_secret_file(key: str, value: str) -> str:
 def _database(t: _Table) -> DatabaseSettings:
     url = t.string("url", "sqlite:////var/lib/maild/maild.db")
     if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
-        raise ConfigError(t.key("url"), f"{url!r} is not a sqlite:// or postgresql+psycopg:// URL")
+        shown = redact_url(url)
+        raise ConfigError(t.key("url"), f"{shown!r} is not a sqlite:// or postgresql+psycopg:// URL")
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     t.finish()

@@ -17,6 +17,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from maild.clock import SystemClock
+from maild.safetext import visible, visible_text
 from maild.sink import SinkMessage, SinkServer
 
 SUPPORT = "support@example.com"
@@ -240,11 +241,14 @@ def run_demo(root: Path) -> int:
         received = sink.messages()
         _title(f"Notifications the SMTP sink received ({len(received)})")
         for m in received:
-            print(f"  to {m.rcpt_tos[0]:<34} {m.msg.get('X-Maild-Event', ''):<14} {m.msg['Subject']}")
+            event, subject = visible(str(m.msg.get("X-Maild-Event", ""))), visible(str(m.msg["Subject"]))
+            print(f"  to {visible(m.rcpt_tos[0]):<34} {event:<14} {subject}")
         first = received[0].msg
         _title(f"What {received[0].rcpt_tos[0]} received first (text part; an HTML part is sent too)")
-        print(f"From: {first['From']}\nReply-To: {first['Reply-To']}\nSubject: {first['Subject']}\n")
-        print((first.get_body(preferencelist=("plain",)) or first).get_content().rstrip())
+        for name in ("From", "Reply-To", "Subject"):
+            print(f"{name}: {visible(str(first[name]))}")
+        print()
+        print(visible_text((first.get_body(preferencelist=("plain",)) or first).get_content().rstrip()))
         print(f"\nEverything is kept in {root}: maild.toml, maild.db, Maildir/, sink/msgs/*.eml")
     finally:
         sink.stop()

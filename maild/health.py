@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from maild.clock import iso_utc
 from maild.models import Case, Escalation, InboundMessage, MailboxLease, MailboxWork, Outbox
+from maild.safetext import visible
 
 
 @dataclass
@@ -119,14 +120,15 @@ def snapshot(session: Session, now: datetime) -> Health:
 
 
 def health_text(h: Health) -> str:
+    """`maild status`: names and keys come from the database, so they are shown through `visible`."""
     lines = [f"maild status at {iso_utc(h.at)}"]
     if not h.mailboxes:
         lines.append("  mailbox: never fetched")
     for m in h.mailboxes:
-        holder = m.holder or "nobody (no worker running)"
+        holder = visible(m.holder) if m.holder else "nobody (no worker running)"
         lines.append(
-            f"  mailbox {m.name}: listed by {holder}; last fetch {iso_utc(m.last_fetch_at) or 'never'}; "
-            f"{m.waiting} waiting for a worker"
+            f"  mailbox {visible(m.name)}: listed by {holder}; "
+            f"last fetch {iso_utc(m.last_fetch_at) or 'never'}; {m.waiting} waiting for a worker"
         )
     o = h.outbox
     oldest = iso_utc(h.oldest_pending_at) or "-"
@@ -134,9 +136,9 @@ def health_text(h: Health) -> str:
         f"  outbox: {o.get('pending', 0)} pending (oldest {oldest}), {o.get('sent', 0)} sent, "
         f"{o.get('failed', 0)} failed, {o.get('bounced', 0)} bounced"
     )
-    inbound = ", ".join(f"{k} {v}" for k, v in sorted(h.inbound_last_24h.items())) or "none"
+    inbound = ", ".join(f"{visible(k)} {v}" for k, v in sorted(h.inbound_last_24h.items())) or "none"
     lines.append(f"  inbound last 24h: {inbound}; quarantined in all: {h.quarantined_total}")
-    by_status = ", ".join(f"{k} {v}" for k, v in sorted(h.open_by_status.items())) or "none"
+    by_status = ", ".join(f"{visible(k)} {v}" for k, v in sorted(h.open_by_status.items())) or "none"
     lines.append(f"  open cases: {sum(h.open_by_status.values())} ({by_status})")
     lines.append(
         f"  unanswered past deadline: {h.past_deadline}; due within the hour: {h.due_within_hour}; "

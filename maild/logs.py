@@ -2,7 +2,9 @@
 
 systemd's journal and any log shipper read stderr; one line per event keeps
 grep and JSON parsers happy. Multi-line values (tracebacks only appear with
---debug) are folded so an event never spans lines.
+--debug) are folded so an event never spans lines. A message can quote mail
+or a driver's error, so control characters are shown as escapes (in JSON as
+\\uXXXX, which parses back to the same text) and passwords are masked (SPEC §8).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from maild.safetext import json_safe, redact, visible
+
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -19,7 +23,7 @@ class TextFormatter(logging.Formatter):
         text = record.getMessage()
         if record.exc_info:
             text += " | " + self.formatException(record.exc_info)
-        return f"{when} {record.levelname.lower()} {record.name}: {_one_line(text)}"
+        return f"{when} {record.levelname.lower()} {visible(record.name)}: {visible(redact(_one_line(text)))}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,15 +34,15 @@ class JsonFormatter(logging.Formatter):
             .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         for key in ("case", "message_id", "outcome"):
             value = getattr(record, key, None)
             if value is not None:
-                event[key] = value
+                event[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            event["exception"] = self.formatException(record.exc_info)
-        return json.dumps(event, ensure_ascii=False)
+            event["exception"] = redact(self.formatException(record.exc_info))
+        return json_safe(json.dumps(event, ensure_ascii=False))
 
 
 def _one_line(text: str) -> str:

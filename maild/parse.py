@@ -46,7 +46,7 @@ _ADDRESS_HEADERS_DELIVERY = ("delivered-to", "x-original-to", "envelope-to", "x-
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?]*)\?=")
 _HEADER_SPACE = re.compile(r"[ \t\r\n\x85\u2028\u2029]+")
 _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
-_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _HEADER_LINE = re.compile(rb"[!-9;-~]{1,76}:")
 _ANGLE_ID = re.compile(r"<([^<>]{1,998})>")
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -379,7 +379,7 @@ def _body_text(part: Message, collected: _Collected) -> str:
 
 
 def normalise_newlines(text: str) -> str:
-    """LF line ends and no control characters other than tab and newline."""
+    """LF line ends and no control characters (C0, DEL, C1) other than tab and newline."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _BODY_CONTROL.sub("", text)
 
@@ -679,7 +679,8 @@ def _choose_text(collected: _Collected) -> tuple[str, str | None, bool]:
     plain = "\n\n".join(text for text in collected.texts if text.strip())
     if plain.strip() or html is None:
         return plain, html, False
-    return html_to_text(html), html, True
+    # Cleaned again: html2text decodes entities, and "&#27;[2J" or "&#x9b;" are controls.
+    return normalise_newlines(html_to_text(html)), html, True
 
 
 def _parse_tree(raw: bytes, defects: list[str]) -> Message:

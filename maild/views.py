@@ -1,6 +1,9 @@
 """How cases look to users: the JSON objects of CONTRACT.md and the text tables.
 
-Read-only; times are UTC ISO 8601 with Z.
+Read-only; times are UTC ISO 8601 with Z. The JSON objects carry the stored
+text exactly (the CLI escapes it when printing); the text views show every
+field from mail or the database through `safetext`, so no control character
+reaches the terminal raw (SPEC §8).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from typing import Any
 
 from maild.clock import iso_utc
 from maild.models import Attachment, Case, Comment, InboundMessage
+from maild.safetext import visible, visible_text
 
 
 def _attachment(a: Attachment) -> dict[str, Any]:
@@ -80,32 +84,38 @@ def case_table(cases: list[Case]) -> str:
     lines = [f"{'NUMBER':<9} {'SEV':<3} {'STATUS':<20} {'PRIMARY CONTACT':<32} SUBJECT"]
     for c in cases:
         lines.append(
-            f"{c.number:<9} {c.severity:<3} {c.status:<20} {c.primary_contact.email:<32} {c.subject}"
+            f"{c.number:<9} {c.severity:<3} {visible(c.status):<20} "
+            f"{visible(c.primary_contact.email):<32} {visible(c.subject)}"
         )
     return "\n".join(lines)
 
 
 def case_text(data: dict[str, Any]) -> str:
+    """`case show`: one line per field, then the description and the comments as written."""
+
+    def v(value: Any) -> str:
+        return visible(str(value))
+
     lines = [
-        f"Case {data['number']}: {data['subject']}",
-        f"  status {data['status']}, severity {data['severity']}, account {data['account']}",
-        f"  primary contact {data['primary_contact']}; "
-        f"collaborators: {', '.join(data['collaborators']) or '-'}",
+        f"Case {v(data['number'])}: {v(data['subject'])}",
+        f"  status {v(data['status'])}, severity {data['severity']}, account {v(data['account'])}",
+        f"  primary contact {v(data['primary_contact'])}; "
+        f"collaborators: {', '.join(v(c) for c in data['collaborators']) or '-'}",
         f"  opened {data['created_at']}, first response due {data['first_response_due_at']}, "
         f"responded {data['first_responded_at'] or '-'}",
     ]
     for key, value in data["fields"].items():
-        lines.append(f"  {key}: {value}")
+        lines.append(f"  {v(key)}: {v(value)}")
     for e in data["escalations"]:
-        lines.append(f"  escalated: level {e['level']} ({e['reason']}) at {e['at']}")
+        lines.append(f"  escalated: level {e['level']} ({v(e['reason'])}) at {e['at']}")
     lines.append("")
-    lines.append(data["description"])
+    lines.append(visible_text(data["description"]))
     for c in data["comments"]:
         lines.append("")
-        lines.append(f"--- {c['author']} ({c['role']}) at {c['created_at']}")
-        lines.append(c["body"])
+        lines.append(f"--- {v(c['author'])} ({v(c['role'])}) at {c['created_at']}")
+        lines.append(visible_text(c["body"]))
         for a in c["attachments"]:
-            lines.append(f"    [attachment {a['id']}] {a['filename']} ({a['size']} bytes)")
+            lines.append(f"    [attachment {a['id']}] {v(a['filename'])} ({a['size']} bytes)")
     return "\n".join(lines)
 
 
@@ -133,6 +143,7 @@ def inbound_table(rows: list[InboundMessage]) -> str:
     for r in rows:
         case = f"{r.case_id:08d}" if r.case_id else "-"
         lines.append(
-            f"{r.id:<7} {iso_utc(r.received_at)!s:<20} {r.outcome:<14} {case:<9} {r.from_addr:<32} {r.reason}"
+            f"{r.id:<7} {iso_utc(r.received_at)!s:<20} {visible(r.outcome):<14} {case:<9} "
+            f"{visible(r.from_addr):<32} {visible(r.reason)}"
         )
     return "\n".join(lines)
