@@ -29,6 +29,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser, HeaderParser
 from email.policy import compat32
 
+from maild.addresses import Mailbox, mailbox_list
 from maild.charsets import candidates, clean_text, decode_bytes, detect
 from maild.htmltext import html_to_text
 from maild.inbound import Address, Attachment, InboundMail
@@ -185,34 +186,54 @@ def id_list(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(ids)
 
 
+def _address(mailbox: Mailbox) -> str | None:
+    addr = mailbox.addr
+    if addr and (_ADDR_SPEC.match(addr) or _LOCAL_ONLY.match(addr)):
+        return addr.lower()
+    return None
+
+
 def _addresses(values: list[str], hint: str | None, defects: list[str], header: str) -> tuple[Address, ...]:
-    result: list[Address] = []
+    """Every mailbox of To, Cc or Reply-To (group members included), by `maild.addresses`' rules."""
     texts = [_raw_to_text(value[:MAX_HEADER_VALUE], hint) for value in values]
-    try:
-        pairs = email.utils.getaddresses(texts)
-    except Exception:  # the stdlib address parser has raised on crafted input before
-        defects.append(f"unparseable {header} header")
-        return ()
-    for name, addr in pairs:
-        addr = addr.strip()
-        if not addr:
-            if name.strip():
-                defects.append(f"unparseable address in {header}")
-            continue
-        if not _ADDR_SPEC.match(addr) and not _LOCAL_ONLY.match(addr):
+    result: list[Address] = []
+    for mailbox in mailbox_list(texts).mailboxes:
+        addr = _address(mailbox)
+        if addr is None:
             defects.append(f"unparseable address in {header}")
             continue
-        result.append(Address(email=addr.lower(), name=single_line(decode_words(name))))
+        result.append(Address(email=addr, name=single_line(decode_words(mailbox.name))))
     return tuple(result)
+
+
+def _single_address(values: list[str], hint: str | None, defects: list[str], header: str) -> Address | None:
+    """The From or Sender mailbox; None unless the message has exactly one such header with one plain mailbox.
+
+    Several mailboxes, several header fields or a group leave no usable
+    sender (routing then rejects without a notice): which one a mail client
+    or a DMARC checker would show is not certain.
+    """
+    texts = [_raw_to_text(value[:MAX_HEADER_VALUE], hint) for value in values]
+    parsed = mailbox_list(texts)
+    if not parsed.mailboxes and not parsed.has_group:
+        return None
+    if parsed.has_group or len(parsed.mailboxes) != 1 or len(values) != 1:
+        defects.append(f"{header} is not a single mailbox (a group, or several); no usable {header}")
+        return None
+    mailbox = parsed.mailboxes[0]
+    addr = _address(mailbox)
+    if addr is None:
+        defects.append(f"unparseable address in {header}")
+        return None
+    return Address(email=addr, name=single_line(decode_words(mailbox.name)))
 
 
 def _bare_addresses(values: list[str]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
-    for value in values:
-        for _name, addr in email.utils.getaddresses([value[:MAX_HEADER_VALUE]]):
-            addr = addr.strip().lower()
-            if _ADDR_SPEC.match(addr):
-                seen.setdefault(addr, None)
+    for mailbox in mailbox_list([value[:MAX_HEADER_VALUE] for value in values]).mailboxes:
+        addr = mailbox.addr.lower()
+        if _ADDR_SPEC.match(addr):
+            seen.setdefault(addr, None)
     return tuple(seen)
 
 
@@ -840,13 +861,11 @@ def _build_once(raw: bytes, digest: str, max_attachment_bytes: int, *, keep: boo
     message_id = normalise_msgid(_raw_to_text(_first(message, "message-id") or "", None))
     if message_id is None:
         defects.append("missing or invalid Message-ID")
-    from_list = _addresses(_all(message, "from"), hint, defects, "From")
-    sender = _addresses(_all(message, "sender"), hint, defects, "Sender")
     return InboundMail(
         message_id=message_id or f"<{digest[:32]}@maild.invalid>",
         message_id_synthesized=message_id is None,
-        from_addr=from_list[0] if from_list else None,
-        sender=sender[0] if sender else None,
+        from_addr=_single_address(_all(message, "from"), hint, defects, "From"),
+        sender=_single_address(_all(message, "sender"), hint, defects, "Sender"),
         reply_to=_addresses(_all(message, "reply-to"), hint, defects, "Reply-To"),
         to=_addresses(_all(message, "to"), hint, defects, "To"),
         cc=_addresses(_all(message, "cc"), hint, defects, "Cc"),
