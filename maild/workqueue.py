@@ -15,6 +15,18 @@ message it answers, and two copies of one message never race.
 Exactly-once still rests on the database: a row is deleted in the very
 transaction that records its message, and the inbound unique keys refuse a
 second record whatever happens to the claims.
+
+Poison messages (SPEC §8): just before a worker processes a message it adds
+one to the row's `attempts` in a short transaction of its own (`start`).
+Finishing deletes the row, so `attempts` counts the starts that never
+finished: a worker that died, was killed, or hung until systemd's watchdog
+killed it. A claim reports them (`Claim.crashes`) and from CRASH_LIMIT on the
+worker quarantines the message instead of processing it (maild.ingest).
+Only a start counts: rows claimed and handed back on a clean stop, or whose
+claim expired before the worker reached them, keep their count, so a claim
+of 25 whose third message kills the worker blames the third alone. A try
+that a living worker gave up on a transient failure (the database went away
+mid-message) was counted once and does not count again when it retries.
 """
 
 from __future__ import annotations
@@ -36,6 +48,8 @@ from maild.parse import id_list, normalise_msgid
 from maild.worksignal import announce_work
 
 CLAIM_TTL = timedelta(minutes=5)
+# Starts without a finish after which a message is quarantined, not tried again.
+CRASH_LIMIT = 2
 IN_CHUNK = 500  # ids per IN (…) list
 # A listing at least this big refreshes the table's statistics (see _refresh_statistics).
 ANALYZE_AFTER = 100
@@ -55,6 +69,7 @@ class Claim:
     work_id: int
     key: str
     message_id: str | None = None  # as listed from the headers; a hint, the parsed message decides
+    crashes: int = 0  # starts of its processing by workers that never finished it
 
 
 THREAD_HEADERS = ("Message-ID", "In-Reply-To", "References")
@@ -143,6 +158,11 @@ _TAKE = (
 _DELETE_CLAIMED = delete(MailboxWork).where(
     MailboxWork.id == bindparam("work_id"), MailboxWork.claimed_by == bindparam("holder")
 )
+_START = update(_WORK).where(_WORK.c.id == bindparam("work_id")).values(attempts=_WORK.c.attempts + 1)
+# The start mark guards against maild dying, not PostgreSQL: once COMMIT returns it is
+# committed and visible whatever becomes of our process, so it need not wait for the
+# WAL flush (a server crash within ~0.2 s may lose it: one start not counted).
+_NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit = off")
 
 
 def _refresh_statistics(conn: Connection) -> None:
@@ -179,6 +199,8 @@ class WorkQueue:
         self.clock = clock
         self.holder = holder
         self.claim_ttl = claim_ttl
+        # Rows this process started and gave up on a transient failure: counted already.
+        self._interrupted: set[int] = set()
 
     def listed_keys(self, mailbox: str, keys: Sequence[str]) -> set[str]:
         """Which of these keys are listed already."""
@@ -239,7 +261,7 @@ class WorkQueue:
             if dead:
                 free = or_(free, _WORK.c.claimed_by.in_(dead))
             query = (
-                select(_WORK.c.id, _WORK.c.source_key, _WORK.c.message_id)
+                select(_WORK.c.id, _WORK.c.source_key, _WORK.c.message_id, _WORK.c.attempts)
                 .where(_WORK.c.mailbox == mailbox, free, ~_HAS_OLDER)
                 .order_by(_WORK.c.id)
                 .limit(limit)
@@ -250,11 +272,35 @@ class WorkQueue:
             if rows:
                 until = now + self.claim_ttl
                 conn.execute(_TAKE, {"ids": [r.id for r in rows], "holder": self.holder, "until": until})
-            return [Claim(r.id, r.source_key, r.message_id) for r in rows]
+            return [
+                Claim(r.id, r.source_key, r.message_id, r.attempts - int(r.id in self._interrupted))
+                for r in rows
+            ]
+
+    def start(self, work_id: int) -> None:
+        """Count a start of this message's processing, committed before the processing begins.
+
+        If the worker then dies, is killed or hangs, the count stays with the
+        row; finishing deletes the row. Its cost, one short transaction per
+        message, measured on a loaded 2-core machine: SQLite 0.2-0.28 ms,
+        PostgreSQL 0.6-0.7 ms (of which the WAL flush it skips is none; the
+        round trips are the cost), against 5-15 ms for processing a message.
+        """
+        if work_id in self._interrupted:
+            return
+        with self.db.transaction() as conn:
+            if is_postgres(self.db.engine):
+                conn.execute(_NO_FLUSH_WAIT)
+            conn.execute(_START, {"work_id": work_id})
+
+    def interrupted(self, work_id: int) -> None:
+        """A started message was given up on a transient failure: this living process retries it."""
+        self._interrupted.add(work_id)
 
     def done_in(self, session: Session, work_id: int) -> bool:
         """Inside the message's own transaction: its row goes. False if the claim was lost."""
         result = session.connection().execute(_DELETE_CLAIMED, {"work_id": work_id, "holder": self.holder})
+        self._interrupted.discard(work_id)
         return bool(result.rowcount)
 
     def forget(self, work_ids: Sequence[int]) -> None:

@@ -1,8 +1,11 @@
-"""The work queue on a fresh PostgreSQL database: a big listing leaves the planner real statistics."""
+"""The work queue on a fresh PostgreSQL database: planner statistics after a big listing, crash counts."""
 
 from __future__ import annotations
 
 import secrets
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -13,6 +16,7 @@ from sqlalchemy import text
 from maild.clock import FixedClock
 from maild.db import Database, upgrade
 from maild.workqueue import ANALYZE_AFTER, Listed, WorkQueue
+from tests.unit.test_workqueue import check_crash_counting
 
 BOX = "imap://support@127.0.0.1:143/INBOX"
 CLOCK = FixedClock(datetime(2026, 12, 4, 9, 0, tzinfo=UTC))
@@ -83,3 +87,12 @@ def test_a_big_listing_analyzes_the_queue_so_claims_stay_cheap(fresh: Database) 
         "Index Cond" in line and "thread_group = (w.thread_group)" in line for line in plan.splitlines()
     ), plan
     assert len(other.claim(BOX, 25)) == 25, "the next worker gets the next 25, none of the first"
+
+
+def test_crashes_count_only_starts_that_never_finished(fresh: Database) -> None:
+    """The poison-message rules of tests/unit/test_workqueue.py, on PostgreSQL (async-committed starts)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    check_crash_counting(
+        lambda holder, clock: WorkQueue(fresh, clock, holder), f"{socket.gethostname()}:{proc.pid}:zz"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -150,3 +151,56 @@ def test_release_and_forget(tmp_path: Path) -> None:
     b.forget([c.work_id for c in claims])
     assert b.waiting(BOX) == 0
     assert a.listed_keys(BOX, ["1", "2", "3"]) == set()
+
+
+# --------------------------------------------------------------------------- crashes (SPEC §8)
+
+
+def check_crash_counting(make: Callable[[str, FixedClock], WorkQueue], dead_holder: str) -> None:
+    """The queue's poison-message rules, on any database (the PostgreSQL test calls this too).
+
+    `dead_holder` names a process on this host that no longer exists.
+    """
+    clock = FixedClock(datetime(2026, 12, 6, 9, 0, tzinfo=UTC))
+    dead = make(dead_holder, clock)
+    alive = make("remote-b:2:y", clock)
+    dead.add(BOX, [L(str(i), f"<m{i}@x>") for i in range(1, 6)])
+    claim = dead.claim(BOX, 5)
+    assert [c.crashes for c in claim] == [0] * 5
+    with dead.db.session() as s:
+        assert dead.done_in(s, claim[0].work_id)  # message 1 finished
+    dead.start(claim[1].work_id)  # message 2 started, then the worker died: 3-5 never started
+    taken = alive.claim(BOX, 10)
+    assert [(c.key, c.crashes) for c in taken] == [("2", 1), ("3", 0), ("4", 0), ("5", 0)], (
+        "the dead worker's claim of 4 blames only the message it had started"
+    )
+    alive.start(taken[0].work_id)  # the restarted worker starts 2 again and dies again
+    clock.advance(timedelta(minutes=6))
+    third = make("remote-c:3:z", clock)
+    assert [(c.key, c.crashes) for c in third.claim(BOX, 10)] == [("2", 2), ("3", 0), ("4", 0), ("5", 0)]
+
+    # A clean stop hands back what was claimed and not started: nothing counts.
+    third.release(BOX)
+    assert [(c.key, c.crashes) for c in alive.claim(BOX, 10)][1:] == [("3", 0), ("4", 0), ("5", 0)]
+
+    # A living worker that gave up message 3 on a transient failure retries it: one start, not two.
+    alive.start(taken[1].work_id)
+    alive.interrupted(taken[1].work_id)
+    again = {c.key: c.crashes for c in alive.claim(BOX, 10)}
+    assert again["3"] == 0, "this process's own interrupted try is no crash"
+    alive.start(taken[1].work_id)  # the retry is not counted again …
+    clock.advance(timedelta(minutes=6))
+    later = {c.key: c.crashes for c in make("remote-d:4:w", clock).claim(BOX, 10)}
+    assert later["3"] == 1, "… so had the worker died in the retry, that is one crash"
+    with alive.db.session() as s:
+        alive.done_in(s, taken[1].work_id)
+
+
+def test_crashes_count_only_starts_that_never_finished(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    db = Database(f"sqlite:///{tmp_path / 'work.db'}")
+    upgrade(db)
+    check_crash_counting(
+        lambda holder, clock: WorkQueue(db, clock, holder), f"{socket.gethostname()}:{proc.pid}:zz"
+    )
