@@ -7,6 +7,19 @@ again, only marked. So a crash at any point followed by a restart neither
 loses nor duplicates anything. A message that cannot be processed is kept
 (raw bytes in the database, the message itself moved to the failed folder)
 with its reason, and the batch goes on.
+
+A message that kills the worker instead (a crash, an out-of-memory kill, a
+hang ended by systemd's watchdog) cannot be caught here: each start of its
+processing is counted in its work row first (maild.workqueue), and a
+message started CRASH_LIMIT times without finishing is quarantined, reason
+"crashed the worker", by the next worker that claims it (the restarted
+daemon's first claim), without being processed again.
+
+Test seam: with MAILD_FAULT_HANG_SUBJECT set in the environment at start-up,
+processing a message whose subject contains its value hangs (as an endless
+loop would) until the process is killed. It exists for the tests that kill
+a real daemon in the middle of a message; unset, it costs one test of an
+empty value per message.
 """
 
 from __future__ import annotations
@@ -14,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -32,12 +46,22 @@ from maild.mailbox import FetchedMessage, MailSource
 from maild.models import InboundMessage
 from maild.parse import parse_message
 from maild.route import RoutingPolicy, route
-from maild.workqueue import Claim, WorkQueue
+from maild.workqueue import CRASH_LIMIT, Claim, WorkQueue
 
 log = logging.getLogger("maild.ingest")
 
 CLAIM_LOST = "claim_lost"
 LISTING_CHUNK = 500
+CRASHED = "crashed the worker"
+
+# The test seam described above, read once at start-up.
+_HANG_SUBJECT = os.environ.get("MAILD_FAULT_HANG_SUBJECT", "")
+
+
+def _hang(key: str) -> None:
+    log.warning("message %s: hanging on purpose (MAILD_FAULT_HANG_SUBJECT) until killed", key)
+    while True:
+        time.sleep(3600)
 
 
 def _unavailable(e: OperationalError) -> TransientError:
@@ -174,6 +198,12 @@ class Ingestor:
             return self.queue.claim(mailbox, self.claim_size)
 
     def _claimed(self, source: MailSource, claims: list[Claim], stats: IngestStats) -> None:
+        crashed = [c for c in claims if c.crashes >= CRASH_LIMIT]
+        if crashed:
+            self._crashed(source, crashed, stats)
+            claims = [c for c in claims if c.crashes < CRASH_LIMIT]
+            if not claims:
+                return
         work = {c.key: c.work_id for c in claims}
         messages = source.fetch(list(work))
         present = {m.key for m in messages}
@@ -181,6 +211,48 @@ class Ingestor:
         self._forget([w for key, w in work.items() if key not in present])
         unrecorded = self._unrecorded_ids(c.message_id for c in claims if c.key in present)
         done, failed = self._batch(source, messages, stats, work, unrecorded)
+        if done:
+            source.mark_done(done)
+        if failed:
+            source.quarantine(failed)
+
+    def _crashed(self, source: MailSource, claims: list[Claim], stats: IngestStats) -> None:
+        """Quarantine messages whose processing killed workers, without processing them again.
+
+        They are kept with their bytes when the mailbox still gives them; a
+        fetch that fails (short of a lost connection) leaves a record without
+        them, and the mailbox's failed folder still has the message.
+        """
+        work = {c.key: c.work_id for c in claims}
+        raw: dict[str, bytes] | None
+        try:
+            raw = {m.key: m.raw for m in source.fetch(list(work))}
+        except TransientError:
+            raise
+        except Exception as e:
+            log.warning("fetching messages that crashed the worker failed, kept without their bytes: %s", e)
+            raw = None
+        if raw is not None:
+            self._forget([w for key, w in work.items() if key not in raw])
+            work = {key: w for key, w in work.items() if key in raw}
+        recorded = self._recorded(source.name, list(work))
+        done: list[str] = []
+        failed: list[str] = []
+        for claim in claims:
+            if claim.key not in work:
+                continue
+            if claim.key in recorded:
+                stats.skipped += 1
+                done.append(claim.key)
+                self._forget([claim.work_id])
+                continue
+            started = time.perf_counter()
+            reason = f"{CRASHED}: its processing started {claim.crashes} times and never finished"
+            self._keep(source.name, claim.key, None if raw is None else raw[claim.key], reason, claim.work_id)
+            stats.count("quarantined")
+            stats.quarantined += 1
+            self.observe("quarantined", time.perf_counter() - started)
+            failed.append(claim.key)
         if done:
             source.mark_done(done)
         if failed:
@@ -215,15 +287,24 @@ class Ingestor:
                 handled.append(work[message.key])
                 continue
             started = time.perf_counter()
+            work_id = work.get(message.key)
             try:
-                applied = self.process(
-                    source.name,
-                    message.key,
-                    message.raw,
-                    directory,
-                    work_id=work.get(message.key),
-                    unrecorded=unrecorded,
-                )
+                if work_id is not None:
+                    with database_up():
+                        self.queue.start(work_id)  # committed first: a crash from here on counts
+                try:
+                    applied = self.process(
+                        source.name,
+                        message.key,
+                        message.raw,
+                        directory,
+                        work_id=work_id,
+                        unrecorded=unrecorded,
+                    )
+                except TransientError:
+                    if work_id is not None:
+                        self.queue.interrupted(work_id)
+                    raise
             except TransientError:
                 # The database went away: keep what is done, leave the rest pending.
                 if done:
@@ -296,6 +377,8 @@ class Ingestor:
         """
         try:
             mail = parse_message(raw, max_attachment_bytes=self.max_attachment_bytes)
+            if _HANG_SUBJECT and _HANG_SUBJECT in mail.subject:
+                _hang(key)
             for attempt in (1, 2):
                 try:
                     with self.db.session() as s:
@@ -321,7 +404,7 @@ class Ingestor:
             return self._quarantine(
                 mailbox, key, raw, e.orig if isinstance(e.orig, Exception) else e, work_id
             )
-        except Exception as e:
+        except Exception as e:  # MemoryError and RecursionError included: the stack is unwound by now
             return self._quarantine(mailbox, key, raw, e, work_id)
         log.info(
             "message %s outcome=%s case=%s notifications=%d reason=%s message_id=%s",
@@ -378,16 +461,23 @@ class Ingestor:
         self, mailbox: str, key: str, raw: bytes, error: Exception, work_id: int | None = None
     ) -> Applied:
         reason = f"{type(error).__name__}: {error}"[:1000]
-        log.error("message %s quarantined: %s", key, reason, extra={"outcome": "quarantined"})
         log.debug("%s", traceback.format_exc())
-        digest = hashlib.sha256(raw).hexdigest()
+        return self._keep(mailbox, key, raw, reason, work_id)
+
+    def _keep(self, mailbox: str, key: str, raw: bytes | None, reason: str, work_id: int | None) -> Applied:
+        """Record a message as quarantined with its reason (and its bytes when we have them)."""
+        log.error("message %s quarantined: %s", key, reason, extra={"outcome": "quarantined"})
+        digest = hashlib.sha256(raw if raw is not None else b"").hexdigest()
+        # Named after its place in the mailbox, not its bytes: two copies of one
+        # message can both be quarantined (Message-IDs are unique among records).
+        place = hashlib.sha256(f"{mailbox}\0{key}".encode()).hexdigest()
         stub = InboundMail(
-            message_id=f"<quarantined.{digest[:32]}@maild.invalid>",
+            message_id=f"<quarantined.{place[:32]}@maild.invalid>",
             from_addr=None,
             subject="",
             text="",
-            raw_size=len(raw),
-            raw_sha256=digest,
+            raw_size=len(raw) if raw is not None else 0,
+            raw_sha256=digest if raw is not None else "",
         )
         try:
             with self.db.session() as s:

@@ -208,9 +208,12 @@ class MaildEnv:
 
     # ------------------------------------------------------------------ the daemon as a real process
 
-    def start_daemon(self, name: str = "daemon") -> subprocess.Popen[bytes]:
+    def start_daemon(
+        self, name: str = "daemon", extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """`maild run` as a real process; `extra_env` for test seams such as MAILD_FAULT_HANG_SUBJECT."""
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MAILD_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAILD_")} | (extra_env or {})
         return subprocess.Popen(
             [sys.executable, "-m", "maild", "--config", str(self.config_path), "run"],
             stdout=log,
