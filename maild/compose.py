@@ -118,10 +118,12 @@ _STRUCTURAL = frozenset(
 # may rightly say Auto-Submitted: auto-replied instead of auto-generated.
 _DEFAULT_EXTRA = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
 
-_HEADER_NAME = re.compile(r"[!-9;-~]+\Z")
+# \A: both are used with match() only; anchored, a search cannot rescan a long
+# run from each of its positions either (the domain's lookahead bounds it).
+_HEADER_NAME = re.compile(r"\A[!-9;-~]+\Z")
 _MSG_ID = re.compile(r"<[!-;=?-~]+>\Z")  # printable ASCII, no '<' or '>' inside
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_DOMAIN = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\Z")
+_DOMAIN = re.compile(rf"\A(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\Z")
 _ID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_+.")
 _CASE_TAG = re.compile(r"\[\s*case\s*#\s*\d+\s*\]", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"(?:re|aw|sv|返信)\s*[:：]", re.IGNORECASE)

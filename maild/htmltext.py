@@ -18,7 +18,10 @@ import html2text
 MAX_HTML_CHARS = 2 * 1024 * 1024
 
 _DROPPED_ELEMENTS = ("style", "script", "head", "title")
-_TRAILING_SPACE = re.compile(r"[ \t\u00a0]+$", re.MULTILINE)
+# Only from the start of a run of blanks (the lookbehind), taken possessively:
+# otherwise each position inside a long run not at a line's end rescanned the
+# rest of it, quadratic in the run. The same runs are removed.
+_TRAILING_SPACE = re.compile(r"(?<![ \t\u00a0])[ \t\u00a0]++$", re.MULTILINE)
 _MANY_BLANK_LINES = re.compile(r"\n{3,}")
 _TAG = re.compile(r"<[^<>]{0,2000}>")
 

@@ -44,33 +44,45 @@ _PREFIX_WORDS = (
     "re|fwd|fw|aw|wg|sv|vs|vb|fs|tr|r|rif|i|réf|antw|doorst|odp|pd|rv|res|enc|ynt|ilt"
     "|回复|答复|转发|回覆|轉寄|返信|転送"
 )
+# Linear: no leading blanks (clean_subject collapses the subject first, and
+# each match's trailing blanks are taken by the match), so a search never
+# rescans a run of blanks from each of its positions; the blanks around the
+# counter are possessive, as nothing after them is a blank.
 _PREFIX = re.compile(
-    rf"\s*(?:{_PREFIX_WORDS})\s*(?:\[\d{{1,4}}\]|\(\d{{1,4}}\)|\^\d{{1,4}})?\s*[:：]\s*",
+    rf"(?:{_PREFIX_WORDS})\s*+(?:\[\d{{1,4}}\]|\(\d{{1,4}}\)|\^\d{{1,4}})?\s*+[:：]\s*+",
     re.IGNORECASE,
 )
-# "[Fwd: original subject]" as old clients wrote a forward.
-_BRACKETED_FORWARD = re.compile(r"^\s*\[\s*(?:fwd?|fw)\s*:\s*(.*)\]\s*$", re.IGNORECASE | re.DOTALL)
+# "[Fwd: original subject]" as old clients wrote a forward. Possessive blanks:
+# giving them back to "(.*)" could never find the closing "]".
+_BRACKETED_FORWARD = re.compile(
+    r"^\s*+\[\s*+(?:fwd?|fw)\s*+:\s*+(.*)\]\s*+$", re.IGNORECASE | re.DOTALL
+)
 
 _CASE_TAG = re.compile(r"\[\s?case\s?#\s?([0-9]{8})\s?\]", re.IGNORECASE)
 
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _OPEN = r"[\[［【]"
 _CLOSE = r"[\]］】]"
-_SEP = r"(?:\s*[-－:：]\s*|\s+)"
+# Blanks are possessive throughout the tag: what follows each run is never a
+# blank, and "[ 重要度" + blanks was quadratic with backtracking runs.
+_SEP = r"(?:\s*+[-－:：]\s*+|\s++)"
 # "[Sev 1]", "[SEV-2]", "[Severity: 3]", "[重要度１]", "[重要度：2]" take any short word as
 # their value (so "[Sev high]" can be reported as invalid); "[S1]" needs digits,
 # otherwise "[Slack]" would read as severity "lack".
 _SEVERITY_TAG = re.compile(
-    rf"{_OPEN}\s*(?:"
+    rf"{_OPEN}\s*+(?:"
     rf"(?:sev(?:erity)?){_SEP}(?P<word>[^\]］】\s]{{1,20}})"
-    rf"|sev(?:erity)?\s*(?P<sevdigits>[0-9０-９]{{1,3}})"
-    rf"|重要度\s*[-－:：]?\s*(?P<ja>[^\]］】\s]{{1,20}})"
-    rf"|s\s*[-－]?\s*(?P<sdigits>[0-9０-９]{{1,3}})"
-    rf")\s*{_CLOSE}",
+    rf"|sev(?:erity)?\s*+(?P<sevdigits>[0-9０-９]{{1,3}})"
+    rf"|重要度\s*+[-－:：]?\s*+(?P<ja>[^\]］】\s]{{1,20}})"
+    rf"|s\s*+[-－]?\s*+(?P<sdigits>[0-9０-９]{{1,3}})"
+    rf")\s*+{_CLOSE}",
     re.IGNORECASE,
 )
+# The value is the rest of the line, its trailing blanks stripped in Python:
+# "(.*?)\s*$" tried every split of a line's tail (a 20,000-character line:
+# 1.3 s). Possessive blanks, since what follows each run is never a blank.
 _SEVERITY_LINE = re.compile(
-    r"^\s*(?:[-*•・]\s*)?(?:severity|重要度)\s*[:：]\s*(?P<value>.*?)\s*$",
+    r"^\s*+(?:[-*•・]\s*+)?+(?:severity|重要度)\s*+[:：]\s*+(?P<value>.*)",
     re.IGNORECASE,
 )
 
@@ -158,9 +170,9 @@ def _severity_from_body(body: str) -> str | None:
         if line.lstrip().startswith(">"):
             continue
         match = _SEVERITY_LINE.match(line)
+        value = match.group("value").rstrip() if match else ""
         # A label left empty is an unfilled template, not a statement.
-        if match and match.group("value"):
-            value = match.group("value")
+        if value:
             # "Severity: 2 (Urgent)" and "重要度：２ 緊急" carry the number first.
             leading = re.match(r"[0-9０-９]+(?![0-9０-９])", value)
             return leading.group(0) if leading else value[:40]
@@ -237,9 +249,17 @@ _FIELD_LABELS: dict[str, str] = {
     "ユーザ名": "username",
     "ユーザー名": "username",
 }
-_BULLET = r"(?:[-*•・■◆●]\s*)?"
-_BRACKET_LABEL = re.compile(rf"^\s*{_BULLET}【\s*([^】]{{1,60}}?)\s*】\s*[:：]?\s*(.*?)\s*$")
-_COLON_LABEL = re.compile(rf"^\s*{_BULLET}([^:：\n]{{1,60}}?)\s*[:：]\s*(.*?)\s*$")
+# Each pattern takes the label as the whole run up to its closing "】" or
+# first colon, and the rest of the line; the label's length (1-60 once its
+# blanks are stripped) and the value's blanks are dealt with in Python
+# (_field_line). The old lazy label and "(.*?)\s*$" tail tried every split of
+# a long line, cubic in its blanks (a 20,000-character line: 1.3 s); these
+# take each run possessively, once: linear. The same lines give the same
+# labels and values.
+_LABEL_MAX = 60
+_BULLET = r"(?:[-*•・■◆●]\s*+)?+"
+_BRACKET_LABEL = re.compile(rf"^\s*+{_BULLET}【([^】]*+)】(.*)")
+_COLON_LABEL = re.compile(rf"^\s*+{_BULLET}([^:：\n]*+)[:：](.*)")
 
 
 def _field_name(label: str) -> str | None:
@@ -253,11 +273,16 @@ def _field_line(line: str) -> tuple[str, str] | None:
         return None
     for pattern in (_BRACKET_LABEL, _COLON_LABEL):
         match = pattern.match(line)
-        if match:
-            name = _field_name(match.group(1))
-            if name is not None:
-                # "**Business impact:** high" leaves the closing emphasis on the value.
-                return name, match.group(2).lstrip("*_").strip()
+        label = match.group(1).strip() if match else ""
+        if not match or not label or len(label) > _LABEL_MAX:
+            continue
+        name = _field_name(label)
+        if name is not None:
+            value = match.group(2).strip()
+            if pattern is _BRACKET_LABEL and value[:1] in (":", "："):
+                value = value[1:].lstrip()  # "【業務影響】：…" may put a colon after the label
+            # "**Business impact:** high" leaves the closing emphasis on the value.
+            return name, value.lstrip("*_").strip()
     return None
 
 
