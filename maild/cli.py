@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session, selectinload
 from maild.app import App
 from maild.cases import load_case
 from maild.clock import iso_utc
-from maild.config import ConfigErrors, Settings, config_path, load_settings
+from maild.config import ConfigErrors, Settings, config_path, config_warnings, load_settings
 from maild.db import Database, upgrade
 from maild.errors import MaildError, NotFound, UsageError
 from maild.logs import setup_logging
 from maild.models import Account, AccountDomain, Agent, Attachment, Case, Contact, InboundMessage
+from maild.route import may_close
 from maild.safetext import json_safe, redact, visible, visible_text
 
 log = logging.getLogger("maild")
@@ -131,6 +132,14 @@ def build_parser() -> ArgumentParser:
     i_list.add_argument("--json", action="store_true")
     i_raw = inbound.add_parser("raw", help="write a quarantined message's raw bytes to stdout")
     i_raw.add_argument("id", type=int)
+    i_release = inbound.add_parser(
+        "release", help="process a held message as if its sender were proven (its comment by its From)"
+    )
+    i_release.add_argument("id", type=int)
+    i_release.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
+    i_discard = inbound.add_parser("discard", help="drop a held message from the case (kept as discarded)")
+    i_discard.add_argument("id", type=int)
+    i_discard.add_argument("--as", dest="as_", metavar="AGENT_EMAIL")
 
     demo = sub.add_parser("demo", help="run the main job on embedded defaults and show what happened")
     demo.add_argument(
@@ -191,6 +200,8 @@ def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_check_config(settings: Settings, _args: argparse.Namespace) -> int:
     print(f"{settings.source}: configuration is valid")
+    for warning in config_warnings(settings):
+        print(f"maild: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -409,9 +420,10 @@ def cmd_case_close(app: App, args: argparse.Namespace) -> int:
         if args.as_:
             actor = _email(args.as_, "closing")
             is_agent = s.scalar(select(Agent.id).where(Agent.email == actor))
-            if not is_agent and actor not in {p.email for p in case.participants}:
+            roles = {p.email: p.role for p in case.participants}
+            if not may_close("agent" if is_agent else roles.get(actor)):
                 raise UsageError(
-                    f"{actor} is neither an agent nor in the sharing settings of case {case.number}"
+                    f"{actor} may not close case {case.number}: only its primary contact or an agent"
                 )
         if case.status == "closed":
             print(f"case {case.number} is already closed")
@@ -462,6 +474,34 @@ def cmd_inbound_raw(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inbound_release(app: App, args: argparse.Namespace) -> int:
+    from maild.held import release
+
+    released = release(
+        app.db,
+        app.service,
+        app.policy,
+        app.clock,
+        args.id,
+        _email(args.as_, "agent"),
+        max_attachment_bytes=app.settings.support.max_attachment_size,
+    )
+    a = released.applied
+    print(
+        f"inbound message {released.inbound_id} released: {a.outcome}, case {a.case_number or '-'}; "
+        f"{a.notifications} notification(s) queued"
+    )
+    return 0
+
+
+def cmd_inbound_discard(app: App, args: argparse.Namespace) -> int:
+    from maild.held import discard
+
+    discard(app.db, args.id, _email(args.as_, "agent") if args.as_ else None)
+    print(f"inbound message {args.id} discarded")
+    return 0
+
+
 COMMANDS: dict[tuple[str, str | None], Callable[[App, argparse.Namespace], int]] = {
     ("run", None): cmd_run,
     ("status", None): cmd_status,
@@ -476,6 +516,8 @@ COMMANDS: dict[tuple[str, str | None], Callable[[App, argparse.Namespace], int]]
     ("case", "severity"): cmd_case_severity,
     ("inbound", "list"): cmd_inbound_list,
     ("inbound", "raw"): cmd_inbound_raw,
+    ("inbound", "release"): cmd_inbound_release,
+    ("inbound", "discard"): cmd_inbound_discard,
 }
 
 

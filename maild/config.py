@@ -94,6 +94,10 @@ class SupportSettings:
     other_addresses: tuple[str, ...]
     notice_interval: timedelta
     trusted_authserv_ids: tuple[str, ...]
+    unproven: Literal["hold", "refuse", "accept"] = "hold"
+    max_new_collaborators: int = 10
+    max_collaborators: int = 50
+    notice_limit: int = 100
 
     @property
     def domain(self) -> str:
@@ -451,6 +455,17 @@ def _smtp(t: _Table) -> SmtpSettings:
     return settings
 
 
+def config_warnings(settings: Settings) -> list[str]:
+    """Valid settings that an operator of a public address should think twice about."""
+    warnings = []
+    if settings.support.unproven == "accept":
+        warnings.append(
+            'support.unproven = "accept": comments are added on the From header alone, which anyone '
+            "can forge (spoofable); agents and commands still need proof"
+        )
+    return warnings
+
+
 def _authserv_ids(t: _Table) -> tuple[str, ...]:
     value = t.raw("trusted_authserv_ids")
     if value is None:
@@ -489,6 +504,10 @@ def _support(t: _Table) -> SupportSettings:
         other_addresses=t.addresses("other_addresses"),
         notice_interval=t.duration("notice_interval", "1h"),
         trusted_authserv_ids=_authserv_ids(t),
+        unproven=t.choice("unproven", ("hold", "refuse", "accept"), "hold"),  # type: ignore[arg-type]
+        max_new_collaborators=t.integer("max_new_collaborators", 10, 0, 1000),
+        max_collaborators=t.integer("max_collaborators", 50, 0, 10000),
+        notice_limit=t.integer("notice_limit", 100, 0, 1_000_000),
     )
     if len(settings.secret) < 16:
         raise ConfigError(t.key("secret"), "must be at least 16 characters (it signs reply addresses)")

@@ -384,7 +384,7 @@ class Ingestor:
                     with self.db.session() as s:
                         if work_id is not None and not self.queue.done_in(s, work_id):
                             raise ClaimLost(key)
-                        applied = self._apply(s, mailbox, key, mail, directory, unrecorded)
+                        applied = self._apply(s, mailbox, key, mail, directory, unrecorded, raw)
                     break
                 except IntegrityError:
                     if attempt == 2:
@@ -426,6 +426,7 @@ class Ingestor:
         mail: InboundMail,
         directory: Directory | None,
         unrecorded: set[str] | None = None,
+        raw: bytes | None = None,
     ) -> Applied:
         if unrecorded is not None and mail.message_id in unrecorded:
             # Known to have no record when the claim was made; a second message of
@@ -449,7 +450,7 @@ class Ingestor:
                 return self._duplicate(s, mailbox, key, mail, again.id)
         facts = DbFacts(s, directory)  # apply() reuses the cases routing read
         decision = route(mail, facts, self.policy, self.clock.now())
-        return self.service.apply(s, mail, decision, mailbox, key, facts.loaded)
+        return self.service.apply(s, mail, decision, mailbox, key, facts.loaded, raw=raw)
 
     def _duplicate(self, s: Session, mailbox: str, key: str, mail: InboundMail, original_id: int) -> Applied:
         """The same message again (another copy, another folder, a resend): recorded, no effect."""

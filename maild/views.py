@@ -57,6 +57,7 @@ def case_json(case: Case, opening_attachments: list[Attachment]) -> dict[str, An
     data = case_summary(case)
     data.update(
         collaborators=[p.email for p in case.participants if p.role == "collaborator"],
+        collaborators_not_added=list(case.collaborators_not_added or []),
         description=case.description,
         fields=dict(case.fields or {}),
         updated_at=iso_utc(case.updated_at),

@@ -252,6 +252,12 @@ def test_reply_by_subject_tag_and_by_references(env: MaildEnv, imap_box: Any, sm
         message(OPS, "no tag here", "Thread reply.", in_reply_to=str(acks[OPS][0].msg["Message-ID"]))
     )
     env.run_once()
+    # The tag alone proves nothing about the sender: held (SPEC §8); the reply to Ops's own copy counts.
+    bodies = sorted(c["body"].strip() for c in env.case(number)["comments"])
+    assert bodies == ["Thread reply."]
+    held = env.ok("inbound", "list", "--outcome", "held", "--json").json()
+    assert [(h["from"], h["case"]) for h in held] == [(ALICE, number)]
+    env.ok("inbound", "release", str(held[0]["id"]), "--as", AGENT)
     bodies = sorted(c["body"].strip() for c in env.case(number)["comments"])
     assert bodies == ["Tag reply.", "Thread reply."]
 
