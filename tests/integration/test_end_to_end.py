@@ -368,9 +368,12 @@ def test_agent_reply_by_cli_is_first_response(env: MaildEnv, imap_box: Any, smtp
     assert r.code == 2 and "not an agent" in r.err
 
 
+@pytest.mark.maild_config({"support.trusted_authserv_ids": ["mx.example.com"]})
 def test_agent_reply_by_email_and_customer_close(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
     number, acks = open_case(env, imap_box, smtp_sink)
-    imap_box.append(message(AGENT, f"Re: [Case #{number}] Login", "Please try again now."))
+    # An agent acts by email only with proof (SPEC §8): here our MTA's DMARC verdict.
+    proof = {"Authentication-Results": "mx.example.com; dmarc=pass header.from=example.com"}
+    imap_box.append(message(AGENT, f"Re: [Case #{number}] Login", "Please try again now.", headers=proof))
     env.run_once()
     assert env.case(number)["first_responded_at"] is not None
     imap_box.append(reply_to_note(acks[BOB][0].msg, BOB, "#close\nWorks now."))
@@ -536,22 +539,21 @@ def test_agent_changes_severity_and_the_deadline_moves(env: MaildEnv, imap_box: 
 
 
 @pytest.mark.maild_config({"support.trusted_authserv_ids": ["mx.example.com"]})
-def test_trusted_authentication_results_decide_who_may_open_cases(
+def test_new_cases_from_designated_contacts_need_no_proof(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
+    """SPEC §8: the acknowledgement goes to the contact's real address, so a forged From gains nothing."""
     proven = {"Authentication-Results": "mx.example.com; dmarc=pass header.from=acme.example"}
     forged = {"Authentication-Results": "attacker.example; dmarc=pass header.from=acme.example"}
     imap_box.append_many(
         [
             message(ALICE, "Proven sender", "x", headers=proven),
-            message(ALICE, "Forged From", "x", headers=forged),
+            message(ALICE, "Unproven sender", "x", headers=forged),
         ]
     )
     env.run_once()
-    assert [c["subject"] for c in env.cases()] == ["Proven sender"]
-    assert len(smtp_sink.messages()) == 1, "the forged message is refused silently"
-    refused = [r for r in env.ok("inbound", "list", "--json").json() if r["outcome"] == "rejected"]
-    assert len(refused) == 1 and "Authentication-Results" in refused[0]["reason"]
+    assert sorted(c["subject"] for c in env.cases()) == ["Proven sender", "Unproven sender"]
+    assert {r for m in smtp_sink.messages() for r in m.rcpt_tos} == {ALICE}
 
 
 @pytest.mark.maild_config({"support.reopen_window": "1s"})

@@ -174,10 +174,11 @@ def test_held_messages_are_released_or_discarded_by_an_agent(
     smtp_sink.clear()
 
     r = env.run("inbound", "release", str(first["id"]), "--as", BOB)
-    assert r.rc == 2 and BOB in r.err, "only an agent releases"
+    assert r.code == 2 and BOB in r.err, "only an agent releases"
     env.ok("inbound", "release", str(first["id"]), "--as", AGENT)
     comments = env.case(number)["comments"]
     assert [(c["author"], c["body"].strip()) for c in comments] == [(BOB, "First, by tag only.")]
+    env.run_once()
     assert rcpts(smtp_sink)[ALICE] == 1, "the released comment is notified like any other"
     released = [m for m in env.ok("inbound", "list", "--json").json() if m["id"] == first["id"]]
     assert released[0]["outcome"] == "comment_added" and AGENT in released[0]["reason"]
@@ -188,8 +189,8 @@ def test_held_messages_are_released_or_discarded_by_an_agent(
     assert [d["id"] for d in discarded] == [second["id"]]
     assert len(env.case(number)["comments"]) == 1
     again = env.run("inbound", "release", str(second["id"]), "--as", AGENT)
-    assert again.rc == 2 and "not held" in again.err
-    assert env.run("inbound", "discard", "999999").rc == 2
+    assert again.code == 2 and "not held" in again.err
+    assert env.run("inbound", "discard", "999999").code == 2
 
 
 @pytest.mark.maild_config({"support.unproven": "refuse"})
@@ -216,14 +217,14 @@ def test_unproven_accept_adds_plain_comments_but_never_commands(
     assert [c["author"] for c in case["comments"]] == [BOB]
     assert case["status"] != "closed" and [h["from"] for h in held(env)] == [ALICE]
     warned = env.run("check-config")
-    assert warned.rc == 0 and "spoofable" in warned.err
+    assert warned.code == 0 and "spoofable" in warned.err
 
 
 # ------------------------------------------------------------------ amplification and backscatter
 
 
 def test_collaborators_are_capped_and_the_rest_listed(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
-    cc = tuple(f"user{i:03d}@acme.example" for i in range(400))
+    cc = tuple(f"user{i:03d}@acme.example" for i in range(60))
     number, acks = open_case(env, imap_box, smtp_sink, subject="Cheap meds at http://spam.example", cc=cc)
     case = env.case(number)
     assert case["collaborators"] == list(cc[:10])
@@ -237,6 +238,7 @@ def test_a_non_designated_contact_cannot_open_a_case_by_replying_to_an_old_one(
     env.set("support.reopen_window", "1s")
     number, acks = open_case(env, imap_box, smtp_sink)
     env.ok("case", "close", number, "--as", AGENT)
+    env.run_once()  # sends the closing notices
     time.sleep(1.5)
     smtp_sink.clear()
     imap_box.append(reply_to_note(acks[BOB][0].msg, BOB, "Please look again."))
@@ -281,7 +283,7 @@ def test_a_hostile_bounce_does_not_stall_ingest(env: MaildEnv, imap_box: Any, sm
     long_line = message(ALICE, "Long line", "Severity: " + "x" * 20000 + "\n")
     imap_box.append_many([poison, header_bomb, long_line, message(ALICE, "Control", "After the bombs.")])
     r = env.run_once()
-    assert r.rc == 0, r
+    assert r.code == 0, r
     subjects = sorted(c["subject"] for c in env.cases())
     assert subjects == ["Control", "Header bomb", "Long line"]
     outcomes = Counter(m["outcome"] for m in env.ok("inbound", "list", "--json").json())
