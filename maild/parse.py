@@ -662,6 +662,9 @@ def _body_label(message: Message) -> str | None:
     return None
 
 
+_TRACE_HEADERS = frozenset({"authentication-results", "received", "dkim-signature", "received-spf"})
+
+
 def _headers(message: Message, hint: str | None, defects: list[str]) -> tuple[tuple[str, str], ...]:
     raw = message.raw_items()
     result: list[tuple[str, str]] = []
@@ -673,7 +676,12 @@ def _headers(message: Message, hint: str | None, defects: list[str]) -> tuple[tu
         text = str(value)
         if len(text) > MAX_HEADER_VALUE:
             text, truncated = text[:MAX_HEADER_VALUE], True
-        result.append((single_line(_raw_to_text(str(name), None)), decode_header(text, hint)))
+        key = single_line(_raw_to_text(str(name), None))
+        # RFC 2047 forbids encoded-words in trace headers: decoding them would let a sender's
+        # =?…?= text (say in an envelope address our MTA quotes) become live syntax there.
+        is_trace = key.lower() in _TRACE_HEADERS or key.lower().startswith("arc-")
+        clean = single_line(_raw_to_text(text, hint)) if is_trace else decode_header(text, hint)
+        result.append((key, clean))
     if truncated:
         defects.append(f"header value longer than {MAX_HEADER_VALUE} characters truncated")
     return tuple(result)

@@ -96,7 +96,7 @@ def test_sighup_reloads_settings_and_templates_and_survives_a_bad_config(
         wait_until(lambda: "watching" in env.daemon_log(), timeout=30, what="the daemon to be ready")
         env.set("support.helpdesk_message", "Ask the Acme IT desk (reloaded).")
         env.set("templates.path", str(tmp_path / "templates"))
-        (overrides / "helpdesk.subject.txt").write_text("Overridden: {{ event.original_subject }}\n")
+        (overrides / "helpdesk.subject.txt").write_text("Overridden: {{ support.name }}\n")
         daemon.send_signal(signal.SIGHUP)
         wait_until(lambda: "reloaded" in env.daemon_log(), timeout=10, what="the reload")
         imap_box.append(message(BOB, "Password", "Reset it please"))
@@ -104,7 +104,7 @@ def test_sighup_reloads_settings_and_templates_and_survives_a_bad_config(
         assert "Ask the Acme IT desk (reloaded)." in " ".join(
             str(note.msg.get_body(("plain",)).get_content()).split()
         )
-        assert str(note.msg["Subject"]) == "Overridden: Password"
+        assert str(note.msg["Subject"]) == "Overridden: Example Support"
 
         env.config_path.write_text("[support\nbroken", encoding="utf-8")
         daemon.send_signal(signal.SIGHUP)
