@@ -249,7 +249,9 @@ def test_an_agent_answer_between_the_levels_stops_the_second_one(
 # ------------------------------------------------------------------ answered, closed, configured off
 
 
-@pytest.mark.maild_config({"sla.initial_response.1": "3s"})
+@pytest.mark.maild_config(
+    {"sla.initial_response.1": "3s", "support.trusted_authserv_ids": ["mx.example.com"]}
+)
 def test_a_case_answered_before_the_deadline_is_never_escalated(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
@@ -257,7 +259,9 @@ def test_a_case_answered_before_the_deadline_is_never_escalated(
     by_email = open_case(env, imap_box, smtp_sink, subject="[Sev 1] Search is down", cc=(BOB,))
     env.ok("case", "reply", by_cli.number, "--as", AGENT, "--body", "We are on it.")
     subject = f"Re: [Case #{by_email.number}] Search is down"
-    imap_box.append(message(AGENT, subject, "We are on it.\n", name="Agnes Agent"))
+    # An agent acts by email only with proof (SPEC §8): our MTA's DMARC verdict.
+    proof = {"Authentication-Results": "mx.example.com; dmarc=pass header.from=example.com"}
+    imap_box.append(message(AGENT, subject, "We are on it.\n", name="Agnes Agent", headers=proof))
     env.run_once()
     for opened in (by_cli, by_email):
         case = env.case(opened.number)
