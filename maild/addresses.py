@@ -105,7 +105,7 @@ def _well_quoted(addr: str) -> bool:
     return addr.startswith('"') and end > 0 and addr.startswith('"@', end) and '"' not in addr[end + 1 :]
 
 
-def _skip_comment(value: str, i: int) -> tuple[int, bool]:
+def skip_comment(value: str, i: int) -> tuple[int, bool]:
     """The index after the comment that starts at `value[i]` ("("), and whether it was closed."""
     depth, i, n = 1, i + 1, len(value)
     while i < n and depth:
@@ -120,7 +120,7 @@ def _skip_comment(value: str, i: int) -> tuple[int, bool]:
     return i, depth == 0
 
 
-def _quoted(value: str, i: int) -> tuple[str, int, bool]:
+def read_quoted(value: str, i: int) -> tuple[str, int, bool]:
     """The content of the quoted string starting at `value[i]`, the index after it, and whether it closed."""
     pieces: list[str] = []
     i, n = i + 1, len(value)
@@ -167,12 +167,12 @@ def _one_value(value: str) -> tuple[list[Mailbox], bool]:
     while i < n:
         char = value[i]
         if char == "(":
-            i, closed = _skip_comment(value, i)
+            i, closed = skip_comment(value, i)
             item.bad = item.bad or not closed
             item.add(" ", " ", in_angle)
             continue
         if char == '"':
-            text, i, closed = _quoted(value, i)
+            text, i, closed = read_quoted(value, i)
             item.bad = item.bad or not closed
             item.touched = True
             item.add(f'"{text}"', text, in_angle)

@@ -60,6 +60,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from maild.addresses import read_quoted, skip_comment
 from maild.inbound import InboundMail
 from maild.parse import MAX_HEADER_VALUE
 
@@ -151,36 +152,14 @@ def _tokens(value: str) -> tuple[list[_Token], bool]:
         if char in _SPACE:
             spaced, i = True, i + 1
         elif char == "(":
-            depth, i = 1, i + 1
-            while i < n and depth:
-                char = value[i]
-                if char == "\\":
-                    i += 1
-                elif char == "(":
-                    depth += 1
-                elif char == ")":
-                    depth -= 1
-                i += 1
-            ok = ok and depth == 0
+            i, closed = skip_comment(value, i)
+            ok = ok and closed
             spaced = True
         elif char == '"':
-            i += 1
-            start, closed = i, False
-            pieces: list[str] = []
-            while i < n:
-                char = value[i]
-                if char == "\\":
-                    pieces.append(value[start:i])
-                    start, i = i + 1, i + 2
-                elif char == '"':
-                    closed = True
-                    break
-                else:
-                    i += 1
-            pieces.append(value[start : min(i, n)])
+            text, i, closed = read_quoted(value, i)
             ok = ok and closed
-            tokens.append(_Token("quoted", "".join(pieces), spaced))
-            spaced, i = False, i + 1
+            tokens.append(_Token("quoted", text, spaced))
+            spaced = False
         elif char in _SINGLE:
             tokens.append(_Token(char, char, spaced))
             spaced, i = False, i + 1
