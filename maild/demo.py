@@ -233,6 +233,20 @@ def run_demo(root: Path) -> int:
         )
         run("run", "--once")
 
+        _title(
+            "3. A forged message: 'From: Agnes Agent' with only the case tag, '#close' and a link. "
+            "It proves nothing about its sender, so it is held (SECURITY.md)"
+        )
+        forged = _message(
+            AGENT,
+            "Agnes Agent",
+            "Re: [Case #00000001] Login page returns 500",
+            "#close\nPlease log in again at http://phish.example/login",
+        )
+        _deliver(maildir, forged)
+        run("run", "--once")
+        run("inbound", "list", "--outcome", "held")
+
         _title("Cases")
         run("case", "list", "--status", "all")
         for number in ("00000001", "00000002"):
