@@ -297,7 +297,5 @@ def test_a_forged_tag_from_an_outsider_gets_a_fixed_notice(
     smtp_sink.clear()
     imap_box.append(message(MALLORY, f"Re: [Case #{number}] {PHISH}", "hi"))
     env.run_once()
-    notes = by_rcpt(smtp_sink.messages()).get(MALLORY, [])
-    assert len(notes) <= 1
-    for n in notes:
-        assert PHISH not in str(n.msg["Subject"])
+    (note,) = by_rcpt(smtp_sink.messages()).get(MALLORY, [])  # exactly one refusal
+    assert PHISH not in str(note.msg["Subject"]) and note.msg.get("Reply-To") is None
