@@ -2,7 +2,7 @@
 
 Every server is real and on loopback: the tests' own Dovecot fixture
 (tests/fixtures/dovecot.py), maild's SMTP sink run as a separate process
-(`python -m maild.sink`), SQLite or a fresh PostgreSQL database per run.
+(`python -m maild.demo.sink`), SQLite or a fresh PostgreSQL database per run.
 maild itself always runs as a real process (`.venv/bin/maild … run`), so
 what is timed is what an operator would run. Nothing here asserts on time.
 """
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from maild.sink import INDEX, read_index  # noqa: E402
+from maild.demo.sink import INDEX, read_index  # noqa: E402
 from tests.fixtures.dovecot import DovecotServer  # noqa: E402
 from tests.integration.env import ALICE, BOB, DAVE, YAMADA, MaildEnv  # noqa: E402
 
@@ -79,14 +79,14 @@ def dovecot() -> Iterator[DovecotServer]:
 
 
 class Sink:
-    """maild's SMTP sink as a separate process (`python -m maild.sink --dir D --port 0`)."""
+    """maild's SMTP sink as a separate process (`python -m maild.demo.sink --dir D --port 0`)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._counted = self._counted_bytes = 0
         directory.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "maild.sink", "--dir", str(directory), "--port", "0"],
+            [sys.executable, "-m", "maild.demo.sink", "--dir", str(directory), "--port", "0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
@@ -249,7 +249,7 @@ def _process_group(pid: str) -> str:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return "gone"
-    if "maild.sink" in cmdline or "sink.py" in cmdline:
+    if "maild.demo.sink" in cmdline or "sink.py" in cmdline:
         return "sink"
     if "maild" in cmdline and " run" in cmdline:
         return "maild"

@@ -1,4 +1,4 @@
-"""Deadlines: `maild.workers.scan_deadlines(app)` with 100,000 open cases, on SQLite and PostgreSQL.
+"""Deadlines: `maild.daemon.workers.scan_deadlines(app)` with 100,000 open cases, on SQLite and PostgreSQL.
 
 The schema comes from `maild db upgrade`; the cases (one participant each)
 are inserted directly with SQLAlchemy Core. Timed: the scan when no case is
@@ -32,7 +32,7 @@ CHUNK = 5000
 def load_cases(app: Any, n: int, now: datetime) -> None:
     from sqlalchemy import insert, select
 
-    from maild.models import Account, Case, Contact, Participant
+    from maild.store.models import Account, Case, Contact, Participant
 
     with app.db.session() as s:
         account_id = s.scalar(select(Account.id).limit(1))
@@ -86,7 +86,7 @@ def make_due(app: Any, count: int, now: datetime, seed: int) -> list[int]:
     """Put `count` random cases past their deadline, as if opened 5 hours ago."""
     from sqlalchemy import delete, func, select, update
 
-    from maild.models import Case, Escalation, Outbox
+    from maild.store.models import Case, Escalation, Outbox
 
     with app.db.session() as s:
         s.execute(delete(Outbox))
@@ -117,7 +117,7 @@ def capture_scan_sql(app: Any) -> list[tuple[str, Any]]:
     """Run one scan and keep the statements that read the cases table."""
     from sqlalchemy import event
 
-    from maild.workers import scan_deadlines
+    from maild.daemon.workers import scan_deadlines
 
     seen: list[tuple[str, Any]] = []
 
@@ -152,7 +152,7 @@ def explain(app: Any, statement: str, parameters: Any) -> list[str]:
 def bench(kind: str, n: int, due: int) -> list[str]:
     from maild.app import App
     from maild.config import load_settings
-    from maild.workers import scan_deadlines
+    from maild.daemon.workers import scan_deadlines
 
     wd = workdir(f"deadlines-{kind}")
     out: list[str] = []

@@ -57,13 +57,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from maild.compose import Composer, build_message, make_message_id, sample_context  # noqa: E402
-from maild.inbound import InboundMail  # noqa: E402
-from maild.parse import parse_message  # noqa: E402
-from maild.quotes import extract_reply  # noqa: E402
-from maild.route import AddComment, Helpdesk, OpenCase, Reject, RoutingPolicy  # noqa: E402
-from maild.rules import classify_automatic  # noqa: E402
-from maild.tokens import make_token, reply_address  # noqa: E402
+from maild.inbound.message import InboundMail  # noqa: E402
+from maild.inbound.parse import parse_message  # noqa: E402
+from maild.inbound.quotes import extract_reply  # noqa: E402
+from maild.outbound.compose import Composer, build_message, make_message_id, sample_context  # noqa: E402
+from maild.policy.route import AddComment, Helpdesk, OpenCase, Reject, RoutingPolicy  # noqa: E402
+from maild.policy.rules import classify_automatic  # noqa: E402
+from maild.policy.tokens import make_token, reply_address  # noqa: E402
 from tests.unit.test_compose import NOTIFICATION_HEADERS  # noqa: E402
 from tests.unit.test_route import POLICY, SECRET  # noqa: E402
 from tests.unit.test_route_properties import SEEDS, check_invariants  # noqa: E402

@@ -19,8 +19,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from maild.parse import parse_message
-from maild.quotes import extract_reply
+from maild.inbound.parse import parse_message
+from maild.inbound.quotes import extract_reply
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 _PLAIN_BODY_PREFIXES = ("discourse-trimmer-", "crisp-erp-", "github-erp-", "zapier-erp-")

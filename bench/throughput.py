@@ -4,7 +4,7 @@ A real Dovecot on loopback holds N messages (default 2,000): new cases from
 designated contacts and replies to acknowledgements of earlier cases (made by
 running seed cases through maild first and replying to what the sink got),
 about 30% in ISO-2022-JP. maild runs once as a process to a real SMTP sink
-(maild.sink as a process). Then, on the same mailbox and sink, the limit:
+(maild.demo.sink as a process). Then, on the same mailbox and sink, the limit:
 imapclient UID FETCH in batches of 100 + stdlib BytesParser(policy.default) +
 get_body()/get_content() per message, plus a bare aiosmtplib send of as many
 notifications as maild sent, over ONE connection.

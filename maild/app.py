@@ -12,20 +12,20 @@ from typing import TYPE_CHECKING
 
 from maild.clock import Clock, SystemClock
 from maild.config import MailboxSettings, Settings
-from maild.db import Database
+from maild.store.db import Database
 
 if TYPE_CHECKING:
-    from maild.cases import CaseService
-    from maild.compose import Composer
-    from maild.mailbox import MailSource
-    from maild.notify import Notifier
-    from maild.outbox import OutboxStore
-    from maild.route import RoutingPolicy
-    from maild.smtp import SmtpSender
+    from maild.cases.service import CaseService
+    from maild.inbound.mailbox import MailSource
+    from maild.outbound.compose import Composer
+    from maild.outbound.notify import Notifier
+    from maild.outbound.outbox import OutboxStore
+    from maild.outbound.smtp import SmtpSender
+    from maild.policy.route import RoutingPolicy
 
 
 def routing_policy(settings: Settings) -> RoutingPolicy:
-    from maild.route import RoutingPolicy
+    from maild.policy.route import RoutingPolicy
 
     s = settings.support
     return RoutingPolicy(
@@ -55,20 +55,20 @@ class App:
 
     @cached_property
     def composer(self) -> Composer:
-        from maild.compose import Composer, packaged_template_dir
+        from maild.outbound.compose import Composer, packaged_template_dir
 
         dirs = [d for d in (self.settings.templates_path, packaged_template_dir()) if d is not None]
         return Composer(dirs, self.settings.support.default_language)
 
     @cached_property
     def notifier(self) -> Notifier:
-        from maild.notify import Notifier
+        from maild.outbound.notify import Notifier
 
         return Notifier(self.composer, self.settings.support, self.clock)
 
     @cached_property
     def service(self) -> CaseService:
-        from maild.cases import CaseService
+        from maild.cases.service import CaseService
 
         return CaseService(self.settings, self.notifier)
 
@@ -101,7 +101,7 @@ class App:
 
     def make_source(self, mailbox: MailboxSettings | None = None) -> MailSource:
         """A source for `mailbox` ([mailbox] by default), not yet open."""
-        from maild.mailbox import ImapSource, MaildirSource
+        from maild.inbound.mailbox import ImapSource, MaildirSource
 
         m = mailbox or self.settings.mailbox
         if m.protocol == "maildir":
@@ -122,7 +122,7 @@ class App:
         )
 
     def make_sender(self) -> SmtpSender:
-        from maild.smtp import SmtpSender
+        from maild.outbound.smtp import SmtpSender
 
         s = self.settings.smtp
         return SmtpSender(
@@ -138,7 +138,7 @@ class App:
         )
 
     def outbox_store(self, holder: str | None = None) -> OutboxStore:
-        from maild.outbox import OutboxStore
+        from maild.outbound.outbox import OutboxStore
 
         return OutboxStore(self.db, self.settings.outbox, self.clock, holder)
 

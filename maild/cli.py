@@ -21,15 +21,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from maild.app import App
-from maild.cases import load_case
+from maild.cases.service import load_case
 from maild.clock import iso_utc
 from maild.config import ConfigErrors, Settings, config_path, config_warnings, load_settings
-from maild.db import Database, upgrade
 from maild.errors import MaildError, NotFound, UsageError
 from maild.logs import setup_logging
-from maild.models import Account, AccountDomain, Agent, Attachment, Case, Contact, InboundMessage
-from maild.route import may_close
+from maild.policy.route import may_close
 from maild.safetext import json_safe, redact, visible, visible_text
+from maild.store.db import Database, upgrade
+from maild.store.models import Account, AccountDomain, Agent, Attachment, Case, Contact, InboundMessage
 
 log = logging.getLogger("maild")
 
@@ -59,7 +59,7 @@ def build_parser() -> ArgumentParser:
 
     run = sub.add_parser("run", help="the daemon: fetch mail, scan deadlines, send notifications")
     run.add_argument("--once", action="store_true", help="one full pass, then exit")
-    run.add_argument("--send-child", action="store_true", help=argparse.SUPPRESS)  # see maild.sendproc
+    run.add_argument("--send-child", action="store_true", help=argparse.SUPPRESS)  # see maild.daemon.sendproc
 
     account = sub.add_parser("account", help="accounts").add_subparsers(
         dest="sub", required=True, parser_class=ArgumentParser
@@ -208,10 +208,10 @@ def cmd_check_config(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_run(app: App, args: argparse.Namespace) -> int:
     import asyncio
 
-    from maild.workers import Worker
+    from maild.daemon.workers import Worker
 
     if args.send_child:
-        from maild.sendproc import serve
+        from maild.daemon.sendproc import serve
 
         return asyncio.run(serve(app))
     worker = Worker(app)
@@ -302,7 +302,7 @@ def cmd_agent_add(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_case_list(app: App, args: argparse.Namespace) -> int:
-    from maild.views import case_summary, case_table
+    from maild.cases.views import case_summary, case_table
 
     with app.db.reader() as s:
         query = select(Case).order_by(Case.id)
@@ -321,7 +321,7 @@ def cmd_case_list(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_case_show(app: App, args: argparse.Namespace) -> int:
-    from maild.views import case_json, case_text
+    from maild.cases.views import case_json, case_text
 
     with app.db.reader() as s:
         case = _case(s, args.number)
@@ -339,7 +339,7 @@ def cmd_case_show(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_case_attachment(app: App, args: argparse.Namespace) -> int:
-    from maild import blobs
+    from maild.store import blobs
 
     with app.db.reader() as s:
         case = _case(s, args.number)
@@ -435,7 +435,7 @@ def cmd_case_close(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_status(app: App, args: argparse.Namespace) -> int:
-    from maild.health import health_text, snapshot
+    from maild.daemon.health import health_text, snapshot
 
     with app.db.reader() as s:
         health = snapshot(s, app.clock.now())
@@ -447,7 +447,7 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_inbound_list(app: App, args: argparse.Namespace) -> int:
-    from maild.views import inbound_json, inbound_table
+    from maild.cases.views import inbound_json, inbound_table
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
@@ -475,7 +475,7 @@ def cmd_inbound_raw(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_inbound_release(app: App, args: argparse.Namespace) -> int:
-    from maild.held import release
+    from maild.cases.held import release
 
     released = release(
         app.db,
@@ -495,7 +495,7 @@ def cmd_inbound_release(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_inbound_discard(app: App, args: argparse.Namespace) -> int:
-    from maild.held import discard
+    from maild.cases.held import discard
 
     discard(app.db, args.id, _email(args.as_, "agent") if args.as_ else None)
     print(f"inbound message {args.id} discarded")
@@ -523,7 +523,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[App, argparse.Namespace], int]]
 
 def dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from maild.demo import run_demo
+        from maild.demo.run import run_demo
 
         return run_demo(Path(args.dir))
     settings = load_settings(config_path(args.config))

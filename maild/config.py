@@ -20,8 +20,8 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from maild.errors import ConfigError
+from maild.policy.sla import BusinessCalendar, EscalationLevel, parse_duration
 from maild.safetext import redact_url
-from maild.sla import BusinessCalendar, EscalationLevel, parse_duration
 
 DEFAULT_CONFIG_PATH = Path("/etc/maild/maild.toml")
 SEVERITIES = (1, 2, 3, 4)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from maild.sink import SinkServer
+    from maild.demo.sink import SinkServer
 
 pytest_plugins = ["tests.fixtures.dovecot", "tests.fixtures.postgres"]
 
@@ -22,7 +22,7 @@ pytest_plugins = ["tests.fixtures.dovecot", "tests.fixtures.postgres"]
 @pytest.fixture(scope="session")
 def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SinkServer]:
     """One SMTP sink for the session on 127.0.0.1 (`.port` set); messages stored on disk."""
-    from maild.sink import SinkServer
+    from maild.demo.sink import SinkServer
 
     server = SinkServer(tmp_path_factory.mktemp("smtp-sink")).start()
     try:

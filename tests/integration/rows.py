@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, insert
 
-from maild.models import Account, Case, Contact
+from maild.store.models import Account, Case, Contact
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Attachment bytes through maild.blobs on both backends: a slice at a time, errors as SQLAlchemy's."""
+"""Attachment bytes through maild.store.blobs on both backends: a slice at a time, errors as SQLAlchemy's."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from maild import blobs
-from maild.db import Database, upgrade
-from maild.models import Attachment
+from maild.store import blobs
+from maild.store.db import Database, upgrade
+from maild.store.models import Attachment
 from tests.integration.rows import NOW, insert_case
 
 

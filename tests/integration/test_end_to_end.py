@@ -150,7 +150,7 @@ def test_stored_attachments_come_back_byte_for_byte(
 ) -> None:
     env: MaildEnv = request.getfixturevalue("env" if backend == "sqlite" else "pg_env")
     rng = random.Random(6)
-    # Over several of maild.blobs' 1 MiB slices and not a multiple of one; an empty file too.
+    # Over several of maild.store.blobs' 1 MiB slices and not a multiple of one; an empty file too.
     dump = rng.randbytes(3 * 1024 * 1024 + 12345)
     number, acks = open_case(
         env,
@@ -323,7 +323,7 @@ def test_a_reused_message_id_is_a_message_of_its_own_and_a_copy_found_late_a_dup
     # A claim's check for earlier copies runs before the message's transaction; here it is
     # stale, as when another worker records the same message meanwhile. The unique index
     # refuses the insert and the message is processed again with every check inside.
-    from maild.ingest import Ingestor
+    from maild.daemon.ingest import Ingestor
 
     monkeypatch.setattr(Ingestor, "_unrecorded_ids", lambda self, listed: {m for m in listed if m})
     smtp_sink.clear()
@@ -466,16 +466,16 @@ def test_support_address_is_the_sender(env: MaildEnv, imap_box: Any, smtp_sink: 
 def test_message_that_cannot_be_processed_is_quarantined_and_the_batch_goes_on(
     env: MaildEnv, imap_box: Any, smtp_sink: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import maild.ingest
+    import maild.daemon.ingest
 
-    real_parse = maild.ingest.parse_message
+    real_parse = maild.daemon.ingest.parse_message
 
     def exploding_parse(raw: bytes, **kw: Any) -> Any:
         if b"EXPLODE" in raw:
             raise RuntimeError("simulated bug while parsing")
         return real_parse(raw, **kw)
 
-    monkeypatch.setattr(maild.ingest, "parse_message", exploding_parse)
+    monkeypatch.setattr(maild.daemon.ingest, "parse_message", exploding_parse)
     bad = message(ALICE, "EXPLODE please", "This one breaks the parser.")
     imap_box.append_many([message(ALICE, "Before", "ok"), bad, message(ALICE, "After", "ok")])
     env.run_once()

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from maild.errors import MaildError, TransientError
-from maild.mailbox import DONE_KEYWORD, ImapSource, Security
+from maild.inbound.mailbox import DONE_KEYWORD, ImapSource, Security
 from tests.fixtures.dovecot import DovecotServer, free_port
 
 DONE = DONE_KEYWORD.encode()
@@ -394,7 +394,7 @@ def test_polling_without_idle_notices_new_mail(
 def test_large_and_many_messages_are_fetched_in_bounded_pieces(imap_box: DovecotServer) -> None:
     import os
 
-    from maild import mailbox as mailbox_module
+    from maild.inbound import mailbox as mailbox_module
 
     big = b"Subject: big\r\n\r\n" + os.urandom(3 * 1024 * 1024).hex().encode()[: 5 * 1024 * 1024] + b"\r\n"
     smalls = [f"Subject: small {i}\r\n\r\nbody {i}\r\n".encode() for i in range(5)]
@@ -430,8 +430,8 @@ def test_a_30_mb_attachment_comes_whole_and_byte_exact_through_partial_fetches(
     from email import policy
     from email.message import EmailMessage
 
-    from maild import mailbox as mailbox_module
-    from maild.parse import parse_message
+    from maild.inbound import mailbox as mailbox_module
+    from maild.inbound.parse import parse_message
 
     data = os.urandom(30 * 1024 * 1024)
     m = EmailMessage()

@@ -11,8 +11,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from maild.db import Database, _alembic_config, upgrade
-from maild.models import Base
+from maild.store.db import Database, _alembic_config, upgrade
+from maild.store.models import Base
 from tests.integration.rows import insert_case
 
 

@@ -1,7 +1,7 @@
 """Poison messages (SPEC §8): a real daemon killed twice in the middle of one message.
 
 The message is made to hang through the ingest test seam
-(MAILD_FAULT_HANG_SUBJECT, see maild.ingest), so it is reliably in
+(MAILD_FAULT_HANG_SUBJECT, see maild.daemon.ingest), so it is reliably in
 processing when the test kills the daemon, as systemd's watchdog would kill
 a worker stuck in an endless loop. Started a third time, the daemon must
 quarantine it ("crashed the worker") without processing it, and go on with
@@ -107,9 +107,9 @@ def test_memory_and_recursion_errors_are_quarantined_in_process(
     env: MaildEnv, imap_box: Any, smtp_sink: Any, monkeypatch: Any
 ) -> None:
     """What the worker survives is no crash: kept with its reason at the first try, like any error."""
-    import maild.ingest
+    import maild.daemon.ingest
 
-    real_parse = maild.ingest.parse_message
+    real_parse = maild.daemon.ingest.parse_message
 
     def parse(raw: bytes, **kwargs: Any) -> Any:
         if b"Subject: Memory hog" in raw:
@@ -118,7 +118,7 @@ def test_memory_and_recursion_errors_are_quarantined_in_process(
             raise RecursionError("maximum recursion depth exceeded")
         return real_parse(raw, **kwargs)
 
-    monkeypatch.setattr(maild.ingest, "parse_message", parse)
+    monkeypatch.setattr(maild.daemon.ingest, "parse_message", parse)
     imap_box.append_many(
         [message(ALICE, s, "x") for s in ("Memory hog", "Deep nesting", "An ordinary request")]
     )

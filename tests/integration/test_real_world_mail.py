@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from maild.parse import parse_message
+from maild.inbound.parse import parse_message
 from tests.fixtures.dovecot import in_ci
 from tests.integration.env import (
     ALICE,

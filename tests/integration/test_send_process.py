@@ -1,4 +1,4 @@
-"""A big `maild run --once` sends from a process of its own (maild.sendproc), losing and doubling nothing."""
+"""A big `maild run --once` sends from a process of its own, losing and doubling nothing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from maild.sendproc import SendProcess
-from maild.workers import SEND_PROCESS_FROM
+from maild.daemon.sendproc import SendProcess
+from maild.daemon.workers import SEND_PROCESS_FROM
 from tests.integration.env import AGENT, ALICE, MaildEnv, message
 
 

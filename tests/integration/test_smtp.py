@@ -27,9 +27,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
 from aiosmtpd.smtp import Envelope as ServerEnvelope
 
-from maild import smtp as smtp_module
-from maild.sink import SinkServer
-from maild.smtp import Envelope, SendResult, SmtpSender
+from maild.demo.sink import SinkServer
+from maild.outbound import smtp as smtp_module
+from maild.outbound.smtp import Envelope, SendResult, SmtpSender
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -542,10 +542,10 @@ def test_auth_required_but_not_given_is_refused_by_the_server(start_server: Star
 
 @contextlib.contextmanager
 def _sink_process(directory: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    """`python -m maild.sink` in its own process, as the demo runs it; killed if still alive afterwards."""
+    """`python -m maild.demo.sink` in its own process as the demo runs it; killed if alive afterwards."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "maild.sink", "--dir", str(directory), "--port", str(port)],
+        [sys.executable, "-m", "maild.demo.sink", "--dir", str(directory), "--port", str(port)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parents[2],
@@ -580,7 +580,17 @@ def test_sink_refuses_a_non_loopback_address(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="loopback"):
         SinkServer(tmp_path, host="0.0.0.0")
     done = subprocess.run(
-        [sys.executable, "-m", "maild.sink", "--dir", str(tmp_path), "--port", "0", "--host", "192.0.2.1"],
+        [
+            sys.executable,
+            "-m",
+            "maild.demo.sink",
+            "--dir",
+            str(tmp_path),
+            "--port",
+            "0",
+            "--host",
+            "192.0.2.1",
+        ],
         capture_output=True,
         text=True,
         cwd=Path(__file__).resolve().parents[2],

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import create_engine
 
 from maild.clock import FixedClock
-from maild.db import Database, upgrade
-from maild.workqueue import Listed, WorkQueue
-from maild.worksignal import ListeningWaiter, PollingWaiter, work_waiter
+from maild.daemon.workqueue import Listed, WorkQueue
+from maild.daemon.worksignal import ListeningWaiter, PollingWaiter, work_waiter
+from maild.store.db import Database, upgrade
 
 # Long enough that a missed notification fails the test rather than passing by luck.
 WOKEN_WITHIN = 30.0

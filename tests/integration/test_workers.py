@@ -10,12 +10,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from maild.worksignal import CHANNEL
+from maild.daemon.worksignal import CHANNEL
 from tests.integration.env import ALICE, BOB, MaildEnv, message, stop, wait_until
 
 
 def listening(env: MaildEnv) -> int:
-    """Connections to this database waiting for work notifications (maild.worksignal)."""
+    """Connections to this database waiting for work notifications (maild.daemon.worksignal)."""
     dsn = str(env.config["database"]["url"]).replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(

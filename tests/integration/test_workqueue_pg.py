@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 
 from maild.clock import FixedClock
-from maild.db import Database, upgrade
-from maild.workqueue import ANALYZE_AFTER, Listed, WorkQueue
+from maild.daemon.workqueue import ANALYZE_AFTER, Listed, WorkQueue
+from maild.store.db import Database, upgrade
 from tests.unit.test_workqueue import check_crash_counting
 
 BOX = "imap://support@127.0.0.1:143/INBOX"

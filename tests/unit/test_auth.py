@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maild.auth import (
+from maild.inbound.message import Address, InboundMail
+from maild.inbound.parse import parse_message
+from maild.policy.auth import (
     MICROSOFT365,
     AuthVerdict,
     aligned,
@@ -19,8 +21,6 @@ from maild.auth import (
     parse_authentication_results,
     sender_authenticated,
 )
-from maild.inbound import Address, InboundMail
-from maild.parse import parse_message
 
 TRUSTED = ("mx.example.com",)
 

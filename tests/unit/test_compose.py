@@ -23,8 +23,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maild import compose, i18n
-from maild.compose import (
+from maild.errors import MaildError
+from maild.outbound import compose, i18n
+from maild.outbound.compose import (
     EVENTS,
     MAX_REFERENCES,
     ComposeError,
@@ -37,7 +38,6 @@ from maild.compose import (
     reply_subject,
     sample_context,
 )
-from maild.errors import MaildError
 
 LANGUAGES = ("en", "ja")
 ROLES = ("primary_contact", "collaborator", "agent", "manager", "other")

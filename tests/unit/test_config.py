@@ -234,7 +234,7 @@ def test_schema_head_constant_matches_alembic() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from maild.db import MIGRATIONS_DIR, SCHEMA_HEAD
+    from maild.store.db import MIGRATIONS_DIR, SCHEMA_HEAD
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bench.quotes_accuracy import load_cases, rates
-from maild.parse import parse_message
-from maild.quotes import extract_reply
+from maild.inbound.parse import parse_message
+from maild.inbound.quotes import extract_reply
 
 CORPUS = Path(__file__).parents[3] / "shared" / "corpus"
 # Fails only on a hang (catastrophic regex, endless loop); speed is measured in bench/.

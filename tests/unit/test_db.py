@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from maild.db import Database
+from maild.store.db import Database
 
 
 def test_a_locked_database_is_the_operational_error_callers_handle(tmp_path: Path) -> None:

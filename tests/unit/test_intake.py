@@ -6,18 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from maild.intake import (
+from maild.inbound.intake import (
     FIELD_VALUE_LIMIT,
     NO_SUBJECT,
     SeverityChoice,
     clean_subject,
-    find_case_tag,
     read_command,
     read_fields,
     read_severity,
     strip_command,
     strip_severity_tag,
 )
+from maild.mailids import find_case_tag
 
 # ------------------------------------------------------------------ clean_subject
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from maild.clock import FixedClock
-from maild.db import Database, upgrade
-from maild.lease import MailboxLeaser, holder_is_dead_here
+from maild.daemon.lease import MailboxLeaser, holder_is_dead_here
+from maild.store.db import Database, upgrade
 
 BOX = "imap://support@127.0.0.1:143/INBOX"
 

@@ -21,7 +21,7 @@ def restore_logging() -> object:
 
 def test_json_lines_carry_case_and_message_id(capsys: pytest.CaptureFixture[str]) -> None:
     setup_logging("info", "json")
-    logging.getLogger("maild.ingest").info(
+    logging.getLogger("maild.daemon.ingest").info(
         "message %s outcome=%s",
         "1:7",
         "comment_added",

@@ -7,8 +7,9 @@ import hashlib
 
 import pytest
 
-from maild.inbound import Address
-from maild.parse import decode_header, normalise_msgid, parse_message, safe_filename
+from maild.inbound.message import Address
+from maild.inbound.parse import decode_header, parse_message, safe_filename
+from maild.mailids import first_id
 
 
 def msg(headers: str, body: bytes = b"body\r\n") -> bytes:
@@ -46,9 +47,9 @@ def test_garbage_message_id_is_synthesized() -> None:
 
 
 def test_bare_message_id_gets_brackets() -> None:
-    assert normalise_msgid("abc@example.com") == "<abc@example.com>"
-    assert normalise_msgid("<a b@c>") == "<ab@c>"
-    assert normalise_msgid("") is None
+    assert first_id("abc@example.com") == "<abc@example.com>"
+    assert first_id("<a b@c>") == "<ab@c>"
+    assert first_id("") is None
 
 
 def test_raw_hash_and_size() -> None:
@@ -608,7 +609,7 @@ def test_decoding_big_base64_bodies_ourselves_gives_what_the_stdlib_gives(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Large base64 runs are cut out before the stdlib parse; the result must not show it."""
-    from maild import parse
+    from maild.inbound import parse
 
     raw = _CUT_CASES[name]
     ours = parse_message(raw)

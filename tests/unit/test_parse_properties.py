@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maild.inbound import InboundMail
-from maild.parse import parse_message
-from maild.quotes import extract_reply
+from maild.inbound.message import InboundMail
+from maild.inbound.parse import parse_message
+from maild.inbound.quotes import extract_reply
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

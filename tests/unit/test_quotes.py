@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maild.quotes import extract_reply
+from maild.inbound.quotes import extract_reply
 
 CASES: list[tuple[str, str, str]] = [
     (

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from maild.inbound import Address, InboundMail
-from maild.route import (
+from maild.inbound.message import Address, InboundMail
+from maild.policy.route import (
     AddComment,
     AgentFacts,
     CaseFacts,
@@ -22,7 +22,7 @@ from maild.route import (
     RoutingPolicy,
     route,
 )
-from maild.tokens import make_token, reply_address
+from maild.policy.tokens import make_token, reply_address
 
 SECRET = "route-test-secret-0123456789"
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)

@@ -28,9 +28,10 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maild.inbound import Address, InboundMail
-from maild.parse import parse_message
-from maild.route import (
+from maild.inbound.message import Address, InboundMail
+from maild.inbound.parse import parse_message
+from maild.mailids import is_own_address
+from maild.policy.route import (
     AddComment,
     CaseFacts,
     ContactFacts,
@@ -39,8 +40,8 @@ from maild.route import (
     RoutingPolicy,
     route,
 )
-from maild.rules import classify_automatic
-from maild.tokens import is_own_address, make_token, reply_address
+from maild.policy.rules import classify_automatic
+from maild.policy.tokens import make_token, reply_address
 from tests.unit.test_route import ALICE, BOB, CASE1, CASE2, DAVE, NOW, POLICY, SECRET, FakeFacts
 
 SUPPORT = "support@example.com"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from maild.inbound import Address, Attachment, InboundMail
-from maild.rules import RULES, AutomaticMail, bounce_targets, classify_automatic
+from maild.inbound.message import Address, Attachment, InboundMail
+from maild.policy.rules import RULES, AutomaticMail, bounce_targets, classify_automatic
 
 OWN = ("support@example.com", "help@example.com")
 
@@ -636,7 +636,7 @@ def _corpus_dir(name: str) -> Path:
 
 
 def _parse(path: Path) -> InboundMail:
-    from maild.parse import parse_message
+    from maild.inbound.parse import parse_message
 
     result = parse_message(path.read_bytes())
     assert isinstance(result, InboundMail)

@@ -17,10 +17,10 @@ from email.policy import SMTP
 
 import pytest
 
+from maild.cases.views import case_text
+from maild.inbound.parse import parse_message
 from maild.logs import setup_logging
-from maild.parse import parse_message
 from maild.safetext import json_safe, redact, redact_url, visible, visible_text
-from maild.views import case_text
 
 
 def raw_controls(text: str, *, multiline: bool = True) -> list[str]:

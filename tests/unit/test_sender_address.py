@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maild.addresses import Mailbox, mailbox_list, single_mailbox, usable_address
-from maild.inbound import Address
-from maild.parse import parse_message
+from maild.inbound.addresses import Mailbox, mailbox_list, single_mailbox, usable_address
+from maild.inbound.message import Address
+from maild.inbound.parse import parse_message
 
 
 def msg(headers: str) -> bytes:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maild.sla import (
+from maild.policy.sla import (
     BusinessCalendar,
     EscalationLevel,
     add_business_time,

@@ -10,7 +10,7 @@ import ssl
 
 import pytest
 
-from maild.smtp import EnvelopeError, SessionError, classify
+from maild.outbound.smtp import EnvelopeError, SessionError, classify
 
 
 @pytest.mark.parametrize(

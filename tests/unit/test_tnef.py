@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from maild.parse import parse_message
-from maild.tnef import unpack
+from maild.inbound.parse import parse_message
+from maild.inbound.tnef import unpack
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "attachments"
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from maild.tokens import is_own_address, issued_to, make_token, parse_token, reply_address, tokens_in
+from maild.mailids import is_own_address
+from maild.policy.tokens import issued_to, make_token, parse_token, reply_address, tokens_in
 
 SECRET = "s3cret-s3cret-s3cret"
 

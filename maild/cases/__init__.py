@@ -1,0 +1,4 @@
+"""The case database's write and read side.
+
+Applying routing decisions, admin operations, held mail, views.
+"""

@@ -1,0 +1,150 @@
+"""How cases look to users: the JSON objects of CONTRACT.md and the text tables.
+
+Read-only; times are UTC ISO 8601 with Z. The JSON objects carry the stored
+text exactly (the CLI escapes it when printing); the text views show every
+field from mail or the database through `safetext`, so no control character
+reaches the terminal raw (SPEC §8).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maild.clock import iso_utc
+from maild.safetext import visible, visible_text
+from maild.store.models import Attachment, Case, Comment, InboundMessage
+
+
+def _attachment(a: Attachment) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": a.id,
+        "filename": a.filename,
+        "size": a.size,
+        "content_type": a.content_type,
+    }
+    if a.dropped_reason:
+        out["dropped"] = a.dropped_reason
+    return out
+
+
+def comment_json(c: Comment) -> dict[str, Any]:
+    return {
+        "author": c.author_email,
+        "author_name": c.author_name,
+        "role": c.role,
+        "body": c.body,
+        "created_at": iso_utc(c.created_at),
+        "source": c.source,
+        "attachments": [_attachment(a) for a in c.attachments],
+    }
+
+
+def case_summary(case: Case) -> dict[str, Any]:
+    return {
+        "number": case.number,
+        "subject": case.subject,
+        "severity": case.severity,
+        "status": case.status,
+        "account": case.account.name,
+        "primary_contact": case.primary_contact.email,
+        "created_at": iso_utc(case.created_at),
+        "first_response_due_at": iso_utc(case.first_response_due_at),
+        "first_responded_at": iso_utc(case.first_responded_at),
+    }
+
+
+def case_json(case: Case, opening_attachments: list[Attachment]) -> dict[str, Any]:
+    data = case_summary(case)
+    data.update(
+        collaborators=[p.email for p in case.participants if p.role == "collaborator"],
+        collaborators_not_added=list(case.collaborators_not_added or []),
+        description=case.description,
+        fields=dict(case.fields or {}),
+        updated_at=iso_utc(case.updated_at),
+        closed_at=iso_utc(case.closed_at),
+        severity_note=case.severity_note,
+        previous_case=f"{case.previous_case_id:08d}" if case.previous_case_id else None,
+        escalations=[
+            {
+                "level": e.level,
+                "reason": e.reason,
+                "at": iso_utc(e.created_at),
+                "requested_by": e.requested_by,
+            }
+            for e in case.escalations
+        ],
+        attachments=[_attachment(a) for a in opening_attachments],
+        comments=[comment_json(c) for c in case.comments],
+    )
+    return data
+
+
+def case_table(cases: list[Case]) -> str:
+    if not cases:
+        return "no cases"
+    lines = [f"{'NUMBER':<9} {'SEV':<3} {'STATUS':<20} {'PRIMARY CONTACT':<32} SUBJECT"]
+    for c in cases:
+        lines.append(
+            f"{c.number:<9} {c.severity:<3} {visible(c.status):<20} "
+            f"{visible(c.primary_contact.email):<32} {visible(c.subject)}"
+        )
+    return "\n".join(lines)
+
+
+def case_text(data: dict[str, Any]) -> str:
+    """`case show`: one line per field, then the description and the comments as written."""
+
+    def v(value: Any) -> str:
+        return visible(str(value))
+
+    lines = [
+        f"Case {v(data['number'])}: {v(data['subject'])}",
+        f"  status {v(data['status'])}, severity {data['severity']}, account {v(data['account'])}",
+        f"  primary contact {v(data['primary_contact'])}; "
+        f"collaborators: {', '.join(v(c) for c in data['collaborators']) or '-'}",
+        f"  opened {data['created_at']}, first response due {data['first_response_due_at']}, "
+        f"responded {data['first_responded_at'] or '-'}",
+    ]
+    for key, value in data["fields"].items():
+        lines.append(f"  {v(key)}: {v(value)}")
+    for e in data["escalations"]:
+        lines.append(f"  escalated: level {e['level']} ({v(e['reason'])}) at {e['at']}")
+    lines.append("")
+    lines.append(visible_text(data["description"]))
+    for c in data["comments"]:
+        lines.append("")
+        lines.append(f"--- {v(c['author'])} ({v(c['role'])}) at {c['created_at']}")
+        lines.append(visible_text(c["body"]))
+        for a in c["attachments"]:
+            lines.append(f"    [attachment {a['id']}] {v(a['filename'])} ({a['size']} bytes)")
+    return "\n".join(lines)
+
+
+def inbound_json(row: InboundMessage) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "mailbox": row.mailbox,
+        "key": row.source_key,
+        "message_id": row.message_id,
+        "from": row.from_addr,
+        "subject": row.subject,
+        "outcome": row.outcome,
+        "reason": row.reason,
+        "case": f"{row.case_id:08d}" if row.case_id else None,
+        "size": row.size,
+        "received_at": iso_utc(row.received_at),
+        "raw_kept": row.raw is not None,
+    }
+
+
+def inbound_table(rows: list[InboundMessage]) -> str:
+    if not rows:
+        return "no inbound messages"
+    lines = [f"{'ID':<7} {'RECEIVED':<20} {'OUTCOME':<14} {'CASE':<9} {'FROM':<32} REASON"]
+    for r in rows:
+        case = f"{r.case_id:08d}" if r.case_id else "-"
+        lines.append(
+            f"{r.id:<7} {iso_utc(r.received_at)!s:<20} {visible(r.outcome):<14} {case:<9} "
+            f"{visible(r.from_addr):<32} {visible(r.reason)}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,5 @@
+"""The running daemon.
+
+Its loops, mailbox leases, the shared work queue, the send process, metrics,
+systemd.
+"""

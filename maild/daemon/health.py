@@ -1,0 +1,147 @@
+"""Health at a glance: one snapshot of the database, for `maild status` and /metrics.
+
+Read-only queries, each answered by an index, so running it every scrape is
+cheap even with many cases. The clock is passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from maild.clock import iso_utc
+from maild.safetext import visible
+from maild.store.models import Case, Escalation, InboundMessage, MailboxLease, MailboxWork, Outbox
+
+
+@dataclass
+class MailboxHealth:
+    name: str
+    holder: str | None
+    lease_expires_at: datetime | None
+    last_fetch_at: datetime | None
+    waiting: int = 0  # listed for the workers and not yet done (mailbox_work)
+
+
+@dataclass
+class Health:
+    at: datetime
+    mailboxes: list[MailboxHealth] = field(default_factory=list)
+    outbox: dict[str, int] = field(default_factory=dict)
+    oldest_pending_at: datetime | None = None
+    inbound_last_24h: dict[str, int] = field(default_factory=dict)
+    quarantined_total: int = 0
+    open_by_status: dict[str, int] = field(default_factory=dict)
+    open_by_severity: dict[int, int] = field(default_factory=dict)
+    past_deadline: int = 0
+    due_within_hour: int = 0
+    escalations_total: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": iso_utc(self.at),
+            "mailboxes": [
+                {
+                    "name": m.name,
+                    "holder": m.holder,
+                    "lease_expires_at": iso_utc(m.lease_expires_at),
+                    "last_fetch_at": iso_utc(m.last_fetch_at),
+                    "waiting": m.waiting,
+                }
+                for m in self.mailboxes
+            ],
+            "outbox": {**self.outbox, "oldest_pending_at": iso_utc(self.oldest_pending_at)},
+            "inbound": {"last_24h": self.inbound_last_24h, "quarantined_total": self.quarantined_total},
+            "cases": {
+                "open": sum(self.open_by_status.values()),
+                "by_status": self.open_by_status,
+                "by_severity": {str(k): v for k, v in sorted(self.open_by_severity.items())},
+                "past_deadline_unanswered": self.past_deadline,
+                "due_within_1h_unanswered": self.due_within_hour,
+                "escalations_total": self.escalations_total,
+            },
+        }
+
+
+def snapshot(session: Session, now: datetime) -> Health:
+    h = Health(at=now)
+    listed = select(MailboxWork.mailbox, func.count()).group_by(MailboxWork.mailbox)
+    waiting: dict[str, int] = {mailbox: count for mailbox, count in session.execute(listed)}
+    for lease in session.execute(select(MailboxLease).order_by(MailboxLease.mailbox)).scalars():
+        live = lease.expires_at > now
+        h.mailboxes.append(
+            MailboxHealth(
+                lease.mailbox,
+                lease.holder if live else None,
+                lease.expires_at,
+                lease.last_fetch_at,
+                waiting.get(lease.mailbox, 0),
+            )
+        )
+    h.outbox = {status: 0 for status in ("pending", "sent", "failed", "bounced")}
+    for status, count in session.execute(select(Outbox.status, func.count()).group_by(Outbox.status)):
+        h.outbox[status] = count
+    h.oldest_pending_at = session.scalar(
+        select(func.min(Outbox.created_at)).where(Outbox.status == "pending")
+    )
+    since = now - timedelta(hours=24)
+    h.inbound_last_24h = dict(
+        session.execute(
+            select(InboundMessage.outcome, func.count())
+            .where(InboundMessage.received_at >= since)
+            .group_by(InboundMessage.outcome)
+        ).all()
+    )
+    h.quarantined_total = int(
+        session.scalar(select(func.count()).where(InboundMessage.outcome == "quarantined")) or 0
+    )
+    open_cases = select(Case.status, Case.severity, func.count()).where(Case.status != "closed")
+    for status, severity, count in session.execute(open_cases.group_by(Case.status, Case.severity)):
+        h.open_by_status[status] = h.open_by_status.get(status, 0) + count
+        h.open_by_severity[severity] = h.open_by_severity.get(severity, 0) + count
+    unanswered = select(func.count()).where(
+        Case.status != "closed", Case.first_responded_at.is_(None), Case.first_response_due_at.is_not(None)
+    )
+    h.past_deadline = int(session.scalar(unanswered.where(Case.first_response_due_at <= now)) or 0)
+    h.due_within_hour = int(
+        session.scalar(
+            unanswered.where(
+                Case.first_response_due_at > now, Case.first_response_due_at <= now + timedelta(hours=1)
+            )
+        )
+        or 0
+    )
+    h.escalations_total = int(session.scalar(select(func.count()).select_from(Escalation)) or 0)
+    return h
+
+
+def health_text(h: Health) -> str:
+    """`maild status`: names and keys come from the database, so they are shown through `visible`."""
+    lines = [f"maild status at {iso_utc(h.at)}"]
+    if not h.mailboxes:
+        lines.append("  mailbox: never fetched")
+    for m in h.mailboxes:
+        holder = visible(m.holder) if m.holder else "nobody (no worker running)"
+        lines.append(
+            f"  mailbox {visible(m.name)}: listed by {holder}; "
+            f"last fetch {iso_utc(m.last_fetch_at) or 'never'}; {m.waiting} waiting for a worker"
+        )
+    o = h.outbox
+    oldest = iso_utc(h.oldest_pending_at) or "-"
+    lines.append(
+        f"  outbox: {o.get('pending', 0)} pending (oldest {oldest}), {o.get('sent', 0)} sent, "
+        f"{o.get('failed', 0)} failed, {o.get('bounced', 0)} bounced"
+    )
+    inbound = ", ".join(f"{visible(k)} {v}" for k, v in sorted(h.inbound_last_24h.items())) or "none"
+    lines.append(f"  inbound last 24h: {inbound}; quarantined in all: {h.quarantined_total}")
+    by_status = ", ".join(f"{visible(k)} {v}" for k, v in sorted(h.open_by_status.items())) or "none"
+    lines.append(f"  open cases: {sum(h.open_by_status.values())} ({by_status})")
+    lines.append(
+        f"  unanswered past deadline: {h.past_deadline}; due within the hour: {h.due_within_hour}; "
+        f"escalations in all: {h.escalations_total}"
+    )
+    return "\n".join(lines)

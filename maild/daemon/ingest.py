@@ -1,0 +1,490 @@
+"""Ingest: mailbox -> parse -> route -> persist, one transaction per message.
+
+Owns the exactly-once rule for inbound mail. A message is marked done in
+the mailbox only after its transaction committed; a message whose
+(mailbox, source key) or Message-ID is already recorded is not processed
+again, only marked. So a crash at any point followed by a restart neither
+loses nor duplicates anything. A message that cannot be processed is kept
+(raw bytes in the database, the message itself moved to the failed folder)
+with its reason, and the batch goes on.
+
+A message that kills the worker instead (a crash, an out-of-memory kill, a
+hang ended by systemd's watchdog) cannot be caught here: each start of its
+processing is counted in its work row first (maild.daemon.workqueue), and a
+message started CRASH_LIMIT times without finishing is quarantined, reason
+"crashed the worker", by the next worker that claims it (the restarted
+daemon's first claim), without being processed again.
+
+Test seam: with MAILD_FAULT_HANG_SUBJECT set in the environment at start-up,
+processing a message whose subject contains its value hangs (as an endless
+loop would) until the process is killed. It exists for the tests that kill
+a real daemon in the middle of a message; unset, it costs one test of an
+empty value per message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from maild.cases.service import Applied, CaseService, DbFacts, Directory
+from maild.clock import Clock
+from maild.daemon.workqueue import CRASH_LIMIT, Claim, WorkQueue
+from maild.errors import TransientError
+from maild.inbound.mailbox import FetchedMessage, MailSource
+from maild.inbound.message import InboundMail
+from maild.inbound.parse import parse_message
+from maild.policy.route import RoutingPolicy, route
+from maild.store.db import Database
+from maild.store.models import InboundMessage
+
+log = logging.getLogger("maild.ingest")
+
+CLAIM_LOST = "claim_lost"
+LISTING_CHUNK = 500
+CRASHED = "crashed the worker"
+
+# The test seam described above, read once at start-up.
+_HANG_SUBJECT = os.environ.get("MAILD_FAULT_HANG_SUBJECT", "")
+
+
+def _hang(key: str) -> None:
+    log.warning("message %s: hanging on purpose (MAILD_FAULT_HANG_SUBJECT) until killed", key)
+    while True:
+        time.sleep(3600)
+
+
+def _unavailable(e: OperationalError) -> TransientError:
+    return TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}")
+
+
+@contextlib.contextmanager
+def database_up() -> Iterator[None]:
+    """A database that went away is a transient error: the loop keeps its work and retries."""
+    try:
+        yield
+    except OperationalError as e:
+        raise _unavailable(e) from e
+
+
+class ClaimLost(Exception):
+    """Our claim on a message expired and another worker took it: roll back, leave it."""
+
+
+@dataclass
+class IngestStats:
+    processed: int = 0
+    skipped: int = 0
+    quarantined: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    notifications: int = 0
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    def merge(self, other: IngestStats) -> None:
+        """Add another mailbox's figures to these."""
+        self.processed += other.processed
+        self.skipped += other.skipped
+        self.quarantined += other.quarantined
+        self.notifications += other.notifications
+        for outcome, n in other.outcomes.items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierCopy:
+    id: int
+    from_addr: str
+    subject: str
+
+
+_EARLIER_COPY = select(InboundMessage.id, InboundMessage.from_addr, InboundMessage.subject).where(
+    InboundMessage.message_id == bindparam("message_id"), InboundMessage.outcome != "duplicate"
+)
+
+
+_RECORDED_IDS = select(InboundMessage.message_id).where(
+    InboundMessage.message_id.in_(bindparam("ids", expanding=True)), InboundMessage.outcome != "duplicate"
+)
+
+
+def _earlier_copy(s: Session, mail: InboundMail) -> EarlierCopy | None:
+    """The processed record with this Message-ID, if any (Core: runs once per message)."""
+    row = s.connection().execute(_EARLIER_COPY, {"message_id": mail.message_id}).first()
+    return None if row is None else EarlierCopy(row.id, row.from_addr, row.subject)
+
+
+def _same_message(earlier: EarlierCopy, mail: InboundMail) -> bool:
+    """Same Message-ID, sender and subject: a copy of one message, not a reuse of its id."""
+    sender = mail.from_addr.email if mail.from_addr else ""
+    return earlier.from_addr == sender and earlier.subject == mail.subject[:2000]
+
+
+class Ingestor:
+    def __init__(
+        self,
+        db: Database,
+        service: CaseService,
+        policy: RoutingPolicy,
+        clock: Clock,
+        *,
+        max_attachment_bytes: int,
+        queue: WorkQueue,
+        batch_size: int = 100,
+        on_queued: Callable[[], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        heartbeat: Callable[[], None] | None = None,
+        observe: Callable[[str, float], None] | None = None,
+        on_pending: Callable[[int], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.service = service
+        self.policy = policy
+        self.clock = clock
+        self.max_attachment_bytes = max_attachment_bytes
+        self.batch_size = batch_size
+        self.queue = queue
+        self._directory = Directory()
+        # Claims smaller than a fetch batch: workers sharing a mailbox finish together.
+        self.claim_size = max(10, batch_size // 4)
+        self.on_queued = on_queued or (lambda: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.heartbeat = heartbeat or (lambda: None)
+        self.observe = observe or (lambda _outcome, _seconds: None)
+        self.on_pending = on_pending or (lambda _count: None)
+
+    def run_once(self, source: MailSource, *, lister: bool = True) -> IngestStats:
+        """List what waits in `source` (the lease holder's job), then process claims until none are left.
+
+        Every worker claims, so several share one mailbox (maild.daemon.workqueue);
+        the source is open and each worker fetches what it claimed itself.
+        """
+        stats = IngestStats()
+        if lister:
+            self.list_waiting(source)
+        while not self.should_stop():
+            claims = self._claim(source.name)
+            if not claims:
+                break
+            self._claimed(source, claims, stats)
+            self.heartbeat()
+        return stats
+
+    def list_waiting(self, source: MailSource) -> int:
+        """Put the mailbox's new messages in the work queue; returns how many were added."""
+        keys = source.pending()
+        self.on_pending(len(keys))
+        with database_up():
+            known = self.queue.listed_keys(source.name, keys)
+            new = [k for k in keys if k not in known]
+            added = 0
+            for start in range(0, len(new), LISTING_CHUNK):
+                added += self.queue.add(source.name, source.listing(new[start : start + LISTING_CHUNK]))
+        return added
+
+    def _claim(self, mailbox: str) -> list[Claim]:
+        with database_up():
+            return self.queue.claim(mailbox, self.claim_size)
+
+    def _claimed(self, source: MailSource, claims: list[Claim], stats: IngestStats) -> None:
+        crashed = [c for c in claims if c.crashes >= CRASH_LIMIT]
+        if crashed:
+            self._crashed(source, crashed, stats)
+            claims = [c for c in claims if c.crashes < CRASH_LIMIT]
+            if not claims:
+                return
+        work = {c.key: c.work_id for c in claims}
+        messages = source.fetch(list(work))
+        present = {m.key for m in messages}
+        # Gone from the mailbox meanwhile (deleted, moved, a new UIDVALIDITY): nothing to do.
+        self._forget([w for key, w in work.items() if key not in present])
+        unrecorded = self._unrecorded_ids(c.message_id for c in claims if c.key in present)
+        done, failed = self._batch(source, messages, stats, work, unrecorded)
+        if done:
+            source.mark_done(done)
+        if failed:
+            source.quarantine(failed)
+
+    def _crashed(self, source: MailSource, claims: list[Claim], stats: IngestStats) -> None:
+        """Quarantine messages whose processing killed workers, without processing them again.
+
+        They are kept with their bytes when the mailbox still gives them; a
+        fetch that fails (short of a lost connection) leaves a record without
+        them, and the mailbox's failed folder still has the message.
+        """
+        work = {c.key: c.work_id for c in claims}
+        raw: dict[str, bytes] | None
+        try:
+            raw = {m.key: m.raw for m in source.fetch(list(work))}
+        except TransientError:
+            raise
+        except Exception as e:
+            log.warning("fetching messages that crashed the worker failed, kept without their bytes: %s", e)
+            raw = None
+        if raw is not None:
+            self._forget([w for key, w in work.items() if key not in raw])
+            work = {key: w for key, w in work.items() if key in raw}
+        recorded = self._recorded(source.name, list(work))
+        done: list[str] = []
+        failed: list[str] = []
+        for claim in claims:
+            if claim.key not in work:
+                continue
+            if claim.key in recorded:
+                stats.skipped += 1
+                done.append(claim.key)
+                self._forget([claim.work_id])
+                continue
+            started = time.perf_counter()
+            reason = f"{CRASHED}: its processing started {claim.crashes} times and never finished"
+            self._keep(source.name, claim.key, None if raw is None else raw[claim.key], reason, claim.work_id)
+            stats.count("quarantined")
+            stats.quarantined += 1
+            self.observe("quarantined", time.perf_counter() - started)
+            failed.append(claim.key)
+        if done:
+            source.mark_done(done)
+        if failed:
+            source.quarantine(failed)
+
+    def _forget(self, work_ids: list[int]) -> None:
+        with database_up():
+            self.queue.forget(work_ids)
+
+    def _batch(
+        self,
+        source: MailSource,
+        messages: list[FetchedMessage],
+        stats: IngestStats,
+        work: dict[str, int],
+        unrecorded: set[str] | None = None,
+    ) -> tuple[list[str], list[str]]:
+        done: list[str] = []
+        failed: list[str] = []
+        recorded = self._recorded(source.name, [m.key for m in messages])
+        handled: list[int] = []
+        if self._directory.stale():
+            self._directory = Directory()
+        directory = self._directory
+        for message in messages:
+            if self.should_stop():
+                break
+            if message.key in recorded:
+                # Processed before a crash between our commit and the mailbox flag.
+                stats.skipped += 1
+                done.append(message.key)
+                handled.append(work[message.key])
+                continue
+            started = time.perf_counter()
+            work_id = work.get(message.key)
+            try:
+                if work_id is not None:
+                    with database_up():
+                        self.queue.start(work_id)  # committed first: a crash from here on counts
+                try:
+                    applied = self.process(
+                        source.name,
+                        message.key,
+                        message.raw,
+                        directory,
+                        work_id=work_id,
+                        unrecorded=unrecorded,
+                    )
+                except TransientError:
+                    if work_id is not None:
+                        self.queue.interrupted(work_id)
+                    raise
+            except TransientError:
+                # The database went away: keep what is done, leave the rest pending.
+                if done:
+                    source.mark_done(done)
+                if failed:
+                    source.quarantine(failed)
+                raise
+            if applied is None:
+                stats.skipped += 1
+                done.append(message.key)
+                handled.append(work[message.key])
+                continue
+            if applied.outcome == CLAIM_LOST:
+                continue  # another worker has it now and will mark it
+            stats.count(applied.outcome)
+            self.observe(applied.outcome, time.perf_counter() - started)
+            stats.notifications += applied.notifications
+            if applied.outcome == "quarantined":
+                stats.quarantined += 1
+                failed.append(message.key)
+            else:
+                stats.processed += 1
+                done.append(message.key)
+            if applied.notifications:
+                self.on_queued()
+        self._forget(handled)
+        return done, failed
+
+    def _unrecorded_ids(self, listed: Iterable[str | None]) -> set[str]:
+        """Which of a claim's listed Message-IDs have no processed record yet (one query per claim).
+
+        Each message's own check for an earlier copy is then skipped when its
+        parsed Message-ID is among these; a race with another worker still
+        ends at the unique index (see process).
+        """
+        ids = {m for m in listed if m}
+        if not ids:
+            return set()
+        with database_up(), self.db.reader() as s:
+            known = set(s.execute(_RECORDED_IDS, {"ids": sorted(ids)}).scalars())
+        return ids - known
+
+    def _recorded(self, mailbox: str, keys: list[str]) -> set[str]:
+        """Which of these mailbox keys already have a record (one query per batch)."""
+        if not keys:
+            return set()
+        with database_up(), self.db.reader() as s:
+            query = select(InboundMessage.source_key).where(
+                InboundMessage.mailbox == mailbox, InboundMessage.source_key.in_(keys)
+            )
+            return set(s.execute(query).scalars())
+
+    def process(
+        self,
+        mailbox: str,
+        key: str,
+        raw: bytes,
+        directory: Directory | None = None,
+        *,
+        work_id: int | None = None,
+        unrecorded: set[str] | None = None,
+    ) -> Applied | None:
+        """Handle one message in one transaction; None when another worker already recorded it.
+
+        The (mailbox, key) and Message-ID unique keys make this exactly-once even
+        if two workers race: the loser's transaction fails and changes nothing.
+        It then runs once more with every check inside its transaction, where it
+        sees the winner's record: a copy is recorded as a duplicate, a message
+        that only reuses the id is processed under an id of its own.
+        """
+        try:
+            mail = parse_message(raw, max_attachment_bytes=self.max_attachment_bytes)
+            if _HANG_SUBJECT and _HANG_SUBJECT in mail.subject:
+                _hang(key)
+            for attempt in (1, 2):
+                try:
+                    with self.db.session() as s:
+                        if work_id is not None and not self.queue.done_in(s, work_id):
+                            raise ClaimLost(key)
+                        applied = self._apply(s, mailbox, key, mail, directory, unrecorded, raw)
+                    break
+                except IntegrityError:
+                    if attempt == 2:
+                        raise
+                    unrecorded = None
+        except ClaimLost:
+            log.info("message %s: claim expired and taken by another worker; left to it", key)
+            return Applied(CLAIM_LOST, "claim lost")
+        except OperationalError as e:
+            raise _unavailable(e) from e
+        except IntegrityError as e:
+            if self._recorded(mailbox, [key]):
+                log.info("message already recorded by another worker key=%s", key)
+                return None
+            # Refused for another reason (say its Message-ID is one of our own
+            # notifications'): kept, with the reason, never marked done unrecorded.
+            return self._quarantine(
+                mailbox, key, raw, e.orig if isinstance(e.orig, Exception) else e, work_id
+            )
+        except Exception as e:  # MemoryError and RecursionError included: the stack is unwound by now
+            return self._quarantine(mailbox, key, raw, e, work_id)
+        log.info(
+            "message %s outcome=%s case=%s notifications=%d reason=%s message_id=%s",
+            key,
+            applied.outcome,
+            applied.case_number or "-",
+            applied.notifications,
+            applied.reason,
+            mail.message_id,
+            extra={"case": applied.case_number, "message_id": mail.message_id, "outcome": applied.outcome},
+        )
+        return applied
+
+    def _apply(
+        self,
+        s: Session,
+        mailbox: str,
+        key: str,
+        mail: InboundMail,
+        directory: Directory | None,
+        unrecorded: set[str] | None = None,
+        raw: bytes | None = None,
+    ) -> Applied:
+        if unrecorded is not None and mail.message_id in unrecorded:
+            # Known to have no record when the claim was made; a second message of
+            # the batch with this id is checked (the set forgets it here).
+            unrecorded.discard(mail.message_id)
+            original = None
+        else:
+            original = _earlier_copy(s, mail)
+        if original is not None and _same_message(original, mail):
+            return self._duplicate(s, mailbox, key, mail, original.id)
+        if original is not None:
+            # Another message already uses this Message-ID (broken software reuses
+            # ids like <0@localhost>): it is a message of its own, under an id of ours.
+            mail = replace(
+                mail,
+                message_id=f"<{mail.raw_sha256[:32]}.reused-id@maild.invalid>",
+                message_id_synthesized=True,
+                defects=(*mail.defects, f"Message-ID {mail.message_id} already used by another message"),
+            )
+            if (again := _earlier_copy(s, mail)) is not None:
+                return self._duplicate(s, mailbox, key, mail, again.id)
+        facts = DbFacts(s, directory)  # apply() reuses the cases routing read
+        decision = route(mail, facts, self.policy, self.clock.now())
+        return self.service.apply(s, mail, decision, mailbox, key, facts.loaded, raw=raw)
+
+    def _duplicate(self, s: Session, mailbox: str, key: str, mail: InboundMail, original_id: int) -> Applied:
+        """The same message again (another copy, another folder, a resend): recorded, no effect."""
+        reason = f"duplicate of inbound message #{original_id}"
+        self.service.record(s, mail, mailbox, key, "duplicate", reason)
+        return Applied("duplicate", reason)
+
+    def _quarantine(
+        self, mailbox: str, key: str, raw: bytes, error: Exception, work_id: int | None = None
+    ) -> Applied:
+        reason = f"{type(error).__name__}: {error}"[:1000]
+        log.debug("%s", traceback.format_exc())
+        return self._keep(mailbox, key, raw, reason, work_id)
+
+    def _keep(self, mailbox: str, key: str, raw: bytes | None, reason: str, work_id: int | None) -> Applied:
+        """Record a message as quarantined with its reason (and its bytes when we have them)."""
+        log.error("message %s quarantined: %s", key, reason, extra={"outcome": "quarantined"})
+        digest = hashlib.sha256(raw if raw is not None else b"").hexdigest()
+        # Named after its place in the mailbox, not its bytes: two copies of one
+        # message can both be quarantined (Message-IDs are unique among records).
+        place = hashlib.sha256(f"{mailbox}\0{key}".encode()).hexdigest()
+        stub = InboundMail(
+            message_id=f"<quarantined.{place[:32]}@maild.invalid>",
+            from_addr=None,
+            subject="",
+            text="",
+            raw_size=len(raw) if raw is not None else 0,
+            raw_sha256=digest if raw is not None else "",
+        )
+        try:
+            with self.db.session() as s:
+                if work_id is not None:
+                    self.queue.done_in(s, work_id)
+                self.service.record(s, stub, mailbox, key, "quarantined", reason, raw=raw)
+        except OperationalError as e:
+            raise TransientError(f"database unavailable: {e}") from e
+        return Applied("quarantined", reason)

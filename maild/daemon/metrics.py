@@ -1,0 +1,90 @@
+"""Prometheus metrics: events counted as they happen, state read from the database on scrape.
+
+Counters and the latency histogram live in this process; gauges that
+describe shared state (outbox depth, open cases, breached deadlines) are
+computed from health.snapshot at scrape time, so every worker reports the
+same truth and nothing drifts across restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from maild.clock import Clock
+from maild.daemon.health import snapshot
+from maild.store.db import Database
+
+log = logging.getLogger("maild.metrics")
+
+
+class StateCollector(Collector):
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = self.clock.now()
+        try:
+            with self.db.reader() as s:
+                h = snapshot(s, now)
+        except Exception as e:
+            log.warning("metrics: cannot read the database: %s", e)
+            return
+        outbox = GaugeMetricFamily(
+            "maild_outbox_notifications", "Notifications by outbox status", labels=["status"]
+        )
+        for status, count in h.outbox.items():
+            outbox.add_metric([status], count)
+        yield outbox
+        age = (now - h.oldest_pending_at).total_seconds() if h.oldest_pending_at else 0.0
+        yield GaugeMetricFamily(
+            "maild_outbox_oldest_pending_age_seconds", "Age of the oldest pending notification", value=age
+        )
+        cases = GaugeMetricFamily("maild_open_cases", "Open cases by severity", labels=["severity"])
+        for severity in (1, 2, 3, 4):
+            cases.add_metric([str(severity)], h.open_by_severity.get(severity, 0))
+        yield cases
+        yield GaugeMetricFamily(
+            "maild_deadlines_breached",
+            "Open unanswered cases past their initial response deadline",
+            value=h.past_deadline,
+        )
+        yield GaugeMetricFamily(
+            "maild_quarantined_messages", "Inbound messages kept in quarantine", value=h.quarantined_total
+        )
+
+
+class Metrics:
+    """The process's metrics; a no-op registry until serve() is called."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.messages = Counter(
+            "maild_messages", "Inbound messages by outcome", ["outcome"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "maild_message_processing_seconds",
+            "Time to process one inbound message",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=self.registry,
+        )
+        self.notifications = Counter(
+            "maild_notifications", "Notification send attempts by result", ["result"], registry=self.registry
+        )
+        self.escalations = Counter(
+            "maild_escalation_notices_queued", "Escalation notices queued", registry=self.registry
+        )
+        self.imap_connected = Gauge(
+            "maild_imap_connected", "1 while the mailbox connection is up", registry=self.registry
+        )
+
+    def serve(self, listen: str, db: Database, clock: Clock) -> None:
+        host, _, port = listen.rpartition(":")
+        self.registry.register(StateCollector(db, clock))
+        start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
+        log.info("metrics on http://%s/metrics", listen)

@@ -1,0 +1,752 @@
+"""Where inbound mail comes from: an IMAP folder or a local Maildir.
+
+This is the only module that imports imapclient. Everything above it sees a
+`MailSource`: opaque, stable message keys, raw bytes, and two ways to finish
+with a message (done, or quarantined). Keeping the library behind this seam
+means the ingest loop, its tests and its error handling never depend on
+IMAP details such as sequence numbers, capabilities or imaplib exceptions.
+
+Errors are mapped onto the project's hierarchy so the caller can decide
+without knowing the transport: `TransientError` means "reconnect and retry
+later" (refused, timed out, TLS failure, connection dropped, server busy),
+plain `MaildError` means an operator has to fix something (wrong password,
+missing folder, a server that cannot store our keyword).
+
+A message is "done" when it carries our private keyword `$MaildDone`, not
+when it is `\\Seen`: a human reading the support mailbox in a mail client
+must not make maild skip a message. Sources are not thread-safe; each
+worker owns its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import ipaddress
+import logging
+import os
+import ssl
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from imapclient import IMAPClient
+from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
+
+from maild.daemon.workqueue import Listed, listed_from_headers
+from maild.errors import MaildError, TransientError
+
+log = logging.getLogger("maild.mailbox")
+
+DONE_KEYWORD = "$MaildDone"
+"""The keyword that marks a message as handled; `\\Seen` alone is a human's business."""
+
+IDLE_RENEW_SECONDS = 24 * 60.0
+"""RFC 2177 servers may drop an IDLE after 30 minutes; re-issue well before that."""
+
+POLL_INTERVAL_SECONDS = 2.0
+"""How often the non-IDLE fallback asks the server (NOOP) or the disk for news."""
+
+Security = Literal["tls", "starttls", "none"]
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    """One message's raw bytes, exactly as stored, with the key to finish it by."""
+
+    key: str
+    raw: bytes
+
+
+class MailSource(Protocol):
+    """What the ingest loop needs from a mailbox, whatever the transport."""
+
+    name: str
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def pending(self) -> list[str]: ...
+
+    def fetch(self, keys: Sequence[str]) -> list[FetchedMessage]: ...
+
+    def listing(self, keys: Sequence[str]) -> list[Listed]: ...
+
+    def mark_done(self, keys: Sequence[str]) -> None: ...
+
+    def quarantine(self, keys: Sequence[str]) -> None: ...
+
+    def wait_for_mail(self, timeout: float) -> bool: ...
+
+
+LISTING_BATCH = 500
+THREAD_FIELDS = "HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)"
+HEADER_READ = 256 * 1024  # a Maildir file's header block is read up to this much
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_key(key: str) -> tuple[int, int]:
+    """Split an IMAP key into (uidvalidity, uid); a malformed key is a caller bug."""
+    left, sep, right = key.partition(":")
+    if not sep or not left.isdigit() or not right.isdigit():
+        raise ValueError(f"not an IMAP message key (expected 'UIDVALIDITY:UID'): {key!r}")
+    return int(left), int(right)
+
+
+def _announces_mail(responses: Sequence[Any]) -> bool:
+    """Whether unsolicited responses say the folder grew (EXISTS, or RECENT > 0)."""
+    for item in responses:
+        if not (isinstance(item, tuple) and len(item) >= 2 and isinstance(item[0], int)):
+            continue
+        if item[1] == b"EXISTS" or (item[1] == b"RECENT" and item[0] > 0):
+            return True
+    return False
+
+
+def _says_bye(responses: Sequence[Any]) -> bool:
+    return any(isinstance(item, tuple) and item and item[0] == b"BYE" for item in responses)
+
+
+# Messages are fetched in groups of at most BATCH_BYTES; one larger than
+# LARGE_MESSAGE is read alone, in FETCH_CHUNK partial fetches written into one
+# buffer of the message's size. Memory stays bounded however large or many the
+# messages of one batch are: one copy of the message plus one chunk in flight.
+BATCH_BYTES = 16 * 1024 * 1024
+LARGE_MESSAGE = 8 * 1024 * 1024
+FETCH_CHUNK = 4 * 1024 * 1024
+
+
+def _quiet_imaplib(client: Any) -> None:
+    """Stop imaplib from formatting every response for a debug log nobody reads.
+
+    imapclient sets imaplib's `debug` to 5 and routes its messages to the
+    `imapclient.imaplib` logger. At that level imaplib builds the repr of every
+    response, literals included, before the logger can discard it: each
+    message fetched was copied three or four more times as text (a 72 MB
+    message cost ~300 MB of short-lived strings, and the heap never shrank
+    back). Logging setup keeps `imapclient` at WARNING, so nothing is lost;
+    when someone does turn that logger to DEBUG, the level stays as it was.
+    """
+    if logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+        return
+    imap = getattr(client, "_imap", None)
+    if imap is not None and hasattr(imap, "debug"):
+        imap.debug = 0
+
+
+def _groups(uids: Sequence[int], sizes: Mapping[int, int]) -> list[list[int]]:
+    """UIDs in order, cut into groups whose sizes add up to at most BATCH_BYTES (large ones alone)."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if current and (total + size > BATCH_BYTES or size > LARGE_MESSAGE):
+            groups.append(current)
+            current, total = [], 0
+        current.append(uid)
+        total += size
+        if size > LARGE_MESSAGE:
+            groups.append(current)
+            current, total = [], 0
+    if current:
+        groups.append(current)
+    return groups
+
+
+class ImapSource:
+    """One IMAP folder, UID-based, with UIDVALIDITY embedded in every key.
+
+    Keys are `f"{uidvalidity}:{uid}"` so that a folder recreated on the
+    server (new UIDVALIDITY) can never make an old key address a different
+    message: such keys are simply not found any more.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        security: Security,
+        username: str,
+        password: str,
+        folder: str = "INBOX",
+        processed_folder: str | None = None,
+        failed_folder: str = "maild-failed",
+        timeout: float = 60.0,
+        ca_file: str | None = None,
+        verify_tls: bool = True,
+        idle: bool = True,
+    ) -> None:
+        # Validated here, not at first use, so a bad configuration fails at
+        # start-up with a precise message instead of on the first message.
+        if security not in ("tls", "starttls", "none"):
+            raise ValueError(f"IMAP security must be 'tls', 'starttls' or 'none', not {security!r}")
+        if security == "none" and not _is_loopback(host):
+            raise ValueError(f"IMAP without TLS is only allowed to a loopback address, not {host!r}")
+        if not 0 < port < 65536:
+            raise ValueError(f"IMAP port out of range: {port}")
+        if timeout <= 0:
+            raise ValueError(f"IMAP timeout must be positive, not {timeout}")
+        if not folder or not failed_folder:
+            raise ValueError("IMAP folder names must not be empty")
+        if failed_folder == folder or processed_folder == folder:
+            raise ValueError(f"processed and failed folders must differ from the folder read ({folder!r})")
+        if processed_folder == "":
+            raise ValueError("IMAP processed_folder must be None or a folder name, not empty")
+        self.host = host
+        self.port = port
+        self.security: Security = security
+        self.username = username
+        self._password = password
+        self.folder = folder
+        self.processed_folder = processed_folder
+        self.failed_folder = failed_folder
+        self.timeout = timeout
+        self.ca_file = ca_file
+        self.verify_tls = verify_tls
+        self.use_idle = idle
+        self.name = f"imap://{username}@{host}:{port}/{folder}"
+        self._client: Any = None
+        self._uidvalidity: int | None = None
+        # UIDNEXT when pending() last looked: wait_for_mail reports only
+        # messages added after it, so a message the caller chose to leave
+        # pending does not turn the wait into a busy loop.
+        self._uidnext_at_pending: int | None = None
+        self._known_folders: set[str] = set()
+
+    # ------------------------------------------------------------ connection
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if not self.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.shutdown()
+
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Translate library failures: lost connections are transient, refusals are not."""
+        try:
+            yield
+        except IMAPClientAbortError as exc:
+            self._drop()
+            raise TransientError(f"{self.name}: connection lost during {action}: {exc}") from exc
+        except CapabilityError as exc:
+            raise MaildError(f"{self.name}: {action}: {exc}") from exc
+        except IMAPClientError as exc:
+            if "BYE" in str(exc) or "IDLE" in action.upper():
+                # The server ended the session (shutdown, restart, idle timeout): reconnect.
+                self._drop()
+                raise TransientError(
+                    f"{self.name}: the server ended the session during {action}: {exc}"
+                ) from exc
+            raise MaildError(f"{self.name}: {action} failed: {exc}") from exc
+        except ssl.SSLError as exc:
+            self._drop()
+            raise TransientError(f"{self.name}: TLS failure during {action}: {exc}") from exc
+        except OSError as exc:
+            # Includes refused connections, timeouts and resets.
+            self._drop()
+            raise TransientError(f"{self.name}: {action}: {exc.__class__.__name__}: {exc}") from exc
+
+    def _connected(self) -> Any:
+        if self._client is None:
+            raise TransientError(f"{self.name}: not connected (open() it again)")
+        return self._client
+
+    def open(self) -> None:
+        """Connect, secure, log in and select the folder (read-write)."""
+        self.close()
+        with self._guard("connect"):
+            self._client = IMAPClient(
+                self.host,
+                port=self.port,
+                ssl=self.security == "tls",
+                ssl_context=self._tls_context() if self.security == "tls" else None,
+                timeout=self.timeout,
+            )
+        _quiet_imaplib(self._client)
+        try:
+            self._login()
+            self._select()
+        except BaseException:
+            self._drop()
+            raise
+
+    def _login(self) -> None:
+        client = self._connected()
+        if self.security == "starttls":
+            with self._guard("STARTTLS"):
+                if not client.has_capability("STARTTLS"):
+                    raise MaildError(
+                        f"{self.name}: the server does not offer STARTTLS; "
+                        "use security = 'tls' or a server that supports it"
+                    )
+                client.starttls(self._tls_context())
+        with self._guard("login"):
+            if client.has_capability("LOGINDISABLED"):
+                raise MaildError(
+                    f"{self.name}: the server refuses plaintext login on this connection; "
+                    "use security = 'tls' or 'starttls'"
+                )
+            try:
+                client.login(self.username, self._password)
+            except LoginError as exc:
+                detail = str(exc)
+                if "[UNAVAILABLE]" in detail:
+                    raise TransientError(
+                        f"{self.name}: the server cannot log us in right now: {detail}"
+                    ) from exc
+                raise MaildError(
+                    f"{self.name}: IMAP login as {self.username!r} failed: authentication "
+                    f"rejected (wrong username or password?): {detail}"
+                ) from exc
+
+    def _select(self) -> int:
+        """(Re-)select the folder; returns UIDNEXT. A fresh SELECT also resyncs our view."""
+        client = self._connected()
+        with self._guard(f"SELECT {self.folder}"):
+            info = client.select_folder(self.folder)
+        uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        if uidvalidity != self._uidvalidity:
+            if self._uidvalidity is not None:
+                log.warning(
+                    "%s: UIDVALIDITY changed from %s to %s; old keys no longer match",
+                    self.name,
+                    self._uidvalidity,
+                    uidvalidity,
+                )
+            self._uidvalidity = uidvalidity
+            self._uidnext_at_pending = None
+        permanent = info.get(b"PERMANENTFLAGS", ())
+        if b"\\*" not in permanent and DONE_KEYWORD.encode() not in permanent:
+            raise MaildError(
+                f"{self.name}: the folder does not allow the keyword {DONE_KEYWORD} "
+                f"(PERMANENTFLAGS {permanent!r}); maild cannot mark messages done there"
+            )
+        if b"UIDNEXT" in info:
+            return int(info[b"UIDNEXT"])
+        # UIDNEXT is required by RFC 3501, but derive it rather than trust that.
+        with self._guard("UID SEARCH"):
+            return max((int(u) for u in client.search("ALL")), default=0) + 1
+
+    def close(self) -> None:
+        """Log out if we can, drop the socket regardless; never raises."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:  # the connection may already be gone; closing must not fail
+            with contextlib.suppress(Exception):
+                client.shutdown()
+
+    # -------------------------------------------------------------- messages
+
+    def _key(self, uid: int) -> str:
+        return f"{self._uidvalidity}:{uid}"
+
+    def _current_uids(self, keys: Sequence[str]) -> list[int]:
+        """UIDs of keys from this UIDVALIDITY; stale keys are logged and left out."""
+        uids: list[int] = []
+        for key in keys:
+            uidvalidity, uid = _parse_key(key)
+            if uidvalidity == self._uidvalidity:
+                uids.append(uid)
+            else:
+                log.warning("%s: key %s is from an older UIDVALIDITY; skipped", self.name, key)
+        return uids
+
+    def pending(self) -> list[str]:
+        """Keys of messages without our done keyword, lowest UID (oldest) first.
+
+        Re-selects the folder so a UIDVALIDITY change is noticed before any
+        key is handed out.
+        """
+        uidnext = self._select()
+        client = self._connected()
+        with self._guard("UID SEARCH"):
+            uids = sorted(int(u) for u in client.search(["NOT", "KEYWORD", DONE_KEYWORD]))
+        self._uidnext_at_pending = uidnext
+        return [self._key(uid) for uid in uids]
+
+    def listing(self, keys: Sequence[str]) -> list[Listed]:
+        """Thread ids of waiting messages, from their headers only (for maild.daemon.workqueue)."""
+        uids = self._current_uids(keys)
+        client = self._connected()
+        found: dict[int, bytes] = {}
+        for start in range(0, len(uids), LISTING_BATCH):
+            with self._guard("UID FETCH HEADER.FIELDS"):
+                data = client.fetch(uids[start : start + LISTING_BATCH], [f"BODY.PEEK[{THREAD_FIELDS}]"])
+            for uid, item in data.items():
+                block = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"")
+                found[int(uid)] = bytes(block or b"")
+        return [listed_from_headers(self._key(uid), found[uid]) for uid in uids if uid in found]
+
+    def fetch(self, keys: Sequence[str]) -> list[FetchedMessage]:
+        """Raw bytes for keys still present, in the order asked; BODY.PEEK keeps `\\Seen` off."""
+        uids = self._current_uids(keys)
+        if not uids:
+            return []
+        client = self._connected()
+        with self._guard("UID FETCH RFC822.SIZE"):
+            sizes = {
+                uid: int(item.get(b"RFC822.SIZE", 0))
+                for uid, item in client.fetch(uids, ["RFC822.SIZE"]).items()
+            }
+        raws: dict[int, bytes] = {}
+        for group in _groups([u for u in uids if u in sizes], sizes):
+            if len(group) == 1 and sizes[group[0]] > LARGE_MESSAGE:
+                raws[group[0]] = self._fetch_in_chunks(group[0], sizes[group[0]])
+                continue
+            with self._guard("UID FETCH"):
+                data = client.fetch(group, ["BODY.PEEK[]"])
+            for uid, item in data.items():
+                raws[uid] = bytes(item.get(b"BODY[]") or b"")
+        return [FetchedMessage(key=self._key(uid), raw=raws[uid]) for uid in uids if uid in raws]
+
+    def _fetch_in_chunks(self, uid: int, size: int) -> bytes:
+        """A large message in partial fetches, each written into one buffer as it arrives.
+
+        The buffer is sized from RFC822.SIZE up front and handed out with
+        `getvalue()`, which returns the buffer itself rather than a copy: the
+        message exists once, plus the chunk being read. Collecting the chunks
+        and joining them held it twice.
+        """
+        client = self._connected()
+        buffer = io.BytesIO()
+        if size > 0:
+            # Writing the last byte first makes the buffer exactly `size` long
+            # in one allocation, instead of growing it chunk by chunk.
+            buffer.seek(size - 1)
+            buffer.write(b"\0")
+            buffer.seek(0)
+        offset = 0
+        while offset < size:
+            with self._guard("UID FETCH partial"):
+                data = client.fetch([uid], [f"BODY.PEEK[]<{offset}.{FETCH_CHUNK}>"])
+            item = data.get(uid, {})
+            chunk = next((v for k, v in item.items() if k.startswith(b"BODY[]")), None)
+            del data, item
+            if not chunk:
+                break
+            buffer.write(chunk)
+            offset += len(chunk)
+            del chunk
+        # The server may have sent fewer bytes than it announced: keep only those.
+        buffer.truncate(offset)
+        return buffer.getvalue()
+
+    def _ensure_folder(self, folder: str) -> None:
+        if folder in self._known_folders:
+            return
+        client = self._connected()
+        with self._guard(f"create folder {folder}"):
+            if not client.folder_exists(folder):
+                try:
+                    client.create_folder(folder)
+                except IMAPClientError:
+                    # Another worker may have created it in between.
+                    if not client.folder_exists(folder):
+                        raise
+        self._known_folders.add(folder)
+
+    def _can_move(self) -> bool:
+        """Whether UID MOVE is available; a seam so tests can drive the COPY fallback."""
+        return bool(self._connected().has_capability("MOVE"))
+
+    def _move(self, uids: list[int], folder: str) -> None:
+        try:
+            self._move_once(uids, folder)
+        except MaildError as exc:
+            # Someone deleted the folder since we created it: make it again, once.
+            if "TRYCREATE" not in str(exc) or folder not in self._known_folders:
+                raise
+            self._known_folders.discard(folder)
+            self._move_once(uids, folder)
+
+    def _move_once(self, uids: list[int], folder: str) -> None:
+        self._ensure_folder(folder)
+        client = self._connected()
+        if self._can_move():
+            with self._guard(f"UID MOVE to {folder}"):
+                client.move(uids, folder)
+            return
+        with self._guard(f"UID COPY to {folder}"):
+            client.copy(uids, folder)
+            client.add_flags(uids, [b"\\Deleted"], silent=True)
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge(uids)
+            else:
+                # Without UIDPLUS, EXPUNGE also removes anything else marked
+                # \Deleted in the folder, exactly as any mail client would.
+                client.expunge()
+
+    def _mark(self, uids: list[int]) -> None:
+        client = self._connected()
+        with self._guard("UID STORE"):
+            client.add_flags(uids, [b"\\Seen", DONE_KEYWORD.encode()], silent=True)
+
+    def mark_done(self, keys: Sequence[str]) -> None:
+        """Flag `\\Seen $MaildDone`, then move to the processed folder if one is set.
+
+        Flagging comes first: if the move fails, the message is already
+        done and will not be processed twice.
+        """
+        uids = self._current_uids(keys)
+        if not uids:
+            return
+        self._mark(uids)
+        if self.processed_folder is not None:
+            self._move(uids, self.processed_folder)
+
+    def quarantine(self, keys: Sequence[str]) -> None:
+        """Mark done and move to the failed folder (created if missing), keeping the bytes."""
+        uids = self._current_uids(keys)
+        if not uids:
+            return
+        self._mark(uids)
+        self._move(uids, self.failed_folder)
+
+    # ---------------------------------------------------------------- waiting
+
+    def wait_for_mail(self, timeout: float) -> bool:
+        """Block until the folder may have new mail or `timeout` seconds pass.
+
+        Mail that arrived since the last `pending()` is reported at once
+        (UIDNEXT moved on); after that the server tells us (IDLE), or we
+        ask it (NOOP) every few seconds when it has no IDLE or IDLE is
+        switched off. The SELECT comes right before IDLE/NOOP with nothing
+        in between, so a message arriving at any moment is either counted
+        by it or announced (EXISTS) afterwards, never lost in a gap.
+        """
+        client = self._connected()
+        with self._guard("CAPABILITY"):
+            idle = self.use_idle and bool(client.has_capability("IDLE"))
+        before = self._uidnext_at_pending
+        if before is None:
+            return True  # pending() has not looked since open(): anything may be there
+        uidnext = self._select()
+        if self._uidnext_at_pending is None or uidnext > before:
+            return True  # new UIDVALIDITY, or messages added since pending()
+        if timeout <= 0:
+            return False
+        deadline = time.monotonic() + timeout
+        if idle:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if self._idle_once(min(remaining, IDLE_RENEW_SECONDS)):
+                    return True
+        while True:
+            with self._guard("NOOP"):
+                _text, responses = client.noop()
+            if _says_bye(responses):
+                self._drop()
+                raise TransientError(f"{self.name}: the server closed the connection (BYE)")
+            if _announces_mail(responses):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(POLL_INTERVAL_SECONDS, remaining))
+
+    def _idle_once(self, seconds: float) -> bool:
+        """One IDLE session of at most `seconds`; always leaves IDLE before returning."""
+        client = self._connected()
+        found = False
+        with self._guard("IDLE"):
+            client.idle()
+            end = time.monotonic() + seconds
+            while not found:
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    break
+                responses = client.idle_check(timeout=remaining)
+                if _says_bye(responses):
+                    self._drop()
+                    raise TransientError(f"{self.name}: the server closed the connection during IDLE")
+                found = _announces_mail(responses)
+                if not responses and end - time.monotonic() > 0.05:
+                    # idle_check swallows EOF and returns early with nothing;
+                    # leaving IDLE below surfaces a dead connection as an error.
+                    break
+            _text, responses = client.idle_done()
+        return found or _announces_mail(responses)
+
+
+class MaildirSource:
+    """A local Maildir that maild owns.
+
+    The rule, chosen because it needs no state outside the Maildir: a
+    message is pending exactly while it is in `new/`; done means moved to
+    `cur/` with the `S` flag (`:2,S`); quarantined means moved into the
+    `.failed` sub-maildir (Maildir++ naming, so IMAP servers show it as a
+    folder). A mail reader that moves files out of `new/` therefore hides
+    them from maild: point deliveries at a Maildir no human reads directly.
+    Keys are the file's unique base name (the part before `:`).
+    """
+
+    def __init__(self, path: Path, failed_subdir: str = ".failed") -> None:
+        if not failed_subdir.startswith(".") or "/" in failed_subdir or failed_subdir in (".", ".."):
+            raise ValueError(
+                f"failed_subdir must be one Maildir++ folder name starting with '.', not {failed_subdir!r}"
+            )
+        self.path = Path(os.path.abspath(path))
+        self.failed_subdir = failed_subdir
+        self.name = f"maildir:{self.path}"
+        self._last_pending: frozenset[str] = frozenset()
+
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except (PermissionError, NotADirectoryError) as exc:
+            raise MaildError(f"{self.name}: {action}: {exc}") from exc
+        except OSError as exc:
+            raise TransientError(f"{self.name}: {action}: {exc}") from exc
+
+    @staticmethod
+    def _make_maildir(root: Path) -> None:
+        for sub in ("tmp", "new", "cur"):
+            (root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def open(self) -> None:
+        with self._guard("create maildir"):
+            self._make_maildir(self.path)
+
+    def close(self) -> None:
+        """Nothing to release; present so both sources are used alike."""
+
+    def _scan_new(self) -> dict[str, Path]:
+        """Base name -> file in new/, oldest first; dot files are not messages."""
+        entries: list[tuple[int, str, Path]] = []
+        with self._guard("list new/"):
+            for entry in os.scandir(self.path / "new"):
+                if entry.name.startswith(".") or not entry.is_file():
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    entries.append((entry.stat().st_mtime_ns, entry.name, Path(entry.path)))
+        entries.sort()
+        found: dict[str, Path] = {}
+        for _mtime, name, path in entries:
+            found.setdefault(name.split(":", 1)[0], path)
+        return found
+
+    @staticmethod
+    def _valid_key(key: str) -> bool:
+        return bool(key) and "/" not in key and ":" not in key and not key.startswith(".")
+
+    def _locate(self, key: str) -> Path | None:
+        if not self._valid_key(key):
+            return None
+        new = self.path / "new" / key
+        if new.is_file():
+            return new
+        for sub in ("new", "cur"):
+            with self._guard(f"list {sub}/"):
+                for entry in os.scandir(self.path / sub):
+                    if entry.name.split(":", 1)[0] == key and entry.is_file():
+                        return Path(entry.path)
+        return None
+
+    def pending(self) -> list[str]:
+        keys = list(self._scan_new())
+        self._last_pending = frozenset(keys)
+        return keys
+
+    def fetch(self, keys: Sequence[str]) -> list[FetchedMessage]:
+        out: list[FetchedMessage] = []
+        for key in keys:
+            path = self._locate(key)
+            if path is None:
+                continue
+            try:
+                raw = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise TransientError(f"{self.name}: read {path.name}: {exc}") from exc
+            out.append(FetchedMessage(key=key, raw=raw))
+        return out
+
+    def listing(self, keys: Sequence[str]) -> list[Listed]:
+        """Thread ids of waiting messages, from the header block of each file."""
+        out: list[Listed] = []
+        for key in keys:
+            path = self._in_new(key)
+            if path is None:
+                continue
+            try:
+                with path.open("rb") as f:
+                    head = f.read(HEADER_READ)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise TransientError(f"{self.name}: read {key}: {exc}") from exc
+            end = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0), default=len(head))
+            out.append(listed_from_headers(key, head[:end]))
+        return out
+
+    @staticmethod
+    def _seen_name(key: str, current: str) -> str:
+        """The cur/ name: existing flags kept, S added, flags sorted as the spec asks."""
+        _base, sep, info = current.partition(":")
+        flags = set(info[2:]) if sep and info.startswith("2,") else set()
+        flags.add("S")
+        return f"{key}:2,{''.join(sorted(flags))}"
+
+    def _in_new(self, key: str) -> Path | None:
+        if not self._valid_key(key):
+            return None
+        plain = self.path / "new" / key
+        return plain if plain.is_file() else self._scan_new().get(key)
+
+    def mark_done(self, keys: Sequence[str]) -> None:
+        """Move from new/ to cur/ with `S`; a key no longer in new/ is already done."""
+        for key in keys:
+            source = self._in_new(key)
+            if source is None:
+                continue
+            with self._guard(f"mark {key} done"), contextlib.suppress(FileNotFoundError):
+                os.rename(source, self.path / "cur" / self._seen_name(key, source.name))
+
+    def quarantine(self, keys: Sequence[str]) -> None:
+        failed = self.path / self.failed_subdir
+        with self._guard(f"create {self.failed_subdir}"):
+            self._make_maildir(failed)
+        for key in keys:
+            path = self._locate(key)
+            if path is None:
+                continue
+            with self._guard(f"quarantine {key}"), contextlib.suppress(FileNotFoundError):
+                os.rename(path, failed / "cur" / self._seen_name(key, path.name))
+
+    def wait_for_mail(self, timeout: float) -> bool:
+        """Poll new/ for a key the last `pending()` did not return."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            if set(self._scan_new()) - self._last_pending:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(0.2, remaining))

@@ -1,0 +1,1 @@
+"""Mail going out: who is notified, rendering, the outbox and the SMTP seam."""

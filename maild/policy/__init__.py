@@ -1,0 +1,4 @@
+"""Pure decisions, importing no I/O library.
+
+Automatic mail, proof, reply tokens, routing, deadlines, case lifecycle.
+"""

@@ -1,0 +1,1 @@
+"""Persistence: engine and sessions, the typed schema, attachment bytes, migrations."""
