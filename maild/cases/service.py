@@ -24,7 +24,7 @@ from maild.config import Settings
 from maild.inbound.intake import read_fields, strip_command
 from maild.inbound.message import Address, InboundMail
 from maild.inbound.quotes import extract_reply
-from maild.outbound.i18n import rejection_reason_text
+from maild.outbound.i18n import helpdesk_message, rejection_reason_text
 from maild.outbound.notify import Notifier, Recipient, case_view
 from maild.policy.route import (
     AddComment,
@@ -440,11 +440,7 @@ class CaseService:
     def _helpdesk(self, session: Session, mail: InboundMail, d: Helpdesk, at: RecordAt) -> Applied:
         self._record(session, mail, at, d.outcome, d.reason)
         language = self.notifier.language(d.contact.language if d.contact else None)
-        message = self.settings.support.helpdesk_message
-        if message is None:
-            from maild.outbound.i18n import DEFAULT_HELPDESK
-
-            message = DEFAULT_HELPDESK.get(language, DEFAULT_HELPDESK["en"])
+        message = helpdesk_message(self.settings.support.helpdesk_message, language)
         sent = self._notice(
             session,
             mail,

@@ -4,9 +4,10 @@ Owns every word maild says to a person outside the templates themselves:
 severity, status and role names, intake field labels, escalation and
 rejection reasons, the default help-desk message, and how a date or a file
 size is written in each language. Templates reach these through the filters
-compose.py binds per language; other modules (the command line, notify.py)
-import them directly, so one table answers "what is severity 2 called in
-Japanese" everywhere.
+compose.py binds per language; other modules (notify.py, the case
+service) call the same functions (severity_name, status_name,
+helpdesk_message …), never the tables, so one function answers "what is
+severity 2 called in Japanese" everywhere, fallbacks included.
 
 Pure data and pure functions: no I/O, no clock. A language or key this
 module does not know falls back to English, then to the raw key, so a new
@@ -18,8 +19,11 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import TypeVar
 
 FALLBACK_LANGUAGE = "en"
+
+K = TypeVar("K", int, str)
 
 SEVERITY_NAMES: dict[str, dict[int, str]] = {
     "en": {1: "Critical", 2: "Urgent", 3: "High", 4: "Medium"},
@@ -187,8 +191,10 @@ def normalize_language(value: str | None) -> str | None:
     return match.group(0).lower() if match else None
 
 
-def _table(tables: Mapping[str, Mapping[str, str]], language: str) -> Mapping[str, str]:
-    return tables.get(language) or tables[FALLBACK_LANGUAGE]
+def _lookup(tables: Mapping[str, Mapping[K, str]], language: str, key: K) -> str | None:
+    """`key` in `language`'s table, else in English's, else None: the one fallback rule of every table."""
+    table = tables.get(language) or tables[FALLBACK_LANGUAGE]
+    return table.get(key) or tables[FALLBACK_LANGUAGE].get(key)
 
 
 def severity_name(severity: object, language: str) -> str:
@@ -199,15 +205,15 @@ def severity_name(severity: object, language: str) -> str:
         level = int(str(severity))
     except ValueError:
         return str(severity)
-    names = SEVERITY_NAMES.get(language) or SEVERITY_NAMES[FALLBACK_LANGUAGE]
-    return names.get(level, str(severity))
+    return _lookup(SEVERITY_NAMES, language, level) or str(severity)
 
 
 def status_name(status: object, language: str) -> str:
+    """'Waiting on customer' for waiting_on_customer; an unknown status is shown as stored."""
     if status is None:
         return ""
     key = str(status)
-    return _table(STATUS_NAMES, language).get(key) or STATUS_NAMES[FALLBACK_LANGUAGE].get(key, key)
+    return _lookup(STATUS_NAMES, language, key) or key
 
 
 def field_label(key: object, language: str) -> str:
@@ -215,29 +221,28 @@ def field_label(key: object, language: str) -> str:
     if key is None:
         return ""
     name = str(key)
-    label = _table(FIELD_LABELS, language).get(name) or FIELD_LABELS[FALLBACK_LANGUAGE].get(name)
-    return label or name.replace("_", " ").capitalize()
+    return _lookup(FIELD_LABELS, language, name) or name.replace("_", " ").capitalize()
 
 
 def role_name(role: object, language: str) -> str:
+    """A participant's role as the recipient's language calls it."""
     if role is None:
         return ""
     key = str(role)
-    return _table(ROLE_NAMES, language).get(key) or ROLE_NAMES[FALLBACK_LANGUAGE].get(key, key)
+    return _lookup(ROLE_NAMES, language, key) or key
 
 
 def escalation_reason_text(reason: object, language: str) -> str:
+    """Why a case was escalated (deadline, customer_request), as a sentence."""
     if reason is None:
         return ""
     key = str(reason)
-    fallback = ESCALATION_REASONS[FALLBACK_LANGUAGE].get(key, key)
-    return _table(ESCALATION_REASONS, language).get(key) or fallback
+    return _lookup(ESCALATION_REASONS, language, key) or key
 
 
 def rejection_reason_text(code: str, language: str) -> str:
     """The sender-facing sentence for a rejection code; unknown codes pass through as given."""
-    fallback = REJECTION_REASONS[FALLBACK_LANGUAGE].get(code, code)
-    return _table(REJECTION_REASONS, language).get(code) or fallback
+    return _lookup(REJECTION_REASONS, language, code) or code
 
 
 def helpdesk_message(configured: str | None, language: str) -> str:

@@ -24,7 +24,7 @@ from maild.clock import Clock
 from maild.config import SupportSettings
 from maild.mailids import case_tag
 from maild.outbound.compose import Composer, Rendered, build_message, make_message_id
-from maild.outbound.i18n import SEVERITY_NAMES, pick_language
+from maild.outbound.i18n import FALLBACK_LANGUAGE, pick_language, severity_name
 from maild.policy.tokens import make_token, reply_address
 from maild.store.models import Case, Contact, Outbox, ThreadMessage, table
 
@@ -160,9 +160,7 @@ class Notifier:
                 case_ctx = self.case_context(case)
             case_ctx = {
                 **case_ctx,
-                "severity_name": SEVERITY_NAMES.get(language, SEVERITY_NAMES["en"]).get(
-                    case.severity, str(case.severity)
-                ),
+                "severity_name": severity_name(case.severity, language),
             }
         context = {
             "support": {"name": self.support.name, "address": self.support.address},
@@ -313,7 +311,7 @@ def case_view(
         "tag": case_tag(number),
         "subject": subject,
         "severity": severity,
-        "severity_name": SEVERITY_NAMES["en"].get(severity, str(severity)),
+        "severity_name": severity_name(severity, FALLBACK_LANGUAGE),
         "status": status,
         "account": account,
         "primary_contact": primary_contact,
