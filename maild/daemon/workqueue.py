@@ -9,8 +9,9 @@ while the other waits, and a worker that dies leaves its claims to expire
 
 Order within a conversation is kept: messages linked by Message-ID,
 In-Reply-To or References share a thread group, and only the oldest row of
-a group can be claimed. A reply is therefore never processed before the
-message it answers, and two copies of one message never race.
+a group can be claimed (the groups come from maild.policy.threads). A reply
+is therefore never processed before the message it answers, and two copies
+of one message never race.
 
 Exactly-once still rests on the database: a row is deleted in the very
 transaction that records its message, and the inbound unique keys refuse a
@@ -31,11 +32,9 @@ mid-message) was counted once and does not count again when it retries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 
 from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -43,7 +42,7 @@ from sqlalchemy.orm import Session
 from maild.clock import Clock
 from maild.daemon.lease import dead_claimers_here, live_claimers
 from maild.daemon.worksignal import announce_work
-from maild.mailids import first_id, id_list
+from maild.policy.threads import Listed, thread_groups
 from maild.store.db import Database, is_postgres
 from maild.store.models import MailboxWork, table
 
@@ -56,79 +55,11 @@ ANALYZE_AFTER = 100
 
 
 @dataclass(frozen=True, slots=True)
-class Listed:
-    """A waiting message as listing sees it: its key and the ids that tie it to others."""
-
-    key: str
-    message_id: str | None
-    refs: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class Claim:
     work_id: int
     key: str
     message_id: str | None = None  # as listed from the headers; a hint, the parsed message decides
     crashes: int = 0  # starts of its processing by workers that never finished it
-
-
-THREAD_HEADERS = ("Message-ID", "In-Reply-To", "References")
-
-
-def listed_from_headers(key: str, header_block: bytes) -> Listed:
-    """The thread ids in a raw header block (total: bad input gives a message with no ids)."""
-    try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(header_block)
-        own = first_id(str(headers.get("Message-ID") or ""))
-        values = [*headers.get_all("In-Reply-To", []), *headers.get_all("References", [])]
-        refs = id_list([str(v) for v in values])
-    except Exception:  # a header block no parser accepts still gets listed, in a group of its own
-        return Listed(key, None)
-    return Listed(key, own, tuple(r for r in refs if r != own))
-
-
-def thread_groups(listed: Sequence[Listed], known: Mapping[str, str]) -> dict[str, str]:
-    """key -> thread group for newly listed messages (pure).
-
-    Messages that share any id (own Message-ID, In-Reply-To, References)
-    are in one group; a group touching a message listed earlier (`known`:
-    message id -> its group) joins that group. A new group is named after
-    its oldest message's key.
-    """
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:
-            parent[x], x = root, parent[x]
-        return root
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[rb] = ra
-
-    for item in listed:
-        node = "k:" + item.key
-        parent.setdefault(node, node)
-        for msgid in (item.message_id, *item.refs):
-            if msgid:
-                union(node, "m:" + msgid)
-    joined: dict[str, str] = {}  # component root -> the oldest known group it meets
-    for msgid, group in known.items():
-        node = "m:" + msgid
-        if node in parent:
-            root = find(node)
-            if root not in joined or group < joined[root]:
-                joined[root] = group
-    first: dict[str, str] = {}  # component root -> its oldest new key (listed oldest first)
-    out: dict[str, str] = {}
-    for item in listed:
-        root = find("k:" + item.key)
-        out[item.key] = joined.get(root) or first.setdefault(root, item.key)
-    return out
 
 
 def _chunks(values: Sequence[str], size: int = IN_CHUNK) -> Iterable[Sequence[str]]:

@@ -35,8 +35,8 @@ from typing import Any, Literal, Protocol
 from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
 
-from maild.daemon.workqueue import Listed, listed_from_headers
 from maild.errors import MaildError, TransientError
+from maild.policy.threads import Listed, listed_from_headers
 
 log = logging.getLogger("maild.mailbox")
 
