@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from maild.inbound.parse import parse_message
-from tests.fixtures.dovecot import in_ci
+from tests.fixtures.ci import in_ci
 from tests.integration.env import (
     ALICE,
     MALLORY,

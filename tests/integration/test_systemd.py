@@ -30,7 +30,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.dovecot import apt_install, free_port, unavailable
+from tests.fixtures.ci import unavailable
+from tests.fixtures.dovecot import apt_install, free_port
 from tests.integration.env import ALICE, BOB, MaildEnv, message, stop, text_of, wait_until
 
 SYSTEMD_DIR = Path(__file__).resolve().parents[2] / "systemd"

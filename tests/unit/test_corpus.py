@@ -8,7 +8,6 @@ tests skip, except in CI (CI=true), where its absence is a failure.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from bench.quotes_accuracy import load_cases, rates
 from maild.inbound.parse import parse_message
 from maild.inbound.quotes import extract_reply
+from tests.fixtures.ci import in_ci
 
 CORPUS = Path(__file__).parents[3] / "shared" / "corpus"
 # Fails only on a hang (catastrophic regex, endless loop); speed is measured in bench/.
@@ -31,7 +31,7 @@ _NOT_MESSAGES = {"README.md", "MANIFEST.tsv"}
 def _corpus_or_skip() -> Path:
     if CORPUS.is_dir():
         return CORPUS
-    if os.environ.get("CI", "").lower() == "true":
+    if in_ci():
         pytest.fail(f"corpus missing at {CORPUS}; CI must run the corpus tests")
     pytest.skip(f"shared corpus not found at {CORPUS}")
 

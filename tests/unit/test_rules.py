@@ -12,6 +12,7 @@ import pytest
 
 from maild.inbound.message import Address, Attachment, InboundMail
 from maild.policy.rules import RULES, AutomaticMail, bounce_targets, classify_automatic
+from tests.fixtures.ci import in_ci
 
 OWN = ("support@example.com", "help@example.com")
 
@@ -627,7 +628,7 @@ BOUNCE_TIES: dict[str, tuple[str | None, str | None]] = {
 def _corpus_dir(name: str) -> Path:
     folder = CORPUS / name
     if not folder.is_dir():
-        if os.environ.get("CI", "").lower() == "true":
+        if in_ci():
             pytest.fail(
                 f"the mail corpus is missing at {folder} (set MAILD_CORPUS); it must be present in CI"
             )

@@ -9,6 +9,7 @@ import pytest
 
 from maild.inbound.parse import parse_message
 from maild.inbound.tnef import unpack
+from tests.fixtures.ci import in_ci
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "attachments"
 
@@ -16,7 +17,7 @@ CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "attachment
 def corpus_file(name: str) -> bytes:
     path = CORPUS / name
     if not path.is_file():
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail(f"the corpus is missing in CI: {path}")
         pytest.skip(f"corpus not available at {path}")
     return path.read_bytes()
