@@ -61,13 +61,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from maild.inbound.addresses import read_quoted, skip_comment
+from maild.inbound.headers import MAX_HEADER_VALUE
 from maild.inbound.message import InboundMail
-from maild.inbound.parse import MAX_HEADER_VALUE
 
 MAX_VALUE = 16 * 1024
 MICROSOFT365 = "microsoft365"
 
-# parse.py cuts header values at MAX_HEADER_VALUE characters (and says so in
+# maild.inbound.headers cuts header values at MAX_HEADER_VALUE characters (and says so in
 # `defects`); a cut header could end in "header.d=acme.example" where the
 # MTA wrote "header.d=acme.example.evil.example". Decoding and unfolding
 # shrink a value, but not below a quarter of its raw length.

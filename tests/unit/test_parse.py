@@ -7,8 +7,9 @@ import hashlib
 
 import pytest
 
+from maild.inbound.headers import decode_header
 from maild.inbound.message import Address
-from maild.inbound.parse import decode_header, parse_message, safe_filename
+from maild.inbound.parse import parse_message, safe_filename
 from maild.mailids import first_id
 
 
@@ -609,9 +610,9 @@ def test_decoding_big_base64_bodies_ourselves_gives_what_the_stdlib_gives(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Large base64 runs are cut out before the stdlib parse; the result must not show it."""
-    from maild.inbound import parse
+    from maild.inbound import bodybytes
 
     raw = _CUT_CASES[name]
     ours = parse_message(raw)
-    monkeypatch.setattr(parse, "_CUT_BELOW", 1 << 62)  # nothing is cut: the stdlib does it all
+    monkeypatch.setattr(bodybytes, "_CUT_BELOW", 1 << 62)  # nothing is cut: the stdlib does it all
     assert ours == parse_message(raw)
