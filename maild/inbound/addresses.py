@@ -144,68 +144,78 @@ def mailbox_list(values: list[str]) -> MailboxList:
     mailboxes: list[Mailbox] = []
     has_group = False
     for value in values:
-        found, group = _one_value(value)
-        mailboxes.extend(found)
-        has_group = has_group or group
+        reader = _ValueReader()
+        reader.read(value)
+        mailboxes.extend(reader.found)
+        has_group = has_group or reader.has_group
     return MailboxList(tuple(mailboxes), has_group)
 
 
-def _one_value(value: str) -> tuple[list[Mailbox], bool]:
-    found: list[Mailbox] = []
-    has_group = in_group = False
-    item = _Item()
-    in_angle = False
-    i, n = 0, len(value)
+class _ValueReader:
+    """One header value read once, left to right, into its mailboxes (linear time)."""
 
-    def finish() -> None:
-        nonlocal item
-        mailbox = item.mailbox(in_group)
-        if mailbox is not None:
-            found.append(mailbox)
-        item = _Item()
+    def __init__(self) -> None:
+        self.found: list[Mailbox] = []
+        self.has_group = False
+        self.in_group = False
+        self.in_angle = False
+        self.item = _Item()
 
-    while i < n:
-        char = value[i]
-        if char == "(":
-            i, closed = skip_comment(value, i)
-            item.bad = item.bad or not closed
-            item.add(" ", " ", in_angle)
-            continue
-        if char == '"':
-            text, i, closed = read_quoted(value, i)
-            item.bad = item.bad or not closed
-            item.touched = True
-            item.add(f'"{text}"', text, in_angle)
-            continue
-        i += 1
-        if in_angle:
-            if char == ">":
-                in_angle = False
-            elif char == "<":
-                item.bad = True
+    def read(self, value: str) -> None:
+        i, n = 0, len(value)
+        while i < n:
+            char = value[i]
+            if char == "(":
+                i, closed = skip_comment(value, i)
+                self.item.bad = self.item.bad or not closed
+                self.item.add(" ", " ", self.in_angle)
+            elif char == '"':
+                text, i, closed = read_quoted(value, i)
+                self.item.bad = self.item.bad or not closed
+                self.item.touched = True
+                self.item.add(f'"{text}"', text, self.in_angle)
             else:
-                item.add(char, char, in_angle)
-            continue
-        if char in _SPACE:
-            item.add(" ", " ", in_angle)
+                i += 1
+                if self.in_angle:
+                    self._in_angle(char)
+                else:
+                    self._at_top_level(char)
+        self.item.bad = self.item.bad or self.in_angle
+        self._finish()
+
+    def _in_angle(self, char: str) -> None:
+        if char == ">":
+            self.in_angle = False
         elif char == "<":
-            in_angle, item.angle, item.touched = True, [], True
+            self.item.bad = True
+        else:
+            self.item.add(char, char, True)
+
+    def _at_top_level(self, char: str) -> None:
+        item = self.item
+        if char in _SPACE:
+            item.add(" ", " ", False)
+        elif char == "<":
+            self.in_angle, item.angle, item.touched = True, [], True
         elif char == ">":
             item.bad = item.touched = True
         elif char == ",":
-            finish()
-        elif char == ":" and not in_group:
+            self._finish()
+        elif char == ":" and not self.in_group:
             # A group's name; what came before it is no mailbox.
-            item, in_group, has_group = _Item(), True, True
-        elif char == ";" and in_group:
-            finish()
-            in_group = False
+            self.item, self.in_group, self.has_group = _Item(), True, True
+        elif char == ";" and self.in_group:
+            self._finish()
+            self.in_group = False
         else:
-            item.add(char, char, in_angle)
+            item.add(char, char, False)
             item.touched = True
-    item.bad = item.bad or in_angle
-    finish()
-    return found, has_group
+
+    def _finish(self) -> None:
+        mailbox = self.item.mailbox(self.in_group)
+        if mailbox is not None:
+            self.found.append(mailbox)
+        self.item = _Item()
 
 
 def single_mailbox(values: list[str]) -> Mailbox | None:

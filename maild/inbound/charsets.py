@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from typing import Literal
 
 # Carrier and Windows mail sends CP932 extensions (circled digits, NEC and
 # IBM rows) inside ISO-2022-JP, which no Python codec accepts; this pseudo
@@ -169,23 +170,14 @@ def _jis_segment(chunk: bytes, mode: bytes) -> bytes:
     return chunk
 
 
-def _strict(data: bytes, codec: str) -> str | None:
+def _decode(data: bytes, codec: str, errors: Literal["strict", "replace"]) -> str | None:
+    """`data` in one codec (or the JIS-as-CP932 pseudo codec), or None when the codec refuses it."""
     if codec == _JIS_AS_CP932:
         sjis = _jis_to_sjis(data)
-        return None if sjis is None else _strict(sjis, "cp932")
+        return None if sjis is None else _decode(sjis, "cp932", errors)
     try:
-        return data.decode(codec)
+        return data.decode(codec, errors)
     except (UnicodeDecodeError, LookupError, ValueError, TypeError):
-        return None
-
-
-def _lossy(data: bytes, codec: str) -> str | None:
-    if codec == _JIS_AS_CP932:
-        sjis = _jis_to_sjis(data)
-        return None if sjis is None else _lossy(sjis, "cp932")
-    try:
-        return data.decode(codec, "replace")
-    except (LookupError, ValueError, TypeError, UnicodeDecodeError):
         return None
 
 
@@ -197,7 +189,7 @@ def detect(data: bytes) -> str | None:
     """
     if b"\x1b$" in data[:_DETECT_LIMIT]:
         for codec in _ALIASES["iso-2022-jp"]:
-            if _strict(data, codec) is not None:
+            if _decode(data, codec, "strict") is not None:
                 return codec
     try:
         from charset_normalizer import from_bytes
@@ -238,32 +230,43 @@ def decode_bytes(data: bytes, label: str | None = None, *, hint: str | None = No
     tried = candidates(label)
     if not tried and b"\x1b$" in data:
         tried = _ALIASES["iso-2022-jp"]
+    text = _by_label(data, tried)
+    return clean_text(text if text is not None else _by_guess(data, tried, hint))
+
+
+def _by_label(data: bytes, tried: tuple[str, ...]) -> str | None:
+    """The decoding the label (or plain ASCII) gives; always one for ASCII-only bytes."""
     ascii_safe = not tried or _codec_name(tried[0]) not in _NOT_ASCII_COMPATIBLE
     if ascii_safe and data.isascii() and b"\x1b" not in data:
-        return clean_text(data.decode("ascii"))
+        return data.decode("ascii")
     for codec in tried:
-        text = _strict(data, codec)
+        text = _decode(data, codec, "strict")
         if text is not None:
-            return clean_text(text)
+            return text
     if data.isascii():
         # Only escapes or a 7-bit label failed: UTF-8 or detection would
         # return the escape bytes verbatim, so decode lossily by the label.
-        lossy = _lossy(data, _JIS_AS_CP932 if _JIS_AS_CP932 in tried or not tried else tried[0])
-        return clean_text(lossy if lossy is not None else data.decode("ascii"))
+        lossy = _decode(data, _JIS_AS_CP932 if _JIS_AS_CP932 in tried or not tried else tried[0], "replace")
+        return lossy if lossy is not None else data.decode("ascii")
+    return None
+
+
+def _by_guess(data: bytes, tried: tuple[str, ...], hint: str | None) -> str:
+    """8-bit bytes the label does not decode: UTF-8, the hint, the label lossily, detection."""
     for codec in ("utf-8", *candidates(hint)):
         if codec not in tried:
-            text = _strict(data, codec)
+            text = _decode(data, codec, "strict")
             if text is not None:
-                return clean_text(text)
+                return text
     # Python's ISO-2022-JP decoder, when lossy, drops escapes and emits the
     # JIS bytes as ASCII; the CP932 route keeps every decodable character.
     lossy_order = sorted(tried, key=lambda codec: codec != _JIS_AS_CP932)
-    labelled = _lossy(data, lossy_order[0]) if tried else None
+    labelled = _decode(data, lossy_order[0], "replace") if tried else None
     if labelled is not None and _few_replacements(labelled):
-        return clean_text(labelled)
+        return labelled
     detected = detect(data)
     if detected is not None:
-        text = _lossy(data, detected)
+        text = _decode(data, detected, "replace")
         if text is not None:
-            return clean_text(text)
-    return clean_text(labelled if labelled is not None else data.decode("utf-8", "replace"))
+            return text
+    return labelled if labelled is not None else data.decode("utf-8", "replace")
