@@ -1,0 +1,12 @@
+"""OAuth2 access tokens for IMAP and SMTP logins (SPEC §9).
+
+Microsoft 365 and Google Workspace have turned password logins off, so a
+mailbox or SMTP server with `auth = "oauth2"` logs in with a bearer token
+instead. This package owns everything about those tokens and nothing about
+mail: the settings and per-provider endpoints (`settings`), the token
+requests and their errors (`endpoint`, `errors`), the owner-only refresh
+token file (`refreshfile`), the cached, self-refreshing `TokenSource`
+(`tokens`), the SASL initial responses (`sasl`) and the device-code flow of
+`maild auth login` (`device`). Only stdlib I/O (urllib), so importing it
+costs little and it can be tested against a local token endpoint.
+"""
