@@ -1,11 +1,12 @@
-"""Notifications: who gets one for an event, and queueing each in the outbox.
+"""Notifications: who gets one for an event, and what each recipient's copy says.
 
-A notification is rendered and written as an outbox row inside the caller's
-transaction (transactional outbox): it exists exactly when the change that
-caused it was committed. Rendering at queue time fixes the Message-ID, the
-per-recipient reply address and the text, so a retry sends the very same
-bytes. Each recipient gets a message of their own, with a reply token
-issued to them, so a reply proves whose copy it answers.
+Notifier decides the recipients (a case's sharing settings plus the agent
+address), renders one message per recipient at queue time (compose.py for
+the text, message.py for the bytes) and hands the result to outbox.enqueue,
+inside the caller's transaction. Rendering at queue time fixes the
+Message-ID, the per-recipient reply address and the text, so a retry sends
+the very same bytes. Each recipient gets a message of their own, with a
+reply token issued to them, so a reply proves whose copy it answers.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from sqlalchemy.orm import Session
 from maild.clock import Clock
 from maild.config import SupportSettings
 from maild.mailids import case_tag
-from maild.outbound.compose import Composer, Rendered, build_message, make_message_id
+from maild.outbound import outbox
+from maild.outbound.compose import Composer, build_message, make_message_id
 from maild.outbound.i18n import FALLBACK_LANGUAGE, pick_language, severity_name
+from maild.outbound.outbox import InboundLink, Notification
 from maild.policy.tokens import make_token, reply_address
-from maild.store.models import Case, Contact, Outbox, ThreadMessage, table
+from maild.store.models import Case, Contact
+from maild.vocab import Event, Role
 
 log = logging.getLogger("maild.notify")
 
@@ -96,7 +100,7 @@ class Notifier:
             out.append(Recipient(p.email, p.name, languages.get(p.email) or self.language(None), p.role))
         agent = self.support.agent_address
         if include_agent and agent and agent not in skip and all(r.email != agent for r in out):
-            out.append(Recipient(agent, "", self.language(None), "agent"))
+            out.append(Recipient(agent, "", self.language(None), Role.AGENT))
         return out
 
     def _contact_languages(self, session: Session, emails: Sequence[str]) -> dict[str, str | None]:
@@ -120,7 +124,7 @@ class Notifier:
             status=case.status,
             account=case.account.name,
             primary_contact=case.primary_contact.email,
-            collaborators=[p.email for p in case.participants if p.role == "collaborator"],
+            collaborators=[p.email for p in case.participants if p.role == Role.COLLABORATOR],
             created_at=case.created_at,
             first_response_due_at=case.first_response_due_at,
             first_responded_at=case.first_responded_at,
@@ -142,105 +146,30 @@ class Notifier:
         extra: Mapping[str, Any] | None = None,
         in_reply_to: str | None = None,
         references: Sequence[str] = (),
-        batch: list[dict[str, Any]] | None = None,
     ) -> str | None:
-        """Render one notification for one recipient and queue it: its Message-ID, or None if skipped.
+        """Render one notification (an Event) for one recipient and queue it.
 
-        With `batch`, the row is collected there for the caller to insert with others.
+        Returns its Message-ID, or None when this recipient cannot be written to.
         """
+        if case is not None and case_ctx is None:
+            assert isinstance(case, Case), "a case that is not an ORM Case comes with its case_ctx"
+            case_ctx = self.case_context(case)
         now = self.clock.now()
-        language = recipient.language
-        token_address = None
-        if case is not None:
-            token_address = reply_address(
-                self.support.address, make_token(self.support.secret, case.id, recipient.email)
-            )
-            if case_ctx is None:
-                assert isinstance(case, Case), "a case that is not an ORM Case comes with its case_ctx"
-                case_ctx = self.case_context(case)
-            case_ctx = {
-                **case_ctx,
-                "severity_name": severity_name(case.severity, language),
-            }
-        context = {
-            "support": {"name": self.support.name, "address": self.support.address},
-            "recipient": {
-                "email": recipient.email,
-                "name": recipient.name,
-                "language": language,
-                "role": recipient.role,
-            },
-            "reply_address": token_address,
-            "case": case_ctx,
-            "comment": comment,
-            "event": dict(extra or {}),
-        }
-        rendered = self.composer.render(event, language, context)
-        unique = f"{secrets.token_hex(10)}.{case.number if case else 'notice'}"
-        message_id = make_message_id(self.support.domain, unique)
-        thread_root = case.thread_root if case is not None else in_reply_to
-        refs = [r for r in (thread_root, *references) if r]
-        try:
-            data = self._build(
-                rendered,
-                recipient,
-                token_address,
-                message_id,
-                in_reply_to or thread_root,
-                refs,
-                now,
-                event,
-                case,
-            )
-        except ValueError as e:
-            # One recipient we cannot write to (e.g. a non-ASCII address) must not
-            # take down the message that caused the notification.
-            log.warning("%s notification to %r skipped: %s", event, recipient.email, e)
-            return None
-        row: dict[str, Any] = {
-            "case_id": case.id if case is not None else None,
-            "event": event,
-            "recipient": recipient.email,
-            "mail_from": self.support.address,
-            "message_id": message_id,
-            "subject": rendered.subject,
-            "raw": data,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        if batch is not None:
-            batch.append(row)
-        else:
-            _insert(session, [row], [])
-        return message_id
-
-    def _build(
-        self,
-        rendered: Rendered,
-        recipient: Recipient,
-        reply_to: str | None,
-        message_id: str,
-        in_reply_to: str | None,
-        references: list[str],
-        now: datetime,
-        event: str,
-        case: CaseRef | None,
-    ) -> bytes:
-        return build_message(
-            rendered,
-            from_addr=self.support.address,
-            from_name=self.support.name,
-            to_addr=recipient.email,
-            to_name=recipient.name or None,
-            reply_to=reply_to,
-            message_id=message_id,
+        notification = self._render(
+            event,
+            recipient,
+            case,
+            case_ctx,
+            comment,
+            extra,
+            now=now,
             in_reply_to=in_reply_to,
-            references=list(dict.fromkeys(references)),
-            date=now,
-            extra_headers={"X-Maild-Event": event, **({"X-Maild-Case": case.number} if case else {})},
+            references=references,
         )
+        if notification is None:
+            return None
+        outbox.enqueue(session.connection(), [notification], now=now)
+        return notification.message_id
 
     def enqueue_many(
         self,
@@ -251,43 +180,124 @@ class Notifier:
         case: CaseRef,
         case_ctx: Mapping[str, Any] | None = None,
         thread_ids: Sequence[str] = (),
-        **kwargs: Any,
+        comment: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        in_reply_to: str | None = None,
+        references: Sequence[str] = (),
     ) -> list[str]:
         """Every recipient's copy of one event, written with one multi-row INSERT.
 
         `case_ctx` is required when `case` is not an ORM Case (a case just inserted).
-        `thread_ids` are more Message-IDs of the case (the inbound message that
-        caused the event) to record in the same INSERT as the notifications' own.
+        `thread_ids` are the Message-IDs of the inbound message that caused the
+        event: they join the case's thread in the same INSERT as the notifications' own.
         """
         if case_ctx is None:
             assert isinstance(case, Case)
             case_ctx = self.case_context(case)
-        ctx = case_ctx
-        batch: list[dict[str, Any]] = []
-        for r in recipients:
-            self.enqueue(session, event, r, case=case, case_ctx=ctx, batch=batch, **kwargs)
-        _insert(session, batch, [{"message_id": m, "case_id": case.id} for m in thread_ids])
-        return [row["message_id"] for row in batch]
+        now = self.clock.now()
+        queued = [
+            n
+            for r in recipients
+            if (
+                n := self._render(
+                    event,
+                    r,
+                    case,
+                    case_ctx,
+                    comment,
+                    extra,
+                    now=now,
+                    in_reply_to=in_reply_to,
+                    references=references,
+                )
+            )
+            is not None
+        ]
+        inbound = InboundLink(case.id, thread_ids) if thread_ids else None
+        outbox.enqueue(session.connection(), queued, now=now, inbound=inbound)
+        return [n.message_id for n in queued]
 
+    def _render(
+        self,
+        event: str,
+        recipient: Recipient,
+        case: CaseRef | None,
+        case_ctx: Mapping[str, Any] | None,
+        comment: Mapping[str, Any] | None,
+        extra: Mapping[str, Any] | None,
+        *,
+        now: datetime,
+        in_reply_to: str | None,
+        references: Sequence[str],
+    ) -> Notification | None:
+        """One recipient's notification as outbox bytes, or None (logged) if it cannot be written.
 
-def _insert(session: Session, rows: list[dict[str, Any]], threads: list[dict[str, Any]]) -> None:
-    """Outbox rows and thread entries, as two multi-row INSERTs in the caller's transaction.
+        Rendering here, at queue time, fixes the Message-ID, the reply address
+        and the text, so a retry sends the very same bytes.
+        """
+        token_address = None
+        if case is not None:
+            token = make_token(self.support.secret, case.id, recipient.email)
+            token_address = reply_address(self.support.address, token)
+            case_ctx = {**(case_ctx or {}), "severity_name": severity_name(case.severity, recipient.language)}
+        rendered = self.composer.render(
+            event, recipient.language, self._context(recipient, token_address, case_ctx, comment, extra)
+        )
+        message_id = make_message_id(
+            self.support.domain, f"{secrets.token_hex(10)}.{case.number if case else 'notice'}"
+        )
+        thread_root = case.thread_root if case is not None else in_reply_to
+        try:
+            raw = build_message(
+                rendered,
+                from_addr=self.support.address,
+                from_name=self.support.name,
+                to_addr=recipient.email,
+                to_name=recipient.name or None,
+                reply_to=token_address,
+                message_id=message_id,
+                in_reply_to=in_reply_to or thread_root,
+                references=list(dict.fromkeys(r for r in (thread_root, *references) if r)),
+                date=now,
+                extra_headers={"X-Maild-Event": event, **({"X-Maild-Case": case.number} if case else {})},
+            )
+        except ValueError as e:
+            # One recipient we cannot write to (e.g. a non-ASCII address) must not
+            # take down the message that caused the notification.
+            log.warning("%s notification to %r skipped: %s", event, recipient.email, e)
+            return None
+        return Notification(
+            event=Event(event),
+            recipient=recipient.email,
+            mail_from=self.support.address,
+            message_id=message_id,
+            subject=rendered.subject,
+            raw=raw,
+            case_id=case.id if case is not None else None,
+        )
 
-    Core on the session's connection: the ORM's bulk path would first flush
-    the session and rebuild its bookkeeping for every call.
-    """
-    conn = session.connection()
-    if rows:
-        conn.execute(_INSERT_OUTBOX, rows)
-    threads = threads + [
-        {"message_id": r["message_id"], "case_id": r["case_id"]} for r in rows if r["case_id"] is not None
-    ]
-    if threads:
-        conn.execute(_INSERT_THREAD, threads)
-
-
-_INSERT_OUTBOX = table(Outbox).insert()
-_INSERT_THREAD = table(ThreadMessage).insert()
+    def _context(
+        self,
+        recipient: Recipient,
+        reply_to: str | None,
+        case_ctx: Mapping[str, Any] | None,
+        comment: Mapping[str, Any] | None,
+        extra: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The template context of compose.py's contract, for one recipient."""
+        return {
+            "support": {"name": self.support.name, "address": self.support.address},
+            "recipient": {
+                "email": recipient.email,
+                "name": recipient.name,
+                "language": recipient.language,
+                "role": recipient.role,
+            },
+            "reply_address": reply_to,
+            "case": case_ctx,
+            "comment": comment,
+            "event": dict(extra or {}),
+        }
 
 
 def case_view(

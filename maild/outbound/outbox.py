@@ -1,7 +1,9 @@
-"""The outbox: claiming due notifications, sending them, recording the answer.
+"""The outbox table: queueing rendered notifications, claiming due ones, recording the answer.
 
-Rows are written by notify.Notifier in the transaction that caused them;
-this module only moves them on. Retry state lives in the rows (attempts,
+Owns every write to `outbox`. notify.Notifier decides who gets what and
+renders it; `enqueue` writes the rows (and their thread entries) in the
+caller's transaction, so a notification exists exactly when the change that
+caused it was committed. Retry state lives in the rows (attempts,
 next_attempt_at, last_error), so backoff survives restarts. A claim pushes
 next_attempt_at forward by a lease, so a worker that dies mid-send leaves
 its rows to be picked up again later rather than lost; on PostgreSQL the
@@ -27,12 +29,83 @@ from maild.config import OutboxSettings
 from maild.daemon.lease import dead_claimers_here, live_claimers, new_holder_id
 from maild.outbound.smtp import Envelope, SendResult, SmtpSender
 from maild.store.db import Database, is_postgres
-from maild.store.models import Outbox, table
+from maild.store.models import Outbox, ThreadMessage, table
+from maild.vocab import Event, OutboxStatus
 
 log = logging.getLogger("maild.outbox")
 
 CLAIM_LEASE = timedelta(minutes=2)
 IN_PASS_RETRY_DELAYS = (0.3, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One rendered notification for one recipient: what a new outbox row holds."""
+
+    event: Event
+    recipient: str
+    mail_from: str
+    message_id: str
+    subject: str
+    raw: bytes
+    case_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundLink:
+    """Inbound mail that caused notifications of a case: its Message-IDs join the case's thread.
+
+    Recorded in the same INSERT as the notifications' own ids, so a reply to
+    either the customer's message or our notification finds the case.
+    """
+
+    case_id: int
+    message_ids: Sequence[str]
+
+
+_INSERT_OUTBOX = table(Outbox).insert()
+_INSERT_THREAD = table(ThreadMessage).insert()
+
+
+def enqueue(
+    conn: Connection,
+    notifications: Sequence[Notification],
+    *,
+    now: datetime,
+    inbound: InboundLink | None = None,
+) -> None:
+    """Queue notifications (due at once) and record every Message-ID of a case in its thread.
+
+    Two multi-row INSERTs in the caller's transaction, in Core on its
+    connection: the ORM's bulk path would first flush the session and
+    rebuild its bookkeeping for every call.
+    """
+    if notifications:
+        conn.execute(
+            _INSERT_OUTBOX,
+            [
+                {
+                    "case_id": n.case_id,
+                    "event": n.event,
+                    "recipient": n.recipient,
+                    "mail_from": n.mail_from,
+                    "message_id": n.message_id,
+                    "subject": n.subject,
+                    "raw": n.raw,
+                    "status": OutboxStatus.PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for n in notifications
+            ],
+        )
+    threads = [{"message_id": m, "case_id": inbound.case_id} for m in inbound.message_ids] if inbound else []
+    threads += [
+        {"message_id": n.message_id, "case_id": n.case_id} for n in notifications if n.case_id is not None
+    ]
+    if threads:
+        conn.execute(_INSERT_THREAD, threads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +130,9 @@ _CLAIMED_COLUMNS = (
     _OUTBOX.c.created_at,
     _OUTBOX.c.message_id,
 )
-_LEASED_BY = live_claimers(_OUTBOX.c.claimed_by, _OUTBOX.c.next_attempt_at, _OUTBOX.c.status == "pending")
+_LEASED_BY = live_claimers(
+    _OUTBOX.c.claimed_by, _OUTBOX.c.next_attempt_at, _OUTBOX.c.status == OutboxStatus.PENDING
+)
 _TAKE = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
@@ -67,7 +142,7 @@ _MARK_SENT = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
     .values(
-        status="sent",
+        status=OutboxStatus.SENT,
         sent_at=bindparam("sent_at_now"),
         attempts=_OUTBOX.c.attempts + 1,
         last_error=None,
@@ -105,7 +180,7 @@ class OutboxStore:
                 due = or_(due, _OUTBOX.c.claimed_by.in_(dead))
             query = (
                 select(*_CLAIMED_COLUMNS)
-                .where(_OUTBOX.c.status == "pending", due)
+                .where(_OUTBOX.c.status == OutboxStatus.PENDING, due)
                 .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
                 .limit(limit)
             )
@@ -131,10 +206,11 @@ class OutboxStore:
                 attempts = claimed.attempts + 1
                 values: dict[str, object] = {"attempts": attempts, "claimed_by": None}
                 if result.outcome == "permanent":
-                    values.update(status="failed", last_error=result.detail)
+                    values.update(status=OutboxStatus.FAILED, last_error=result.detail)
                 elif now - claimed.created_at >= self.settings.give_up_after:
                     values.update(
-                        status="failed", last_error=f"gave up after {attempts} attempts: {result.detail}"
+                        status=OutboxStatus.FAILED,
+                        last_error=f"gave up after {attempts} attempts: {result.detail}",
                     )
                 else:
                     delay = retry_delay(attempts, self.settings.retry_initial, self.settings.retry_max)
@@ -144,7 +220,10 @@ class OutboxStore:
     def depth(self) -> int:
         with self.db.reader() as s:
             return int(
-                s.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "pending")) or 0
+                s.scalar(
+                    select(func.count()).select_from(Outbox).where(Outbox.status == OutboxStatus.PENDING)
+                )
+                or 0
             )
 
 
