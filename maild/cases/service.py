@@ -26,6 +26,7 @@ from maild.inbound.message import Address, InboundMail
 from maild.inbound.quotes import extract_reply
 from maild.outbound.i18n import helpdesk_message, rejection_reason_text
 from maild.outbound.notify import Notifier, Recipient, case_view
+from maild.policy.bounces import bounce_targets
 from maild.policy.route import (
     AddComment,
     AgentFacts,
@@ -40,7 +41,6 @@ from maild.policy.route import (
     Role,
     may_close,
 )
-from maild.policy.rules import bounce_targets
 from maild.policy.sla import BusinessCalendar, can_escalate, due_levels, first_response_due, level_threshold
 from maild.store import blobs
 from maild.store.models import (

@@ -35,7 +35,7 @@ def test_patterns_are_found() -> None:
     names = {p.name for p in PATTERNS}
     # One of each kind of place a pattern lives: module level, a tuple, inline.
     assert {
-        "maild.policy.rules._GMAIL_RECIPIENT",
+        "maild.policy.bounces._GMAIL_RECIPIENT",
         "maild.inbound.intake._COLON_LABEL",
         "maild.inbound.quotes._LIBRARY_WROTE[0]",
     } <= names
@@ -60,7 +60,7 @@ def test_known_reproductions_keep_their_results() -> None:
     """The rewritten patterns still find what the old ones found in ordinary bounces and intake."""
     from maild.inbound.intake import read_fields, read_severity
     from maild.inbound.parse import parse_message
-    from maild.policy.rules import bounce_targets
+    from maild.policy.bounces import bounce_targets
 
     bounce = parse_message(
         b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n"

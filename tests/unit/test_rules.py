@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from maild.inbound.message import Address, Attachment, InboundMail
-from maild.policy.rules import RULES, AutomaticMail, bounce_targets, classify_automatic
+from maild.policy.bounces import bounce_targets
+from maild.policy.rules import RULES, AutomaticMail, classify_automatic
 from tests.fixtures.ci import in_ci
 
 OWN = ("support@example.com", "help@example.com")
