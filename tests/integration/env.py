@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email import policy
@@ -322,6 +323,27 @@ def reply_address_of(note: EmailMessage) -> str:
     addrs = [a for _n, a in getaddresses([str(v) for v in note.get_all("Reply-To", [])])]
     assert len(addrs) == 1, f"expected one Reply-To, got {addrs}"
     return addrs[0]
+
+
+def resent_copies(sent: Iterable[Any], limit: int) -> Counter[str]:
+    """Copies per Message-ID of what an SMTP server took; asserts that re-sends are exact copies.
+
+    After a crash maild may send again a notification the server took but
+    whose answer it never recorded (SPEC §6, README "Exactly once"): at most
+    one per SMTP connection in flight, `limit` in all, each the same bytes
+    under the same Message-ID, so a mail client shows it once. Any other
+    difference (a second notification for the same event) is a real duplicate.
+    """
+    copies: dict[str, list[Any]] = {}
+    for m in sent:
+        copies.setdefault(str(m.msg["Message-ID"]).strip(), []).append(m)
+    for message_id, group in copies.items():
+        assert all(m.raw == group[0].raw for m in group), f"{message_id}: a re-send differs from the first"
+        assert all(list(m.rcpt_tos) == list(group[0].rcpt_tos) for m in group), message_id
+    counts = Counter({message_id: len(group) for message_id, group in copies.items()})
+    extra = {message_id: n - 1 for message_id, n in counts.items() if n > 1}
+    assert sum(extra.values()) <= limit, f"more re-sends than SMTP connections ({limit}): {extra}"
+    return counts
 
 
 def text_of(note: EmailMessage) -> str:

@@ -4,21 +4,70 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.integration.env import ALICE, BOB, MaildEnv, message, stop, wait_until
+from tests.integration.env import ALICE, BOB, MaildEnv, message, resent_copies, stop, wait_until
+from tests.integration.holding_sink import HoldingSink
+
+
+def db_path(env: MaildEnv) -> str:
+    return str(env.config["database"]["url"]).split("///", 1)[1]
 
 
 def cases_in_db(env: MaildEnv) -> int:
-    path = env.config["database"]["url"].split("///", 1)[1]
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
+        with sqlite3.connect(f"file:{db_path(env)}?mode=ro", uri=True, timeout=1) as conn:
             return int(conn.execute("SELECT count(*) FROM cases").fetchone()[0])
     except sqlite3.Error:
         return 0
+
+
+def outbox_ids(env: MaildEnv) -> set[str]:
+    """The Message-IDs of every queued notification, as stored in the outbox."""
+    with sqlite3.connect(f"file:{db_path(env)}?mode=ro", uri=True, timeout=5) as conn:
+        return {str(r[0]) for r in conn.execute("SELECT message_id FROM outbox")}
+
+
+def outbox_rows(env: MaildEnv) -> tuple[str, ...]:
+    """Each outbox row's status, in id order."""
+    with sqlite3.connect(f"file:{db_path(env)}?mode=ro", uri=True, timeout=5) as conn:
+        return tuple(str(r[0]) for r in conn.execute("SELECT status FROM outbox ORDER BY id"))
+
+
+def acknowledged(sink: Any) -> set[tuple[str, str]]:
+    """(recipient, case number) of every message the sink took."""
+    return {(m.rcpt_tos[0], str(m.msg["X-Maild-Case"])) for m in sink.messages()}
+
+
+def original_and_follow_up(i: int) -> list[bytes]:
+    """A new case and Alice's follow-up to it, listed together so one batch carries both."""
+    original = f"<original-{i}@acme.example>"
+    verdict = {"Authentication-Results": "mx.example.com; dmarc=pass header.from=acme.example"}
+    return [
+        message(ALICE, f"Pair {i}", "The report fails.\n", cc=(BOB,), message_id=original),
+        message(
+            ALICE,
+            f"Re: Pair {i}",
+            f"Also: it fails on Mondays ({i}).\n",
+            in_reply_to=original,
+            references=original,
+            headers=verdict,
+        ),
+    ]
+
+
+@pytest.fixture
+def holding_smtp() -> Iterator[HoldingSink]:
+    sink = HoldingSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
 
 
 @pytest.mark.slow
@@ -42,17 +91,66 @@ def test_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(
         wait_until(
             lambda: len(smtp_sink.messages()) >= 2 * count, timeout=60, what="every acknowledgement sent"
         )
+        wait_until(
+            lambda: len(acknowledged(smtp_sink)) == 2 * count,
+            timeout=30,
+            what="an acknowledgement for every (recipient, case)",
+            interval=0.5,
+        )
     finally:
         assert stop(daemon) == 0, env.daemon_log("second")
     cases = env.cases()
     assert sorted(c["subject"] for c in cases) == subjects, "every message became exactly one case"
-    per_rcpt_subject = Counter((m.rcpt_tos[0], m.msg["X-Maild-Case"]) for m in smtp_sink.messages())
-    duplicates = {k: v for k, v in per_rcpt_subject.items() if v > 1}
-    # A SIGKILL between the SMTP server's 250 and our commit can re-send at most one
-    # message per SMTP connection (results are recorded after every round).
-    assert sum(v - 1 for v in duplicates.values()) <= env.smtp_connections(), duplicates
-    assert {r for r, _ in per_rcpt_subject} == {ALICE, BOB}
+    assert acknowledged(smtp_sink) == {(r, c["number"]) for c in cases for r in (ALICE, BOB)}
+    # One notification per (recipient, case); a SIGKILL between the SMTP server's 250
+    # and our commit re-sends at most one per connection, the same bytes under the same Message-ID.
+    copies = resent_copies(smtp_sink.messages(), env.smtp_connections())
+    assert len(copies) == 2 * count
+    inbound = env.ok("inbound", "list", "--limit", str(2 * count), "--json").json()
+    assert Counter(r["outcome"] for r in inbound) == {"case_opened": count}, "one record per message"
     assert imap_box.count() == count and all(b"\\Seen" in f for f in imap_box.flags().values())
+
+
+# Follow-ups from Alice are comments only with our MTA's verdict (SPEC §8).
+@pytest.mark.maild_config({"support.trusted_authserv_ids": ["mx.example.com"], "smtp.connections": 2})
+def test_a_crash_with_notifications_in_flight_resends_only_those_with_the_same_message_id(
+    env: MaildEnv, imap_box: Any, holding_smtp: HoldingSink
+) -> None:
+    pairs = 8
+    imap_box.append_many([raw for i in range(pairs) for raw in original_and_follow_up(i)])
+    env.set("smtp.port", holding_smtp.port)
+    holding_smtp.hold()  # every message is taken, none answered: the crash window held open
+    daemon = env.start_daemon("first")
+    try:
+        wait_until(lambda: holding_smtp.waiting() >= 2, timeout=30, what="notifications in flight")
+        time.sleep(0.3)  # let the round fill every connection
+    finally:
+        stop(daemon, signal.SIGKILL)
+    in_flight = Counter(t.message_id for t in holding_smtp.taken())
+    assert 2 <= sum(in_flight.values()) <= env.smtp_connections() == 2, in_flight
+    holding_smtp.release()
+
+    daemon = env.start_daemon("second")
+    try:
+        inbound = lambda: env.ok("inbound", "list", "--json").json()  # noqa: E731
+        wait_until(lambda: len(inbound()) == 2 * pairs, timeout=30, what="every message recorded")
+        wait_until(lambda: set(outbox_rows(env)) == {"sent"}, timeout=60, what="every notification sent")
+    finally:
+        assert stop(daemon) == 0, env.daemon_log("second")
+
+    copies = resent_copies(holding_smtp.taken(), env.smtp_connections())
+    assert set(copies) == outbox_ids(env), "every notification sent, under the Message-ID it was queued with"
+    resent = {message_id: n - 1 for message_id, n in copies.items() if n > 1}
+    assert resent == dict.fromkeys(in_flight, 1), (
+        "exactly the messages in flight at the crash, once more each"
+    )
+    # Cases, comments and inbound records: exactly once.
+    cases = env.cases()
+    assert sorted(c["subject"] for c in cases) == [f"Pair {i}" for i in range(pairs)]
+    for c in cases:
+        (comment,) = env.case(c["number"])["comments"]
+        assert comment["body"].strip() == f"Also: it fails on Mondays ({c['subject'][5:]}).", comment
+    assert Counter(r["outcome"] for r in inbound()) == {"case_opened": pairs, "comment_added": pairs}
 
 
 def test_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(

@@ -174,6 +174,32 @@ def test_due_dates_follow_the_severity_target_and_nothing_escalates_before_them(
     assert [m for _r, m in with_event(smtp_sink, "escalated") if m["X-Maild-Case"] == sev3.number] == []
 
 
+# No [sla] table at all: the built-in targets (SPEC §5, CONTRACT's example) apply.
+@pytest.mark.maild_config({"sla": None, "support.default_severity": None})
+def test_each_severity_gets_its_built_in_target_1_2_4_8_hours(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    subjects = {1: "Down", 2: "Degraded", 3: "Slow", 4: "A question"}  # the case subject drops the tag
+    imap_box.append_many([message(ALICE, f"[Sev {n}] {s}", BODY, cc=(BOB,)) for n, s in subjects.items()])
+    imap_box.append(message(ALICE, "No severity given", BODY))
+    env.run_once()
+    by_subject = {c["subject"]: env.case(c["number"]) for c in env.cases()}
+    targets = {1: timedelta(hours=1), 2: timedelta(hours=2), 3: timedelta(hours=4), 4: timedelta(hours=8)}
+    expected = {**{s: n for n, s in subjects.items()}, "No severity given": 3}  # the built-in default
+    assert {subject: case["severity"] for subject, case in by_subject.items()} == expected
+    for subject, case in by_subject.items():
+        created, due = parse_time(case["created_at"]), parse_time(case["first_response_due_at"])
+        # Both from the same instant (the case's opening), so whole seconds keep the difference exact.
+        assert due - created == targets[case["severity"]], (subject, case)
+        assert case["status"] == "new" and case["first_responded_at"] is None
+    # The severity-4 acknowledgement tells its 8-hour deadline to everyone in the sharing settings.
+    sev4 = by_subject[subjects[4]]
+    acks = [m for m in smtp_sink.messages() if m.msg["X-Maild-Case"] == sev4["number"]]
+    assert sorted(r for m in acks for r in m.rcpt_tos) == [ALICE, BOB]
+    due4 = parse_time(sev4["first_response_due_at"])
+    assert all(f"{due4:%Y-%m-%d %H:%M} UTC" in text_of(m.msg) for m in acks)
+
+
 @pytest.mark.maild_config(SEV1_2S)
 def test_unanswered_case_gets_exactly_one_notice_per_recipient_however_many_passes(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
