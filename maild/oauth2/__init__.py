@@ -9,4 +9,13 @@ token file (`refreshfile`), the cached, self-refreshing `TokenSource`
 (`tokens`), the SASL initial responses (`sasl`) and the device-code flow of
 `maild auth login` (`device`). Only stdlib I/O (urllib), so importing it
 costs little and it can be tested against a local token endpoint.
+
+Why not Microsoft's `msal` for Microsoft: its confidential and public
+clients insist on an https authority and fetch the tenant's OpenID
+configuration (and, off the well-known hosts, an instance discovery from
+login.microsoftonline.com) before any token request, so the Microsoft path
+could never run against the test endpoint, and its caching duplicates the
+TokenSource; the v2.0 endpoints it calls are plain RFC 6749 / RFC 8628,
+which this package speaks for every provider (and it adds requests, PyJWT
+and cryptography to a process that must start fast for `maild deliver`).
 """

@@ -66,21 +66,29 @@ class OAuth2Settings:
 
 
 def token_url(settings: OAuth2Settings) -> str:
-    """The token endpoint: derived for Microsoft (per tenant) and Google, configured for generic."""
+    """The token endpoint: derived for Microsoft (per tenant) and Google, configured for generic.
+
+    A configured `token_url` wins for every provider: Microsoft's national
+    clouds (login.microsoftonline.us, login.chinacloudapi.cn) have other hosts.
+    """
+    if settings.token_url:
+        return settings.token_url
     if settings.provider is Provider.MICROSOFT:
         return f"{MICROSOFT_LOGIN}/{settings.tenant}/oauth2/v2.0/token"
     if settings.provider is Provider.GOOGLE:
         return GOOGLE_TOKEN_URL
-    return settings.token_url
+    return ""
 
 
 def device_authorization_url(settings: OAuth2Settings) -> str:
-    """The device authorization endpoint of RFC 8628, for `maild auth login`."""
+    """The device authorization endpoint of RFC 8628, for `maild auth login` (`device_url` wins)."""
+    if settings.device_url:
+        return settings.device_url
     if settings.provider is Provider.MICROSOFT:
         return f"{MICROSOFT_LOGIN}/{settings.tenant}/oauth2/v2.0/devicecode"
     if settings.provider is Provider.GOOGLE:
         return GOOGLE_DEVICE_URL
-    return settings.device_url
+    return ""
 
 
 def scopes(settings: OAuth2Settings) -> tuple[str, ...]:

@@ -125,3 +125,12 @@ def test_error_challenge_and_abort() -> None:
     assert sasl.error_challenge("not base64!") == {}
     assert sasl.abort_response(Mechanism.XOAUTH2) == b""
     assert sasl.abort_response(Mechanism.OAUTHBEARER) == b"\x01"
+
+
+def test_a_configured_endpoint_wins_for_every_provider() -> None:
+    us_gov = make(
+        Provider.MICROSOFT, tenant="t", token_url="https://login.microsoftonline.us/t/oauth2/v2.0/token"
+    )
+    assert token_url(us_gov) == "https://login.microsoftonline.us/t/oauth2/v2.0/token"
+    google = make(Provider.GOOGLE, Flow.REFRESH_TOKEN, device_url="https://example.test/device")
+    assert device_authorization_url(google) == "https://example.test/device"

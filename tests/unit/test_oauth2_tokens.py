@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import stat
 import threading
@@ -258,3 +260,28 @@ def test_threads_share_one_refresh(clock: FixedClock) -> None:
             thread.join(10)
         assert len(results) == 8 and len(set(results)) == 1
         assert server.count() == 1
+
+
+def test_provider_default_scopes_are_sent(endpoint: TokenEndpoint, clock: FixedClock, tmp_path: Path) -> None:
+    microsoft = app_settings(endpoint, provider=Provider.MICROSOFT, tenant="contoso", scopes=())
+    TokenSource(microsoft, clock).token()
+    assert endpoint.forms("client_credentials")[-1]["scope"] == "https://outlook.office365.com/.default"
+    google = delegated(endpoint, tmp_path / "rt", endpoint.add_refresh_token())
+    google = dataclasses.replace(google, provider=Provider.GOOGLE, scopes=())
+    TokenSource(google, clock).token()
+    assert endpoint.forms("refresh_token")[-1]["scope"] == "https://mail.google.com/"
+
+
+def test_the_asyncio_sender_and_a_thread_share_the_cached_token(
+    endpoint: TokenEndpoint, clock: FixedClock
+) -> None:
+    source = TokenSource(app_settings(endpoint), clock)
+    from_thread = source.token()
+
+    async def sender() -> list[str]:
+        return list(await asyncio.gather(*(asyncio.to_thread(source.token) for _ in range(4))))
+
+    assert asyncio.run(sender()) == [from_thread] * 4
+    assert endpoint.count() == 1 and source.requests == 1
+    state = source.state()
+    assert state.ok and state.expires_at == clock.now() + timedelta(hours=1)
