@@ -99,6 +99,7 @@ class TokenSource:
         self.retry_max = retry_max
         self.reissue_after = reissue_after
         self.requests = 0  # token requests made, for status and tests
+        self._refresh_lock = threading.Lock()
         self._lock = threading.Lock()
         self._cached: AccessToken | None = None
         self._failure: OAuth2Error | None = None
@@ -113,24 +114,29 @@ class TokenSource:
         return self.current().value
 
     def current(self) -> AccessToken:
-        with self._lock:
+        # One token request at a time: the other callers wait for its result instead of
+        # making their own. `_lock` guards the fields only, so state() never waits on the network.
+        with self._refresh_lock:
             now = self.clock.now()
-            cached = self._cached
-            if cached is not None and cached.fresh_at(now):
-                return cached
-            if self._failure is not None and not self._may_retry(now):
-                if cached is not None and cached.usable_at(now):
+            with self._lock:
+                cached, failure = self._cached, self._failure
+                if cached is not None and cached.fresh_at(now):
                     return cached
-                raise self._failure
+                if failure is not None and not self._may_retry(now):
+                    if cached is not None and cached.usable_at(now):
+                        return cached
+                    raise failure
             try:
                 fresh = self._request(now)
             except OAuth2Error as exc:
-                self._remember_failure(exc, now)
+                with self._lock:
+                    self._remember_failure(exc, now)
                 if cached is not None and cached.usable_at(now):
                     return cached
                 raise
-            self._recovered()
-            self._cached = fresh
+            with self._lock:
+                self._recovered()
+                self._cached = fresh
             return fresh
 
     def invalidate(self, refused_token: str | None = None) -> bool:

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -285,3 +286,16 @@ def test_the_asyncio_sender_and_a_thread_share_the_cached_token(
     assert endpoint.count() == 1 and source.requests == 1
     state = source.state()
     assert state.ok and state.expires_at == clock.now() + timedelta(hours=1)
+
+
+def test_state_does_not_wait_for_a_slow_token_request(endpoint: TokenEndpoint, clock: FixedClock) -> None:
+    endpoint.state.delay = 1.0
+    source = TokenSource(app_settings(endpoint), clock)
+    worker = threading.Thread(target=source.token)
+    worker.start()
+    time.sleep(0.2)  # the request is under way
+    started = time.monotonic()
+    assert source.state().expires_at is None
+    assert time.monotonic() - started < 0.5
+    worker.join(5)
+    assert source.state().expires_at is not None
