@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
@@ -75,6 +76,20 @@ def to_toml(data: dict[str, Any], prefix: str = "") -> str:
     for k, v in tables.items():
         lines.append(to_toml(v, f"{prefix}.{k}" if prefix else k))
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One queued notification as the database holds it: the retry state no command prints."""
+
+    recipient: str
+    event: str
+    message_id: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
 
 
 class MaildEnv:
@@ -165,6 +180,32 @@ class MaildEnv:
         from maild.config import load_settings
 
         return load_settings(self.config_path).smtp.connections
+
+    def outbox(self) -> list[OutboxRow]:
+        """Every outbox row, in the order queued (times aware UTC, as maild stores them)."""
+        from sqlalchemy import select
+
+        from maild.store.db import Database
+        from maild.store.models import Outbox
+
+        db = Database(str(self.config["database"]["url"]))
+        try:
+            with db.reader() as s:
+                return [
+                    OutboxRow(
+                        r.recipient,
+                        r.event,
+                        r.message_id,
+                        r.status,
+                        r.attempts,
+                        r.next_attempt_at,
+                        r.last_error,
+                        r.created_at,
+                    )
+                    for r in s.scalars(select(Outbox).order_by(Outbox.id))
+                ]
+        finally:
+            db.dispose()
 
     def run_once(self) -> Result:
         return self.ok("run", "--once")

@@ -423,6 +423,11 @@ def test_permanent_smtp_failure_is_recorded_not_retried(env: MaildEnv, imap_box:
     env.run_once()
     env.run_once()
     assert smtp_sink.messages() == [] and len(smtp_sink.rejected()) == 1
+    # Recorded: failed after its one attempt, with the server's answer word for word.
+    (row,) = env.outbox()
+    assert (row.recipient, row.status, row.attempts) == (ALICE, "failed", 1)
+    assert row.last_error == "550 5.7.1 Message rejected permanently (injected by maild sink)"
+    assert env.ok("status", "--json").json()["outbox"]["failed"] == 1
 
 
 def test_smtp_down_loses_nothing(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
