@@ -1,9 +1,9 @@
 """Typed values for one inbound message after parsing.
 
-Owns nothing but data: parse.py produces these from raw bytes; rules.py,
-route.py and cases.py consume them. Keeping them free of any I/O or
-library types is what lets every decision about a message be a pure
-function that tests can feed by hand.
+Owns nothing but data: maild.inbound.parse produces these from raw bytes;
+maild.policy (rules, bounces, auth, route) and maild.cases consume them.
+Keeping them free of any I/O or library types is what lets every
+decision about a message be a pure function that tests can feed by hand.
 """
 
 from __future__ import annotations
