@@ -159,11 +159,12 @@ def _post(
 
 
 def _number(value: object, default: float) -> float:
-    if isinstance(value, int | float) and value > 0:
-        return float(value)
+    """A positive number of seconds from an answer (a provider may send a string), at most a day."""
     if isinstance(value, str):
         try:
-            return max(float(value), 1.0)
+            value = float(value)
         except ValueError:
             return default
+    if isinstance(value, int | float) and 0 < value < float("inf"):
+        return min(max(float(value), 1.0), 86_400.0)
     return default

@@ -202,11 +202,26 @@ class TokenSource:
         token = parse_token_answer(answer, now, settings.provider.value)
         rotated = answer.get("refresh_token")
         # FreeScout's lesson: an answer without a refresh token keeps the old one.
-        if isinstance(rotated, str) and rotated and rotated != refresh_token:
-            assert settings.refresh_token_file is not None
-            write_refresh_token(settings.refresh_token_file, rotated)
-            self._file_stamp = self._refresh_file_stamp()
+        if refresh_token and isinstance(rotated, str) and rotated and rotated != refresh_token:
+            self._store_rotated(rotated)
         return token
+
+    def _store_rotated(self, rotated: str) -> None:
+        """Keep the provider's new refresh token; failing to is logged, not fatal for this token."""
+        path = self.settings.refresh_token_file
+        assert path is not None  # the refresh_token flow read its token from it
+        try:
+            write_refresh_token(path, rotated)
+        except OSError as exc:
+            log.error(
+                "%s: could not store the new refresh token in %s (%s); the old one may stop working: run %s",
+                self.name,
+                path,
+                exc.strerror or type(exc).__name__,
+                self.login_command,
+            )
+            return
+        self._file_stamp = self._refresh_file_stamp()
 
     def _stored_refresh_token(self) -> str:
         path = self.settings.refresh_token_file
@@ -269,7 +284,7 @@ def parse_token_answer(answer: dict[str, object], now: datetime, provider: str) 
     lifetime = DEFAULT_LIFETIME
     expires_in = answer.get("expires_in")
     if isinstance(expires_in, int | float | str):
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, OverflowError):
             lifetime = timedelta(seconds=max(1.0, float(expires_in)))
     return AccessToken(value=value, obtained_at=now, expires_at=now + lifetime)
 

@@ -19,7 +19,7 @@ from maild.errors import TransientError
 from maild.oauth2.errors import OAuth2Error, OAuth2TransientError
 from maild.oauth2.refreshfile import read_refresh_token, write_refresh_token
 from maild.oauth2.settings import Flow, OAuth2Settings, Provider
-from maild.oauth2.tokens import TokenSource, refresh_margin, with_token
+from maild.oauth2.tokens import TokenSource, parse_token_answer, refresh_margin, with_token
 from tests.fixtures.token_endpoint import CLIENT_ID, CLIENT_SECRET, TokenEndpoint, jwt_claims
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -299,3 +299,36 @@ def test_state_does_not_wait_for_a_slow_token_request(endpoint: TokenEndpoint, c
     assert time.monotonic() - started < 0.5
     worker.join(5)
     assert source.state().expires_at is not None
+
+
+def test_a_rotated_token_that_cannot_be_stored_is_logged_and_the_access_token_still_used(
+    endpoint: TokenEndpoint,
+    clock: FixedClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    endpoint.state.rotate_refresh_tokens = True
+    old = endpoint.add_refresh_token()
+    source = TokenSource(delegated(endpoint, tmp_path / "rt", old), clock, name="smtp")
+
+    def disk_full(path: Path, token: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("maild.oauth2.tokens.write_refresh_token", disk_full)
+    with caplog.at_level(logging.ERROR, "maild.oauth2"):
+        assert source.token()
+    assert "No space left on device" in caplog.text and "run maild auth login" in caplog.text
+    assert old not in caplog.text and read_refresh_token(tmp_path / "rt") == old
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "seconds"), [(120, 120), ("300", 300), (None, 3600), ("soon", 3600), (1e300, 3600)]
+)
+def test_token_lifetime_from_the_answer(expires_in: object, seconds: int) -> None:
+    answer: dict[str, object] = {"access_token": "t", "expires_in": expires_in}
+    token = parse_token_answer(answer, START, "generic")
+    assert token.expires_at - token.obtained_at == timedelta(seconds=seconds)
+    with pytest.raises(OAuth2Error) as caught:
+        parse_token_answer({"expires_in": 5}, START, "generic")
+    assert caught.value.code == "bad_response"
