@@ -200,7 +200,7 @@ def _message_bytes(message: Message) -> bytes:
             return b""
 
 
-def _walk(root: Message, walk: _Walk) -> None:
+def _visit_tree(root: Message, walk: _Walk) -> None:
     """Visit the MIME tree depth-first, iteratively, within the part and depth limits."""
     found = walk.found
     stack: list[tuple[Message, int, bool]] = [(root, 0, False)]
@@ -395,7 +395,7 @@ def _build_once(raw: bytes, digest: str, max_attachment_bytes: int, *, keep: boo
     del trimmed  # the parser holds what it needs; the cut copy can go before the walk decodes
     hint = charset_hint(message)
     walk = _Walk(max_attachment_bytes=max_attachment_bytes, hint=hint, bodies=bodies)
-    _walk(message, walk)
+    _visit_tree(message, walk)
     bodies.check_all_used()
     found = walk.found
     text, html, from_html = _choose_text(found)
