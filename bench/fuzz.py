@@ -60,7 +60,8 @@ sys.path.insert(0, str(ROOT))
 from maild.inbound.message import InboundMail  # noqa: E402
 from maild.inbound.parse import parse_message  # noqa: E402
 from maild.inbound.quotes import extract_reply  # noqa: E402
-from maild.outbound.compose import Composer, build_message, make_message_id, sample_context  # noqa: E402
+from maild.outbound.compose import Composer, sample_context  # noqa: E402
+from maild.outbound.message import build_message, make_message_id  # noqa: E402
 from maild.policy.route import AddComment, Helpdesk, OpenCase, Reject, RoutingPolicy  # noqa: E402
 from maild.policy.rules import classify_automatic  # noqa: E402
 from maild.policy.tokens import make_token, reply_address  # noqa: E402

@@ -25,8 +25,9 @@ from maild.clock import Clock
 from maild.config import SupportSettings
 from maild.mailids import case_tag
 from maild.outbound import outbox
-from maild.outbound.compose import Composer, build_message, make_message_id
+from maild.outbound.compose import Composer
 from maild.outbound.i18n import FALLBACK_LANGUAGE, pick_language, severity_name
+from maild.outbound.message import build_message, make_message_id
 from maild.outbound.outbox import InboundLink, Notification
 from maild.policy.tokens import make_token, reply_address
 from maild.store.models import Case, Contact

@@ -24,20 +24,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maild.errors import MaildError
-from maild.outbound import compose, i18n
+from maild.outbound import i18n, message
 from maild.outbound.compose import (
     EVENTS,
-    MAX_REFERENCES,
     ComposeError,
     Composer,
     Rendered,
     UnknownEvent,
-    build_message,
-    make_message_id,
     packaged_template_dir,
     reply_subject,
     sample_context,
 )
+from maild.outbound.message import MAX_REFERENCES, build_message, make_message_id
 
 LANGUAGES = ("en", "ja")
 ROLES = ("primary_contact", "collaborator", "agent", "manager", "other")
@@ -58,7 +56,7 @@ BASE_HEADERS = {
     "mime-version",
     "content-type",
 }
-# Every header a notification may carry (compose.build_message + notify.py).
+# Every header a notification may carry (message.build_message + notify.py).
 NOTIFICATION_HEADERS = BASE_HEADERS | {"x-maild-event", "x-maild-case"}
 
 
@@ -347,7 +345,7 @@ def test_helpdesk_has_message_and_neutral_line_only(composer: Composer) -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_helpdesk_falls_back_to_the_default_message(composer: Composer, language: str) -> None:
     out = composer.render("helpdesk", language, full_context(language, helpdesk_message=""))
-    assert out.text.startswith(i18n.DEFAULT_HELPDESK[language])
+    assert out.text.startswith(i18n.helpdesk_message(None, language))
 
 
 @pytest.mark.parametrize(
@@ -630,7 +628,7 @@ def test_injection_in_subject_names_and_extra_headers_adds_no_header(evil: str) 
 
 def test_header_block_guard_catches_what_cleaning_would_miss(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the value cleaning switched off, the final check still stops the message."""
-    monkeypatch.setattr(compose, "_header_text", lambda value: value)
+    monkeypatch.setattr(message, "_header_text", lambda value: value)
     with pytest.raises(ComposeError, match="differ"):
         build(rendered("Hello\r\nBcc: victim@evil.example"))
 
