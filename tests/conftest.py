@@ -1,7 +1,7 @@
 """Shared fixtures: real servers on 127.0.0.1 for the whole suite.
 
 Dovecot and PostgreSQL live in their own modules (tests/fixtures/); the SMTP
-sink is the project's own (maild/sink.py), so only its wiring is here. The
+sink is the project's own (maild/demo/sink.py), so only its wiring is here. The
 sink is imported inside the fixture so that unit tests never pay for (or
 depend on) aiosmtpd.
 """
