@@ -16,7 +16,7 @@ from maild.store.db import Database
 
 if TYPE_CHECKING:
     from maild.cases.service import CaseService
-    from maild.inbound.mailbox import MailSource
+    from maild.inbound.source import MailSource
     from maild.outbound.compose import Composer
     from maild.outbound.notify import Notifier
     from maild.outbound.outbox import OutboxStore
@@ -101,7 +101,8 @@ class App:
 
     def make_source(self, mailbox: MailboxSettings | None = None) -> MailSource:
         """A source for `mailbox` ([mailbox] by default), not yet open."""
-        from maild.inbound.mailbox import ImapSource, MaildirSource
+        from maild.inbound.imap import ImapSource
+        from maild.inbound.maildir import MaildirSource
 
         m = mailbox or self.settings.mailbox
         if m.protocol == "maildir":

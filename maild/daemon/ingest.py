@@ -41,9 +41,9 @@ from maild.cases.service import Applied, CaseService, DbFacts, Directory
 from maild.clock import Clock
 from maild.daemon.workqueue import CRASH_LIMIT, Claim, WorkQueue
 from maild.errors import TransientError
-from maild.inbound.mailbox import FetchedMessage, MailSource
 from maild.inbound.message import InboundMail
 from maild.inbound.parse import parse_message
+from maild.inbound.source import FetchedMessage, MailSource
 from maild.policy.route import RoutingPolicy, route
 from maild.store.db import Database
 from maild.store.models import InboundMessage

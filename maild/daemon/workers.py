@@ -37,7 +37,7 @@ from maild.daemon.sendproc import SendProcess
 from maild.daemon.workqueue import WorkQueue
 from maild.daemon.worksignal import work_waiter
 from maild.errors import MaildError, TransientError
-from maild.inbound.mailbox import MailSource
+from maild.inbound.source import MailSource
 from maild.outbound.outbox import Dispatcher, DispatchStats
 from maild.outbound.smtp import SmtpSender
 from maild.store.db import is_postgres

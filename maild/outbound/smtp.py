@@ -37,8 +37,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from maild.tls import client_context, security_mode
+from maild.vocab import Security
+
 Outcome = Literal["sent", "transient", "permanent"]
-Security = Literal["tls", "starttls", "none"]
 
 # Connect attempts for one session: quick enough that a dead server turns
 # into transient results in about a second, patient enough to ride out a
@@ -223,8 +225,7 @@ class SmtpSender:
         local_hostname: str | None = None,
         connections: int = 1,
     ) -> None:
-        if security not in ("tls", "starttls", "none"):
-            raise ValueError(f"security must be 'tls', 'starttls' or 'none', not {security!r}")
+        security = security_mode(security, "security")
         if not host:
             raise ValueError("host must not be empty")
         if not 0 < port < 65536:
@@ -243,13 +244,9 @@ class SmtpSender:
         self._username = username
         self._password = password
         self._local_hostname = local_hostname
-        self._tls_context: ssl.SSLContext | None = None
-        if security != "none":
-            context = ssl.create_default_context(cafile=ca_file)
-            if not verify_tls:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            self._tls_context = context
+        self._tls_context: ssl.SSLContext | None = (
+            None if security == "none" else client_context(ca_file, verify_tls)
+        )
         # Building (not connecting) a client validates the options the
         # library checks itself, e.g. local_hostname, at start-up.
         self._new_client()

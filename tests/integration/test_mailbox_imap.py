@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from maild.errors import MaildError, TransientError
-from maild.inbound.mailbox import DONE_KEYWORD, ImapSource, Security
+from maild.inbound.imap import DONE_KEYWORD, ImapSource
+from maild.vocab import Security
 from tests.fixtures.dovecot import DovecotServer, free_port
 
 DONE = DONE_KEYWORD.encode()
@@ -394,14 +395,14 @@ def test_polling_without_idle_notices_new_mail(
 def test_large_and_many_messages_are_fetched_in_bounded_pieces(imap_box: DovecotServer) -> None:
     import os
 
-    from maild.inbound import mailbox as mailbox_module
+    from maild.inbound import imapwire
 
     big = b"Subject: big\r\n\r\n" + os.urandom(3 * 1024 * 1024).hex().encode()[: 5 * 1024 * 1024] + b"\r\n"
     smalls = [f"Subject: small {i}\r\n\r\nbody {i}\r\n".encode() for i in range(5)]
     imap_box.append_many([smalls[0], big, *smalls[1:]])
     source = ImapSource("127.0.0.1", imap_box.port, "none", "support", "secret", verify_tls=False)
-    old = (mailbox_module.BATCH_BYTES, mailbox_module.LARGE_MESSAGE, mailbox_module.FETCH_CHUNK)
-    mailbox_module.BATCH_BYTES, mailbox_module.LARGE_MESSAGE, mailbox_module.FETCH_CHUNK = (
+    old = (imapwire.BATCH_BYTES, imapwire.LARGE_MESSAGE, imapwire.FETCH_CHUNK)
+    imapwire.BATCH_BYTES, imapwire.LARGE_MESSAGE, imapwire.FETCH_CHUNK = (
         100,
         1024 * 1024,
         700_000,
@@ -410,12 +411,12 @@ def test_large_and_many_messages_are_fetched_in_bounded_pieces(imap_box: Dovecot
         source.open()
         fetched = source.fetch(source.pending())
     finally:
-        mailbox_module.BATCH_BYTES, mailbox_module.LARGE_MESSAGE, mailbox_module.FETCH_CHUNK = old
+        imapwire.BATCH_BYTES, imapwire.LARGE_MESSAGE, imapwire.FETCH_CHUNK = old
         source.close()
     raws = [m.raw for m in fetched]
     assert raws == [smalls[0], big, *smalls[1:]], "every message, in order, byte for byte"
     mb = 1024 * 1024
-    groups = mailbox_module._groups
+    groups = imapwire.size_groups
     assert groups([1, 2, 3, 4], {1: 60, 2: 60, 3: 5 * mb, 4: 10}) == [[1, 2, 3, 4]]
     assert groups([1, 2, 3, 4], {1: 60, 2: 60, 3: 9 * mb, 4: 10}) == [[1, 2], [3], [4]], "a large one alone"
     assert groups([1, 2, 3], {1: 7 * mb, 2: 7 * mb, 3: 7 * mb}) == [[1, 2], [3]], "at most 16 MiB a group"
@@ -430,7 +431,7 @@ def test_a_30_mb_attachment_comes_whole_and_byte_exact_through_partial_fetches(
     from email import policy
     from email.message import EmailMessage
 
-    from maild.inbound import mailbox as mailbox_module
+    from maild.inbound import imapwire
     from maild.inbound.parse import parse_message
 
     data = os.urandom(30 * 1024 * 1024)
@@ -443,7 +444,7 @@ def test_a_30_mb_attachment_comes_whole_and_byte_exact_through_partial_fetches(
     m.add_attachment(data, maintype="application", subtype="octet-stream", filename="heap.hprof")
     raw = m.as_bytes(policy=policy.SMTP)
     del m
-    assert len(raw) > mailbox_module.LARGE_MESSAGE and len(raw) > 8 * mailbox_module.FETCH_CHUNK
+    assert len(raw) > imapwire.LARGE_MESSAGE and len(raw) > 8 * imapwire.FETCH_CHUNK
     imap_box.append(raw)
     source = make_source(timeout=60.0)
     chunked: list[int] = []
@@ -465,6 +466,6 @@ def test_a_30_mb_attachment_comes_whole_and_byte_exact_through_partial_fetches(
     assert fetched.key == keys[0]
     assert fetched.raw == raw, "the whole message, byte for byte"
     held = peak / len(raw)
-    assert peak < len(raw) + 3 * mailbox_module.FETCH_CHUNK, f"fetching held {held:.2f}x the message"
+    assert peak < len(raw) + 3 * imapwire.FETCH_CHUNK, f"fetching held {held:.2f}x the message"
     (attachment,) = parse_message(fetched.raw, max_attachment_bytes=64 * 1024 * 1024).attachments
     assert attachment.filename == "heap.hprof" and attachment.data == data

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from maild.errors import MaildError
-from maild.inbound.mailbox import MaildirSource
+from maild.inbound.maildir import MaildirSource
 
 
 def deliver(root: Path, name: str, raw: bytes, mtime: float | None = None) -> Path:

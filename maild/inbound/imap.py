@@ -1,42 +1,36 @@
-"""Where inbound mail comes from: an IMAP folder or a local Maildir.
+"""An IMAP folder as a mail source: the only module that imports imapclient.
 
-This is the only module that imports imapclient. Everything above it sees a
-`MailSource`: opaque, stable message keys, raw bytes, and two ways to finish
-with a message (done, or quarantined). Keeping the library behind this seam
+Keeping the library behind the `MailSource` seam (maild.inbound.source)
 means the ingest loop, its tests and its error handling never depend on
 IMAP details such as sequence numbers, capabilities or imaplib exceptions.
 
-Errors are mapped onto the project's hierarchy so the caller can decide
-without knowing the transport: `TransientError` means "reconnect and retry
-later" (refused, timed out, TLS failure, connection dropped, server busy),
-plain `MaildError` means an operator has to fix something (wrong password,
-missing folder, a server that cannot store our keyword).
-
 A message is "done" when it carries our private keyword `$MaildDone`, not
 when it is `\\Seen`: a human reading the support mailbox in a mail client
-must not make maild skip a message. Sources are not thread-safe; each
-worker owns its own.
+must not make maild skip a message.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import ipaddress
 import logging
-import os
 import ssl
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
 
 from maild.errors import MaildError, TransientError
+from maild.inbound import imapwire
+from maild.inbound.imapwire import announces_mail, parse_key, quiet_imaplib, says_bye, size_groups
+from maild.inbound.source import FetchedMessage
 from maild.policy.threads import Listed, listed_from_headers
+from maild.tls import client_context, is_loopback, security_mode
+from maild.vocab import Security
+
+__all__ = ["DONE_KEYWORD", "ImapSource"]
 
 log = logging.getLogger("maild.mailbox")
 
@@ -49,120 +43,8 @@ IDLE_RENEW_SECONDS = 24 * 60.0
 POLL_INTERVAL_SECONDS = 2.0
 """How often the non-IDLE fallback asks the server (NOOP) or the disk for news."""
 
-Security = Literal["tls", "starttls", "none"]
-
-
-@dataclass(frozen=True)
-class FetchedMessage:
-    """One message's raw bytes, exactly as stored, with the key to finish it by."""
-
-    key: str
-    raw: bytes
-
-
-class MailSource(Protocol):
-    """What the ingest loop needs from a mailbox, whatever the transport."""
-
-    name: str
-
-    def open(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def pending(self) -> list[str]: ...
-
-    def fetch(self, keys: Sequence[str]) -> list[FetchedMessage]: ...
-
-    def listing(self, keys: Sequence[str]) -> list[Listed]: ...
-
-    def mark_done(self, keys: Sequence[str]) -> None: ...
-
-    def quarantine(self, keys: Sequence[str]) -> None: ...
-
-    def wait_for_mail(self, timeout: float) -> bool: ...
-
-
 LISTING_BATCH = 500
 THREAD_FIELDS = "HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)"
-HEADER_READ = 256 * 1024  # a Maildir file's header block is read up to this much
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _parse_key(key: str) -> tuple[int, int]:
-    """Split an IMAP key into (uidvalidity, uid); a malformed key is a caller bug."""
-    left, sep, right = key.partition(":")
-    if not sep or not left.isdigit() or not right.isdigit():
-        raise ValueError(f"not an IMAP message key (expected 'UIDVALIDITY:UID'): {key!r}")
-    return int(left), int(right)
-
-
-def _announces_mail(responses: Sequence[Any]) -> bool:
-    """Whether unsolicited responses say the folder grew (EXISTS, or RECENT > 0)."""
-    for item in responses:
-        if not (isinstance(item, tuple) and len(item) >= 2 and isinstance(item[0], int)):
-            continue
-        if item[1] == b"EXISTS" or (item[1] == b"RECENT" and item[0] > 0):
-            return True
-    return False
-
-
-def _says_bye(responses: Sequence[Any]) -> bool:
-    return any(isinstance(item, tuple) and item and item[0] == b"BYE" for item in responses)
-
-
-# Messages are fetched in groups of at most BATCH_BYTES; one larger than
-# LARGE_MESSAGE is read alone, in FETCH_CHUNK partial fetches written into one
-# buffer of the message's size. Memory stays bounded however large or many the
-# messages of one batch are: one copy of the message plus one chunk in flight.
-BATCH_BYTES = 16 * 1024 * 1024
-LARGE_MESSAGE = 8 * 1024 * 1024
-FETCH_CHUNK = 4 * 1024 * 1024
-
-
-def _quiet_imaplib(client: Any) -> None:
-    """Stop imaplib from formatting every response for a debug log nobody reads.
-
-    imapclient sets imaplib's `debug` to 5 and routes its messages to the
-    `imapclient.imaplib` logger. At that level imaplib builds the repr of every
-    response, literals included, before the logger can discard it: each
-    message fetched was copied three or four more times as text (a 72 MB
-    message cost ~300 MB of short-lived strings, and the heap never shrank
-    back). Logging setup keeps `imapclient` at WARNING, so nothing is lost;
-    when someone does turn that logger to DEBUG, the level stays as it was.
-    """
-    if logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
-        return
-    imap = getattr(client, "_imap", None)
-    if imap is not None and hasattr(imap, "debug"):
-        imap.debug = 0
-
-
-def _groups(uids: Sequence[int], sizes: Mapping[int, int]) -> list[list[int]]:
-    """UIDs in order, cut into groups whose sizes add up to at most BATCH_BYTES (large ones alone)."""
-    groups: list[list[int]] = []
-    current: list[int] = []
-    total = 0
-    for uid in uids:
-        size = sizes.get(uid, 0)
-        if current and (total + size > BATCH_BYTES or size > LARGE_MESSAGE):
-            groups.append(current)
-            current, total = [], 0
-        current.append(uid)
-        total += size
-        if size > LARGE_MESSAGE:
-            groups.append(current)
-            current, total = [], 0
-    if current:
-        groups.append(current)
-    return groups
 
 
 class ImapSource:
@@ -190,9 +72,8 @@ class ImapSource:
     ) -> None:
         # Validated here, not at first use, so a bad configuration fails at
         # start-up with a precise message instead of on the first message.
-        if security not in ("tls", "starttls", "none"):
-            raise ValueError(f"IMAP security must be 'tls', 'starttls' or 'none', not {security!r}")
-        if security == "none" and not _is_loopback(host):
+        security = security_mode(security, "IMAP security")
+        if security == "none" and not is_loopback(host):
             raise ValueError(f"IMAP without TLS is only allowed to a loopback address, not {host!r}")
         if not 0 < port < 65536:
             raise ValueError(f"IMAP port out of range: {port}")
@@ -228,11 +109,7 @@ class ImapSource:
     # ------------------------------------------------------------ connection
 
     def _tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.ca_file)
-        if not self.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return client_context(self.ca_file, self.verify_tls)
 
     def _drop(self) -> None:
         client, self._client = self._client, None
@@ -282,7 +159,7 @@ class ImapSource:
                 ssl_context=self._tls_context() if self.security == "tls" else None,
                 timeout=self.timeout,
             )
-        _quiet_imaplib(self._client)
+        quiet_imaplib(self._client)
         try:
             self._login()
             self._select()
@@ -367,7 +244,7 @@ class ImapSource:
         """UIDs of keys from this UIDVALIDITY; stale keys are logged and left out."""
         uids: list[int] = []
         for key in keys:
-            uidvalidity, uid = _parse_key(key)
+            uidvalidity, uid = parse_key(key)
             if uidvalidity == self._uidvalidity:
                 uids.append(uid)
             else:
@@ -412,8 +289,8 @@ class ImapSource:
                 for uid, item in client.fetch(uids, ["RFC822.SIZE"]).items()
             }
         raws: dict[int, bytes] = {}
-        for group in _groups([u for u in uids if u in sizes], sizes):
-            if len(group) == 1 and sizes[group[0]] > LARGE_MESSAGE:
+        for group in size_groups([u for u in uids if u in sizes], sizes):
+            if len(group) == 1 and sizes[group[0]] > imapwire.LARGE_MESSAGE:
                 raws[group[0]] = self._fetch_in_chunks(group[0], sizes[group[0]])
                 continue
             with self._guard("UID FETCH"):
@@ -441,7 +318,7 @@ class ImapSource:
         offset = 0
         while offset < size:
             with self._guard("UID FETCH partial"):
-                data = client.fetch([uid], [f"BODY.PEEK[]<{offset}.{FETCH_CHUNK}>"])
+                data = client.fetch([uid], [f"BODY.PEEK[]<{offset}.{imapwire.FETCH_CHUNK}>"])
             item = data.get(uid, {})
             chunk = next((v for k, v in item.items() if k.startswith(b"BODY[]")), None)
             del data, item
@@ -559,10 +436,10 @@ class ImapSource:
         while True:
             with self._guard("NOOP"):
                 _text, responses = client.noop()
-            if _says_bye(responses):
+            if says_bye(responses):
                 self._drop()
                 raise TransientError(f"{self.name}: the server closed the connection (BYE)")
-            if _announces_mail(responses):
+            if announces_mail(responses):
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -581,172 +458,13 @@ class ImapSource:
                 if remaining <= 0:
                     break
                 responses = client.idle_check(timeout=remaining)
-                if _says_bye(responses):
+                if says_bye(responses):
                     self._drop()
                     raise TransientError(f"{self.name}: the server closed the connection during IDLE")
-                found = _announces_mail(responses)
+                found = announces_mail(responses)
                 if not responses and end - time.monotonic() > 0.05:
                     # idle_check swallows EOF and returns early with nothing;
                     # leaving IDLE below surfaces a dead connection as an error.
                     break
             _text, responses = client.idle_done()
-        return found or _announces_mail(responses)
-
-
-class MaildirSource:
-    """A local Maildir that maild owns.
-
-    The rule, chosen because it needs no state outside the Maildir: a
-    message is pending exactly while it is in `new/`; done means moved to
-    `cur/` with the `S` flag (`:2,S`); quarantined means moved into the
-    `.failed` sub-maildir (Maildir++ naming, so IMAP servers show it as a
-    folder). A mail reader that moves files out of `new/` therefore hides
-    them from maild: point deliveries at a Maildir no human reads directly.
-    Keys are the file's unique base name (the part before `:`).
-    """
-
-    def __init__(self, path: Path, failed_subdir: str = ".failed") -> None:
-        if not failed_subdir.startswith(".") or "/" in failed_subdir or failed_subdir in (".", ".."):
-            raise ValueError(
-                f"failed_subdir must be one Maildir++ folder name starting with '.', not {failed_subdir!r}"
-            )
-        self.path = Path(os.path.abspath(path))
-        self.failed_subdir = failed_subdir
-        self.name = f"maildir:{self.path}"
-        self._last_pending: frozenset[str] = frozenset()
-
-    @contextlib.contextmanager
-    def _guard(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except (PermissionError, NotADirectoryError) as exc:
-            raise MaildError(f"{self.name}: {action}: {exc}") from exc
-        except OSError as exc:
-            raise TransientError(f"{self.name}: {action}: {exc}") from exc
-
-    @staticmethod
-    def _make_maildir(root: Path) -> None:
-        for sub in ("tmp", "new", "cur"):
-            (root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-
-    def open(self) -> None:
-        with self._guard("create maildir"):
-            self._make_maildir(self.path)
-
-    def close(self) -> None:
-        """Nothing to release; present so both sources are used alike."""
-
-    def _scan_new(self) -> dict[str, Path]:
-        """Base name -> file in new/, oldest first; dot files are not messages."""
-        entries: list[tuple[int, str, Path]] = []
-        with self._guard("list new/"):
-            for entry in os.scandir(self.path / "new"):
-                if entry.name.startswith(".") or not entry.is_file():
-                    continue
-                with contextlib.suppress(FileNotFoundError):
-                    entries.append((entry.stat().st_mtime_ns, entry.name, Path(entry.path)))
-        entries.sort()
-        found: dict[str, Path] = {}
-        for _mtime, name, path in entries:
-            found.setdefault(name.split(":", 1)[0], path)
-        return found
-
-    @staticmethod
-    def _valid_key(key: str) -> bool:
-        return bool(key) and "/" not in key and ":" not in key and not key.startswith(".")
-
-    def _locate(self, key: str) -> Path | None:
-        if not self._valid_key(key):
-            return None
-        new = self.path / "new" / key
-        if new.is_file():
-            return new
-        for sub in ("new", "cur"):
-            with self._guard(f"list {sub}/"):
-                for entry in os.scandir(self.path / sub):
-                    if entry.name.split(":", 1)[0] == key and entry.is_file():
-                        return Path(entry.path)
-        return None
-
-    def pending(self) -> list[str]:
-        keys = list(self._scan_new())
-        self._last_pending = frozenset(keys)
-        return keys
-
-    def fetch(self, keys: Sequence[str]) -> list[FetchedMessage]:
-        out: list[FetchedMessage] = []
-        for key in keys:
-            path = self._locate(key)
-            if path is None:
-                continue
-            try:
-                raw = path.read_bytes()
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise TransientError(f"{self.name}: read {path.name}: {exc}") from exc
-            out.append(FetchedMessage(key=key, raw=raw))
-        return out
-
-    def listing(self, keys: Sequence[str]) -> list[Listed]:
-        """Thread ids of waiting messages, from the header block of each file."""
-        out: list[Listed] = []
-        for key in keys:
-            path = self._in_new(key)
-            if path is None:
-                continue
-            try:
-                with path.open("rb") as f:
-                    head = f.read(HEADER_READ)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise TransientError(f"{self.name}: read {key}: {exc}") from exc
-            end = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0), default=len(head))
-            out.append(listed_from_headers(key, head[:end]))
-        return out
-
-    @staticmethod
-    def _seen_name(key: str, current: str) -> str:
-        """The cur/ name: existing flags kept, S added, flags sorted as the spec asks."""
-        _base, sep, info = current.partition(":")
-        flags = set(info[2:]) if sep and info.startswith("2,") else set()
-        flags.add("S")
-        return f"{key}:2,{''.join(sorted(flags))}"
-
-    def _in_new(self, key: str) -> Path | None:
-        if not self._valid_key(key):
-            return None
-        plain = self.path / "new" / key
-        return plain if plain.is_file() else self._scan_new().get(key)
-
-    def mark_done(self, keys: Sequence[str]) -> None:
-        """Move from new/ to cur/ with `S`; a key no longer in new/ is already done."""
-        for key in keys:
-            source = self._in_new(key)
-            if source is None:
-                continue
-            with self._guard(f"mark {key} done"), contextlib.suppress(FileNotFoundError):
-                os.rename(source, self.path / "cur" / self._seen_name(key, source.name))
-
-    def quarantine(self, keys: Sequence[str]) -> None:
-        failed = self.path / self.failed_subdir
-        with self._guard(f"create {self.failed_subdir}"):
-            self._make_maildir(failed)
-        for key in keys:
-            path = self._locate(key)
-            if path is None:
-                continue
-            with self._guard(f"quarantine {key}"), contextlib.suppress(FileNotFoundError):
-                os.rename(path, failed / "cur" / self._seen_name(key, path.name))
-
-    def wait_for_mail(self, timeout: float) -> bool:
-        """Poll new/ for a key the last `pending()` did not return."""
-        deadline = time.monotonic() + max(timeout, 0.0)
-        while True:
-            if set(self._scan_new()) - self._last_pending:
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            time.sleep(min(0.2, remaining))
+        return found or announces_mail(responses)
