@@ -1,4 +1,4 @@
-"""Deadlines: `maild.daemon.workers.scan_deadlines(app)` with 100,000 open cases, on SQLite and PostgreSQL.
+"""Deadlines: `maild.daemon.deadline_loop.scan_deadlines(app)` with 100,000 open cases, SQLite and PostgreSQL.
 
 The schema comes from `maild db upgrade`; the cases (one participant each)
 are inserted directly with SQLAlchemy Core. Timed: the scan when no case is
@@ -117,7 +117,7 @@ def capture_scan_sql(app: Any) -> list[tuple[str, Any]]:
     """Run one scan and keep the statements that read the cases table."""
     from sqlalchemy import event
 
-    from maild.daemon.workers import scan_deadlines
+    from maild.daemon.deadline_loop import scan_deadlines
 
     seen: list[tuple[str, Any]] = []
 
@@ -152,7 +152,7 @@ def explain(app: Any, statement: str, parameters: Any) -> list[str]:
 def bench(kind: str, n: int, due: int) -> list[str]:
     from maild.app import App
     from maild.config import load_settings
-    from maild.daemon.workers import scan_deadlines
+    from maild.daemon.deadline_loop import scan_deadlines
 
     wd = workdir(f"deadlines-{kind}")
     out: list[str] = []

@@ -208,7 +208,7 @@ def cmd_check_config(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_run(app: App, args: argparse.Namespace) -> int:
     import asyncio
 
-    from maild.daemon.workers import Worker
+    from maild.daemon.worker import Worker
 
     if args.send_child:
         from maild.daemon.sendproc import serve

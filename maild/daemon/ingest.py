@@ -30,15 +30,18 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from maild.cases.service import Applied, CaseService, DbFacts, Directory
+from maild.cases.facts import DbFacts, Directory
+from maild.cases.recording import Applied
+from maild.cases.service import CaseService
 from maild.clock import Clock
+from maild.daemon.ingest_hooks import IngestHooks, IngestStats, NoHooks
 from maild.daemon.workqueue import CRASH_LIMIT, Claim, WorkQueue
 from maild.errors import TransientError
 from maild.inbound.message import InboundMail
@@ -47,10 +50,11 @@ from maild.inbound.source import FetchedMessage, MailSource
 from maild.policy.route import RoutingPolicy, route
 from maild.store.db import Database
 from maild.store.models import InboundMessage
+from maild.vocab import InboundOutcome
 
 log = logging.getLogger("maild.ingest")
 
-CLAIM_LOST = "claim_lost"
+CLAIM_LOST = "claim_lost"  # not an outcome: another worker has the message and records it
 LISTING_CHUNK = 500
 CRASHED = "crashed the worker"
 
@@ -81,27 +85,6 @@ class ClaimLost(Exception):
     """Our claim on a message expired and another worker took it: roll back, leave it."""
 
 
-@dataclass
-class IngestStats:
-    processed: int = 0
-    skipped: int = 0
-    quarantined: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
-    notifications: int = 0
-
-    def count(self, outcome: str) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-
-    def merge(self, other: IngestStats) -> None:
-        """Add another mailbox's figures to these."""
-        self.processed += other.processed
-        self.skipped += other.skipped
-        self.quarantined += other.quarantined
-        self.notifications += other.notifications
-        for outcome, n in other.outcomes.items():
-            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
-
-
 @dataclass(frozen=True, slots=True)
 class EarlierCopy:
     id: int
@@ -110,12 +93,13 @@ class EarlierCopy:
 
 
 _EARLIER_COPY = select(InboundMessage.id, InboundMessage.from_addr, InboundMessage.subject).where(
-    InboundMessage.message_id == bindparam("message_id"), InboundMessage.outcome != "duplicate"
+    InboundMessage.message_id == bindparam("message_id"), InboundMessage.outcome != InboundOutcome.DUPLICATE
 )
 
 
 _RECORDED_IDS = select(InboundMessage.message_id).where(
-    InboundMessage.message_id.in_(bindparam("ids", expanding=True)), InboundMessage.outcome != "duplicate"
+    InboundMessage.message_id.in_(bindparam("ids", expanding=True)),
+    InboundMessage.outcome != InboundOutcome.DUPLICATE,
 )
 
 
@@ -131,6 +115,20 @@ def _same_message(earlier: EarlierCopy, mail: InboundMail) -> bool:
     return earlier.from_addr == sender and earlier.subject == mail.subject[:2000]
 
 
+@dataclass
+class _Finished:
+    """What a batch did with its messages: keys to mark done or quarantine, work rows to forget."""
+
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    handled: list[int] = field(default_factory=list)
+
+    def skipped(self, key: str, work_id: int | None) -> None:
+        self.done.append(key)
+        if work_id is not None:
+            self.handled.append(work_id)
+
+
 class Ingestor:
     def __init__(
         self,
@@ -142,11 +140,7 @@ class Ingestor:
         max_attachment_bytes: int,
         queue: WorkQueue,
         batch_size: int = 100,
-        on_queued: Callable[[], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-        heartbeat: Callable[[], None] | None = None,
-        observe: Callable[[str, float], None] | None = None,
-        on_pending: Callable[[int], None] | None = None,
+        hooks: IngestHooks | None = None,
     ) -> None:
         self.db = db
         self.service = service
@@ -158,11 +152,7 @@ class Ingestor:
         self._directory = Directory()
         # Claims smaller than a fetch batch: workers sharing a mailbox finish together.
         self.claim_size = max(10, batch_size // 4)
-        self.on_queued = on_queued or (lambda: None)
-        self.should_stop = should_stop or (lambda: False)
-        self.heartbeat = heartbeat or (lambda: None)
-        self.observe = observe or (lambda _outcome, _seconds: None)
-        self.on_pending = on_pending or (lambda _count: None)
+        self.hooks: IngestHooks = hooks or NoHooks()
 
     def run_once(self, source: MailSource, *, lister: bool = True) -> IngestStats:
         """List what waits in `source` (the lease holder's job), then process claims until none are left.
@@ -173,18 +163,23 @@ class Ingestor:
         stats = IngestStats()
         if lister:
             self.list_waiting(source)
-        while not self.should_stop():
+        while not self._stop_requested():
             claims = self._claim(source.name)
             if not claims:
                 break
             self._claimed(source, claims, stats)
-            self.heartbeat()
+            self.hooks.claim_finished()
         return stats
+
+    def _stop_requested(self) -> bool:
+        """Asked between units of work, each of which is progress the watchdog may count."""
+        self.hooks.making_progress()
+        return self.hooks.stop_requested()
 
     def list_waiting(self, source: MailSource) -> int:
         """Put the mailbox's new messages in the work queue; returns how many were added."""
         keys = source.pending()
-        self.on_pending(len(keys))
+        self.hooks.pending_listed(len(keys))
         with database_up():
             known = self.queue.listed_keys(source.name, keys)
             new = [k for k in keys if k not in known]
@@ -249,9 +244,9 @@ class Ingestor:
             started = time.perf_counter()
             reason = f"{CRASHED}: its processing started {claim.crashes} times and never finished"
             self._keep(source.name, claim.key, None if raw is None else raw[claim.key], reason, claim.work_id)
-            stats.count("quarantined")
+            stats.count(InboundOutcome.QUARANTINED)
             stats.quarantined += 1
-            self.observe("quarantined", time.perf_counter() - started)
+            self.hooks.message_finished(InboundOutcome.QUARANTINED, time.perf_counter() - started)
             failed.append(claim.key)
         if done:
             source.mark_done(done)
@@ -270,68 +265,83 @@ class Ingestor:
         work: dict[str, int],
         unrecorded: set[str] | None = None,
     ) -> tuple[list[str], list[str]]:
-        done: list[str] = []
-        failed: list[str] = []
+        """Process a claim's messages; returns the keys to mark done and to quarantine."""
+        finished = _Finished()
         recorded = self._recorded(source.name, [m.key for m in messages])
-        handled: list[int] = []
         if self._directory.stale():
             self._directory = Directory()
         directory = self._directory
         for message in messages:
-            if self.should_stop():
+            if self._stop_requested():
                 break
             if message.key in recorded:
                 # Processed before a crash between our commit and the mailbox flag.
                 stats.skipped += 1
-                done.append(message.key)
-                handled.append(work[message.key])
+                finished.skipped(message.key, work[message.key])
                 continue
-            started = time.perf_counter()
-            work_id = work.get(message.key)
             try:
-                if work_id is not None:
-                    with database_up():
-                        self.queue.start(work_id)  # committed first: a crash from here on counts
-                try:
-                    applied = self.process(
-                        source.name,
-                        message.key,
-                        message.raw,
-                        directory,
-                        work_id=work_id,
-                        unrecorded=unrecorded,
-                    )
-                except TransientError:
-                    if work_id is not None:
-                        self.queue.interrupted(work_id)
-                    raise
+                self._one(source.name, message, directory, work.get(message.key), unrecorded, stats, finished)
             except TransientError:
                 # The database went away: keep what is done, leave the rest pending.
-                if done:
-                    source.mark_done(done)
-                if failed:
-                    source.quarantine(failed)
+                if finished.done:
+                    source.mark_done(finished.done)
+                if finished.failed:
+                    source.quarantine(finished.failed)
                 raise
-            if applied is None:
-                stats.skipped += 1
-                done.append(message.key)
-                handled.append(work[message.key])
-                continue
-            if applied.outcome == CLAIM_LOST:
-                continue  # another worker has it now and will mark it
-            stats.count(applied.outcome)
-            self.observe(applied.outcome, time.perf_counter() - started)
-            stats.notifications += applied.notifications
-            if applied.outcome == "quarantined":
-                stats.quarantined += 1
-                failed.append(message.key)
-            else:
-                stats.processed += 1
-                done.append(message.key)
-            if applied.notifications:
-                self.on_queued()
-        self._forget(handled)
-        return done, failed
+        self._forget(finished.handled)
+        return finished.done, finished.failed
+
+    def _one(
+        self,
+        mailbox: str,
+        message: FetchedMessage,
+        directory: Directory,
+        work_id: int | None,
+        unrecorded: set[str] | None,
+        stats: IngestStats,
+        finished: _Finished,
+    ) -> None:
+        """Process one claimed message and count what became of it."""
+        started = time.perf_counter()
+        applied = self._process_claimed(mailbox, message, directory, work_id, unrecorded)
+        if applied is None:
+            stats.skipped += 1
+            finished.skipped(message.key, work_id)
+            return
+        if applied.outcome == CLAIM_LOST:
+            return  # another worker has it now and will mark it
+        stats.count(applied.outcome)
+        self.hooks.message_finished(applied.outcome, time.perf_counter() - started)
+        stats.notifications += applied.notifications
+        if applied.outcome == InboundOutcome.QUARANTINED:
+            stats.quarantined += 1
+            finished.failed.append(message.key)
+        else:
+            stats.processed += 1
+            finished.done.append(message.key)
+        if applied.notifications:
+            self.hooks.notifications_queued()
+
+    def _process_claimed(
+        self,
+        mailbox: str,
+        message: FetchedMessage,
+        directory: Directory,
+        work_id: int | None,
+        unrecorded: set[str] | None,
+    ) -> Applied | None:
+        """`process`, with the start counted first: a crash from then on counts against the message."""
+        if work_id is not None:
+            with database_up():
+                self.queue.start(work_id)  # committed first: a crash from here on counts
+        try:
+            return self.process(
+                mailbox, message.key, message.raw, directory, work_id=work_id, unrecorded=unrecorded
+            )
+        except TransientError:
+            if work_id is not None:
+                self.queue.interrupted(work_id)  # counted once; this living worker retries it
+            raise
 
     def _unrecorded_ids(self, listed: Iterable[str | None]) -> set[str]:
         """Which of a claim's listed Message-IDs have no processed record yet (one query per claim).
@@ -455,8 +465,8 @@ class Ingestor:
     def _duplicate(self, s: Session, mailbox: str, key: str, mail: InboundMail, original_id: int) -> Applied:
         """The same message again (another copy, another folder, a resend): recorded, no effect."""
         reason = f"duplicate of inbound message #{original_id}"
-        self.service.record(s, mail, mailbox, key, "duplicate", reason)
-        return Applied("duplicate", reason)
+        self.service.record(s, mail, mailbox, key, InboundOutcome.DUPLICATE, reason)
+        return Applied(InboundOutcome.DUPLICATE, reason)
 
     def _quarantine(
         self, mailbox: str, key: str, raw: bytes, error: Exception, work_id: int | None = None
@@ -467,7 +477,7 @@ class Ingestor:
 
     def _keep(self, mailbox: str, key: str, raw: bytes | None, reason: str, work_id: int | None) -> Applied:
         """Record a message as quarantined with its reason (and its bytes when we have them)."""
-        log.error("message %s quarantined: %s", key, reason, extra={"outcome": "quarantined"})
+        log.error("message %s quarantined: %s", key, reason, extra={"outcome": InboundOutcome.QUARANTINED})
         digest = hashlib.sha256(raw if raw is not None else b"").hexdigest()
         # Named after its place in the mailbox, not its bytes: two copies of one
         # message can both be quarantined (Message-IDs are unique among records).
@@ -484,7 +494,7 @@ class Ingestor:
             with self.db.session() as s:
                 if work_id is not None:
                     self.queue.done_in(s, work_id)
-                self.service.record(s, stub, mailbox, key, "quarantined", reason, raw=raw)
+                self.service.record(s, stub, mailbox, key, InboundOutcome.QUARANTINED, reason, raw=raw)
         except OperationalError as e:
             raise TransientError(f"database unavailable: {e}") from e
-        return Applied("quarantined", reason)
+        return Applied(InboundOutcome.QUARANTINED, reason)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from maild.daemon.send_loop import SEND_PROCESS_FROM
 from maild.daemon.sendproc import SendProcess
-from maild.daemon.workers import SEND_PROCESS_FROM
 from tests.integration.env import AGENT, ALICE, MaildEnv, message
 
 
