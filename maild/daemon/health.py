@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from maild.clock import iso_utc
 from maild.safetext import visible
 from maild.store.models import Case, Escalation, InboundMessage, MailboxLease, MailboxWork, Outbox
+from maild.vocab import CaseStatus, InboundOutcome, OutboxStatus
 
 
 @dataclass
@@ -82,11 +83,11 @@ def snapshot(session: Session, now: datetime) -> Health:
                 waiting.get(lease.mailbox, 0),
             )
         )
-    h.outbox = {status: 0 for status in ("pending", "sent", "failed", "bounced")}
+    h.outbox = {status.value: 0 for status in OutboxStatus}
     for status, count in session.execute(select(Outbox.status, func.count()).group_by(Outbox.status)):
         h.outbox[status] = count
     h.oldest_pending_at = session.scalar(
-        select(func.min(Outbox.created_at)).where(Outbox.status == "pending")
+        select(func.min(Outbox.created_at)).where(Outbox.status == OutboxStatus.PENDING)
     )
     since = now - timedelta(hours=24)
     h.inbound_last_24h = dict(
@@ -97,14 +98,16 @@ def snapshot(session: Session, now: datetime) -> Health:
         ).all()
     )
     h.quarantined_total = int(
-        session.scalar(select(func.count()).where(InboundMessage.outcome == "quarantined")) or 0
+        session.scalar(select(func.count()).where(InboundMessage.outcome == InboundOutcome.QUARANTINED)) or 0
     )
-    open_cases = select(Case.status, Case.severity, func.count()).where(Case.status != "closed")
+    open_cases = select(Case.status, Case.severity, func.count()).where(Case.status != CaseStatus.CLOSED)
     for status, severity, count in session.execute(open_cases.group_by(Case.status, Case.severity)):
         h.open_by_status[status] = h.open_by_status.get(status, 0) + count
         h.open_by_severity[severity] = h.open_by_severity.get(severity, 0) + count
     unanswered = select(func.count()).where(
-        Case.status != "closed", Case.first_responded_at.is_(None), Case.first_response_due_at.is_not(None)
+        Case.status != CaseStatus.CLOSED,
+        Case.first_responded_at.is_(None),
+        Case.first_response_due_at.is_not(None),
     )
     h.past_deadline = int(session.scalar(unanswered.where(Case.first_response_due_at <= now)) or 0)
     h.due_within_hour = int(
@@ -130,11 +133,11 @@ def health_text(h: Health) -> str:
             f"  mailbox {visible(m.name)}: listed by {holder}; "
             f"last fetch {iso_utc(m.last_fetch_at) or 'never'}; {m.waiting} waiting for a worker"
         )
-    o = h.outbox
+    order = (OutboxStatus.PENDING, OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.BOUNCED)
+    pending, sent, failed, bounced = (h.outbox.get(status, 0) for status in order)
     oldest = iso_utc(h.oldest_pending_at) or "-"
     lines.append(
-        f"  outbox: {o.get('pending', 0)} pending (oldest {oldest}), {o.get('sent', 0)} sent, "
-        f"{o.get('failed', 0)} failed, {o.get('bounced', 0)} bounced"
+        f"  outbox: {pending} pending (oldest {oldest}), {sent} sent, {failed} failed, {bounced} bounced"
     )
     inbound = ", ".join(f"{visible(k)} {v}" for k, v in sorted(h.inbound_last_24h.items())) or "none"
     lines.append(f"  inbound last 24h: {inbound}; quarantined in all: {h.quarantined_total}")
