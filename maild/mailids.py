@@ -13,7 +13,9 @@ they disagreed at the edges. Here each is defined once:
   like a tag is erased from subjects we echo, so a forged one never reaches
   a recipient's mail client as part of a case;
 * our own addresses are the configured ones and their plus-variants
-  (`support+token@domain` is how replies reach us).
+  (`support+token@domain` is how replies reach us);
+* an address an operator types (the config, the command line) is a bare
+  `local@domain`, checked by one pattern.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "first_id",
     "id_list",
     "ids_in",
+    "is_email_address",
     "is_own_address",
     "strip_case_tags",
     "writable_id",
@@ -48,6 +51,8 @@ _ID_CHARS = re.compile(r"^[\x21-\x3b\x3d\x3f-\x7e]+$")  # printable ASCII, no '<
 _SEPARATORS = re.compile(r"[\s,]+")
 _CASE_TAG_ROUTES = re.compile(r"\[\s?case\s?#\s?([0-9]{8})\s?\]", re.IGNORECASE)
 _CASE_TAG_LOOKALIKE = re.compile(r"\[\s*+case\s*+#\s*+\d++\s*+\]", re.IGNORECASE)
+# An address an operator types (config, command line): local@domain, no display name or comment.
+_EMAIL_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
 # ---------------------------------------------------------------- Message-IDs
@@ -149,6 +154,15 @@ def strip_case_tags(subject: str) -> str:
 
 
 # ---------------------------------------------------------------- our addresses
+
+
+def is_email_address(value: str) -> bool:
+    """A bare `local@domain` as an operator writes one in the config or on the command line.
+
+    Deliberately stricter than RFC 5322 (no display name, comment or quoted
+    local part): these addresses are stored as keys and compared as strings.
+    """
+    return _EMAIL_ADDRESS.match(value) is not None
 
 
 def is_own_address(address: str, own: Iterable[str]) -> bool:

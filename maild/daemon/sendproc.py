@@ -12,10 +12,16 @@ queued. The child then sends everything that is due, prints its counts as
 one JSON line on stdout and exits. A parent that dies closes the pipe as
 well, so the child finishes its pass rather than stranding what was queued;
 outbox claims keep it and any other sender apart, as between workers.
+
+The child is started as `python -m maild.daemon.sendproc --config PATH`:
+an entry point of its own rather than a hidden option of the public
+command line, since it is an internal process and speaks the pipe protocol
+above, not CONTRACT.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -24,17 +30,22 @@ import os
 import resource
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
 from maild.app import App
+from maild.config import config_path, load_settings
+from maild.errors import MaildError
+from maild.logs import setup_logging
 from maild.outbound.outbox import Dispatcher, DispatchStats
+from maild.safetext import redact, visible_text
 
 log = logging.getLogger("maild.sendproc")
 
-CHILD_FLAG = "--send-child"
+CHILD_MODULE = "maild.daemon.sendproc"
 IDLE_LOOK = 0.25  # seconds between looks at the outbox when no wake-up came
 
 
@@ -56,11 +67,10 @@ class SendProcess:
 
     @classmethod
     def start(cls, config: Path, *, debug: bool) -> SendProcess | None:
-        """Start `maild … run --once --send-child`; None (send in-process) if it cannot start."""
-        argv = [sys.executable, "-m", "maild", "--config", str(config)]
+        """Start `python -m maild.daemon.sendproc`; None (send in-process) if it cannot start."""
+        argv = [sys.executable, "-m", CHILD_MODULE, "--config", str(config)]
         if debug:
             argv.append("--debug")
-        argv += ["run", "--once", CHILD_FLAG]
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         except OSError as e:
@@ -135,3 +145,40 @@ async def serve(app: App) -> int:
     }
     print(json.dumps(line), flush=True)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The child's entry point: the parent's config, its logging, then serve() until stdin closes.
+
+    Failures are told on stderr (shared with the parent) the way the command
+    line tells them, one sentence with passwords masked; the parent notices
+    the missing report and says that the sending process failed.
+    """
+    parser = argparse.ArgumentParser(prog=f"python -m {CHILD_MODULE}", description="maild's sending process.")
+    parser.add_argument("--config", required=True, help="the parent's config file")
+    parser.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
+    args = parser.parse_args(argv)
+    os.umask(0o077)  # as the command line: what maild creates is owner-only (SPEC §8)
+    if args.debug:
+        setup_logging(debug=True)
+    try:
+        settings = load_settings(config_path(args.config))
+        setup_logging(settings.logging.level, settings.logging.format, args.debug)
+        app = App(settings)
+        try:
+            app.db.check_schema()
+            return asyncio.run(serve(app))
+        finally:
+            app.close()
+    except MaildError as e:
+        log.debug("failed", exc_info=True)
+        print(f"maild: {visible_text(redact(str(e)))}", file=sys.stderr)
+        return e.exit_code
+    except Exception as e:
+        log.debug("unexpected error", exc_info=True)
+        print(f"maild: {visible_text(redact(f'unexpected error: {type(e).__name__}: {e}'))}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,14 +3,16 @@
 A new user sees what maild does without any server of their own: a SQLite
 database, a local Maildir seeded with sample mail in English and Japanese,
 and a local SMTP sink (maild.demo.sink) that keeps what it receives. Everything
-goes through the same command-line code paths an operator uses; the demo
-only writes the config, seeds mail and prints what happened.
+goes through the same command-line code paths an operator uses (the
+command line hands its entry point to run_demo); the demo only writes the
+config, seeds mail and prints what happened.
 """
 
 from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Callable, Sequence
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -137,9 +139,13 @@ def _reply_to(note: SinkMessage, sender: str, name: str, text: str, quote_header
     )
 
 
-def run_demo(root: Path) -> int:
-    from maild.cli import main as maild
+def run_demo(root: Path, maild: Callable[[Sequence[str]], int]) -> int:
+    """Set up, feed and show the demo under `root`, running each step through `maild`.
 
+    `maild` is the command line's entry point (argv in, exit status out),
+    passed in by `maild demo`, so the demo uses exactly the code paths an
+    operator does without this package importing the command line back.
+    """
     root = root.resolve()
     if root.exists():
         shutil.rmtree(root)

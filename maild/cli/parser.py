@@ -1,0 +1,130 @@
+"""The command line's grammar (CONTRACT.md): every command, option and help text.
+
+Kept apart from what the commands do so the whole interface reads in one
+place, and so a change to it is visibly a change to the contract. argparse's
+own error path (usage dump, exit 2) is replaced by a UsageError, which main
+prints as one sentence like every other expected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, TypeAlias
+
+from maild.errors import UsageError
+
+__all__ = ["ArgumentParser", "build_parser"]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but errors are one sentence and exit 2 without the usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+if TYPE_CHECKING:
+    # What add_subparsers returns (argparse names its class only privately).
+    _Commands: TypeAlias = argparse._SubParsersAction[ArgumentParser]
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="maild", description="Email-driven support cases.")
+    p.add_argument("--config", help="config file (default: $MAILD_CONFIG or /etc/maild/maild.toml)")
+    p.add_argument("--debug", action="store_true", help="show debug logs and tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    _daemon_commands(sub)
+    _people_commands(sub)
+    _case_commands(sub)
+    status = sub.add_parser("status", help="health at a glance: mailbox, outbox, cases near or past deadline")
+    status.add_argument("--json", action="store_true")
+    _inbound_commands(sub)
+    demo = sub.add_parser("demo", help="run the main job on embedded defaults and show what happened")
+    demo.add_argument(
+        "--dir", default="demo-output", help="where the demo keeps its database, Maildir and sink"
+    )
+    return p
+
+
+def _group(sub: _Commands, name: str, help_text: str, dest: str = "sub") -> _Commands:
+    return sub.add_parser(name, help=help_text).add_subparsers(
+        dest=dest, required=True, parser_class=ArgumentParser
+    )
+
+
+def _daemon_commands(sub: _Commands) -> None:
+    db = _group(sub, "db", "database schema", dest="db_command")
+    db.add_parser("upgrade", help="create or migrate the schema to the newest version")
+    sub.add_parser("check-config", help="validate the config")
+    run = sub.add_parser("run", help="the daemon: fetch mail, scan deadlines, send notifications")
+    run.add_argument("--once", action="store_true", help="one full pass, then exit")
+
+
+def _people_commands(sub: _Commands) -> None:
+    a_add = _group(sub, "account", "accounts").add_parser("add", help="create an account")
+    a_add.add_argument("name")
+    a_add.add_argument("--org-id")
+    a_add.add_argument("--domain", action="append", default=[])
+    a_add.add_argument("--plan")
+
+    c_add = _group(sub, "contact", "contacts").add_parser("add", help="create a contact")
+    c_add.add_argument("email")
+    c_add.add_argument("--account", required=True)
+    c_add.add_argument("--name", default="")
+    c_add.add_argument("--designated", action="store_true")
+    c_add.add_argument("--primary", action="store_true")
+    c_add.add_argument("--language")
+
+    g_add = _group(sub, "agent", "agents").add_parser("add", help="create an agent")
+    g_add.add_argument("email")
+    g_add.add_argument("--name", default="")
+    g_add.add_argument("--manager", action="store_true")
+
+
+def _case_commands(sub: _Commands) -> None:
+    case = _group(sub, "case", "cases")
+    k_list = case.add_parser("list", help="list cases")
+    k_list.add_argument("--status", choices=("open", "closed", "all"), default="open")
+    k_list.add_argument("--json", action="store_true")
+    k_show = case.add_parser("show", help="one case with its comments")
+    k_show.add_argument("number")
+    k_show.add_argument("--json", action="store_true")
+    k_reply = case.add_parser("reply", help="an agent's reply")
+    k_reply.add_argument("number")
+    k_reply.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
+    body = k_reply.add_mutually_exclusive_group(required=True)
+    body.add_argument("--body")
+    body.add_argument("--body-file")
+    k_reply.add_argument(
+        "--waiting", action="store_true", help="ask the customer something: waiting_on_customer"
+    )
+    k_sev = case.add_parser("severity", help="change a case's severity (recomputes its deadline)")
+    k_sev.add_argument("number")
+    k_sev.add_argument("severity", type=int, choices=(1, 2, 3, 4))
+    k_sev.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
+    k_sev.add_argument("--reason", default="")
+    k_file = case.add_parser("attachment", help="write a stored attachment's bytes to stdout or a file")
+    k_file.add_argument("number")
+    k_file.add_argument("attachment", help="its id (as `case show` lists it) or its file name")
+    k_file.add_argument("--output", "-o", metavar="PATH", help="write here instead of stdout")
+    k_close = case.add_parser("close", help="close a case")
+    k_close.add_argument("number")
+    k_close.add_argument("--as", dest="as_", metavar="EMAIL")
+
+
+def _inbound_commands(sub: _Commands) -> None:
+    inbound = _group(sub, "inbound", "what became of inbound messages")
+    i_list = inbound.add_parser("list", help="recent inbound messages and their outcomes")
+    i_list.add_argument("--outcome", help="only this outcome (e.g. quarantined, ignored, rejected)")
+    i_list.add_argument("--limit", type=int, default=50)
+    i_list.add_argument("--json", action="store_true")
+    i_raw = inbound.add_parser("raw", help="write a quarantined message's raw bytes to stdout")
+    i_raw.add_argument("id", type=int)
+    i_release = inbound.add_parser(
+        "release", help="process a held message as if its sender were proven (its comment by its From)"
+    )
+    i_release.add_argument("id", type=int)
+    i_release.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
+    i_discard = inbound.add_parser("discard", help="drop a held message from the case (kept as discarded)")
+    i_discard.add_argument("id", type=int)
+    i_discard.add_argument("--as", dest="as_", metavar="AGENT_EMAIL")
