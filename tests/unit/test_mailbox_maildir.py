@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -147,3 +149,13 @@ def test_wait_for_mail_reports_delivery_since_pending_at_once(source: MaildirSou
     started = time.monotonic()
     assert source.wait_for_mail(10) is True
     assert time.monotonic() - started < 9, "reported at once, not at the timeout"
+
+
+def test_the_mailbox_seam_imports_no_database_code() -> None:
+    """The sources need thread ids (maild.policy.threads), never the work queue or its drivers."""
+    code = (
+        "import sys, maild.inbound.source, maild.inbound.maildir, maild.inbound.imap\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'psycopg', 'aiosmtplib'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
