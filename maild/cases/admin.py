@@ -22,10 +22,11 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from maild.cases.service import CaseService, load_case
+from maild.cases.facts import load_case
+from maild.cases.service import CaseService
 from maild.errors import MaildError, NotFound, UsageError
 from maild.mailids import is_email_address
-from maild.policy.route import may_close
+from maild.policy.lifecycle import may_close
 from maild.store import blobs
 from maild.store.models import Account, AccountDomain, Agent, Attachment, Case, Contact, InboundMessage
 from maild.vocab import CaseStatus, Role

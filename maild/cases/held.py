@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maild.cases.service import Applied, CaseService, DbFacts
+from maild.cases.facts import DbFacts
+from maild.cases.recording import Applied
+from maild.cases.service import CaseService
 from maild.clock import Clock
 from maild.errors import NotFound, UsageError
 from maild.inbound.parse import parse_message

@@ -3,7 +3,7 @@
 PURE: `route()` takes the parsed message, the facts it needs (looked up by
 the caller through the `Facts` protocol, so tests pass plain dictionaries),
 the settings and the current time, and returns a Decision value that
-carries its reason. Nothing here writes or sends anything; cases.py
+carries its reason. Nothing here writes or sends anything; maild.cases
 applies the decision.
 
 Order of trust for threading (SPEC §3): a valid reply token, then
@@ -38,6 +38,7 @@ from maild.mailids import find_case_tag, is_own_address
 from maild.policy.auth import sender_authenticated
 from maild.policy.rules import AutomaticMail, classify_automatic
 from maild.policy.tokens import issued_to, parse_token, tokens_in
+from maild.vocab import CaseStatus
 
 Role = Literal["primary_contact", "collaborator", "agent"]
 Via = Literal["token", "thread", "tag"]
@@ -45,11 +46,6 @@ Via = Literal["token", "thread", "tag"]
 Proof = Literal["possession", "authenticated", "released", "none"]
 Unproven = Literal["hold", "refuse", "accept"]
 Command = Literal["escalate", "close"]
-
-
-def may_close(role: str | None) -> bool:
-    """Who may close a case, by email or on the command line: the primary contact or an agent."""
-    return role in ("agent", "primary_contact")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +83,7 @@ class CaseFacts:
 
 
 class Facts(Protocol):
-    """What routing needs to know about the world; cases.py answers from the database."""
+    """What routing needs to know about the world; maild.cases.facts answers from the database."""
 
     def case_by_id(self, case_id: int) -> CaseFacts | None: ...
     def case_by_message_ids(self, message_ids: Sequence[str]) -> CaseFacts | None: ...
@@ -315,7 +311,8 @@ def _reply(
     role: Role | None = "agent" if agent else case.participants.get(sender)
     if role is None:
         return Reject(f"{sender} is not in the sharing settings of case {case.number}", case=case)
-    if case.status == "closed" and role != "agent" and now - (case.closed_at or now) > policy.reopen_window:
+    reopen = case.status == CaseStatus.CLOSED and role != "agent"
+    if reopen and now - (case.closed_at or now) > policy.reopen_window:
         return _after_reopen_window(mail, policy, sender, case, contact)
     command = read_command(mail.text)
     added, not_added = _added_by_cc(mail, facts, policy, sender, case)
@@ -334,7 +331,6 @@ def _reply(
         or (mail.from_addr.name if mail.from_addr else "")
         or (contact.name if contact else "")
     )
-    reopen = case.status == "closed" and role != "agent"
     what = f"reply reopens case {case.number}" if reopen else f"reply to case {case.number} via {via}"
     return AddComment(
         case,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, insert
 
 from maild.store.models import Account, Case, Contact
+from maild.vocab import CaseStatus
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -30,7 +31,7 @@ def insert_case(conn: Connection) -> int:
                 "description": "d",
                 "description_full": "d",
                 "severity": 3,
-                "status": "new",
+                "status": CaseStatus.NEW,
                 "account_id": account_id,
                 "primary_contact_id": contact_id,
                 "fields": {},

@@ -1,0 +1,192 @@
+"""What agents, contacts' commands and the deadline scan do to a case: close, severity, escalation.
+
+These change more than a status and are rare next to comments, so they
+work on the ORM `models.Case`. The same functions serve every path: an
+e-mail `#close` or `#escalate` (through `command_close`/`command_escalate`,
+which ask maild.policy.lifecycle who may), the command line, and the
+daemon's deadline scan. Each escalation level is recorded in a row unique
+per (case, level), which is what makes it go out once only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maild.cases.env import CaseEnv
+from maild.cases.notices import notice, refuse
+from maild.inbound.message import InboundMail
+from maild.outbound.notify import Recipient
+from maild.policy.lifecycle import (
+    CaseChange,
+    may_close,
+    may_escalate,
+    next_escalation_at,
+    next_status,
+    unanswered_and_open,
+)
+from maild.policy.route import AddComment
+from maild.policy.sla import can_escalate, due_levels, first_response_due
+from maild.store.models import Case, Escalation
+from maild.vocab import CaseStatus, Event
+
+__all__ = [
+    "change_severity",
+    "close",
+    "command_close",
+    "command_escalate",
+    "escalate",
+    "next_escalation",
+    "scan_deadlines",
+    "sent_levels",
+]
+
+CUSTOMER_REQUEST = "customer_request"  # the escalation reason of a contact's #escalate
+
+
+def close(env: CaseEnv, session: Session, case: Case, actor: str) -> int:
+    """Close `case` and tell its people; the caller has checked that `actor` may (lifecycle.may_close)."""
+    if case.status == CaseStatus.CLOSED:
+        return 0
+    now = env.now()
+    old = case.status
+    case.status = next_status(old, CaseChange.CLOSED, answered=case.first_responded_at is not None)
+    case.closed_at = now
+    case.updated_at = now
+    case.next_escalation_at = None
+    session.flush()
+    extra = {"old_status": old, "new_status": case.status, "closed_by": actor}
+    return env.tell_case(session, case, Event.CLOSED, extra=extra)
+
+
+def change_severity(
+    env: CaseEnv, session: Session, case: Case, severity: int, actor: str, reason: str = ""
+) -> int:
+    """A new severity moves an unanswered case's deadline (from when it opened) and says so."""
+    old = case.severity
+    if severity == old:
+        return 0
+    case.severity = severity
+    case.severity_note = None
+    case.updated_at = env.now()
+    if unanswered_and_open(case.status, case.first_responded_at):
+        plan = env.settings.sla.plan(case.account.plan)
+        case.first_response_due_at = first_response_due(
+            case.created_at, severity, plan.targets, plan.calendar
+        )
+        case.next_escalation_at = _next_escalation(env, case, sent_levels(session, case.id))
+    session.flush()
+    extra = {"old_severity": old, "new_severity": severity, "reason": reason, "changed_by": actor}
+    return env.tell_case(session, case, Event.SEVERITY_CHANGED, extra=extra)
+
+
+def command_close(env: CaseEnv, session: Session, mail: InboundMail, case: Case, d: AddComment) -> int:
+    """An e-mail `#close`: the same rule as `maild case close --as`."""
+    if may_close(d.role):
+        return close(env, session, case, d.author)
+    language = d.contact.language if d.contact else None
+    return refuse(env, session, mail, "close_not_allowed", language, case)
+
+
+def command_escalate(env: CaseEnv, session: Session, mail: InboundMail, case: Case, d: AddComment) -> int:
+    """An e-mail `#escalate`: a designated contact, once the deadline has passed, once per case."""
+    language = d.contact.language if d.contact else None
+    if not may_escalate(d.role, d.contact is not None and d.contact.designated):
+        return notice(env, session, mail, Event.ESCALATE_REFUSED, {}, language, case=case)
+    due = case.first_response_due_at
+    if due is not None and not can_escalate(due, env.now()):
+        return notice(env, session, mail, Event.ESCALATE_TOO_EARLY, {"possible_at": due}, language, case=case)
+    by_customer = Escalation.reason == CUSTOMER_REQUEST
+    asked_before = session.scalar(select(Escalation.id).where(Escalation.case_id == case.id, by_customer))
+    if asked_before:
+        return refuse(env, session, mail, "already_escalated", language, case)
+    level = max(sent_levels(session, case.id), default=0) + 1
+    return escalate(env, session, case, level, CUSTOMER_REQUEST, d.author)
+
+
+def escalate(
+    env: CaseEnv, session: Session, case: Case, level: int, reason: str, requested_by: str | None
+) -> int:
+    """Record one escalation level and notify; the unique (case, level) row makes it once only."""
+    session.add(
+        Escalation(
+            case_id=case.id, level=level, reason=reason, requested_by=requested_by, created_at=env.now()
+        )
+    )
+    session.flush()
+    settings = env.settings.escalation
+    config = {lv.level: lv for lv in settings.levels}.get(level)
+    managers = config.recipients if config else settings.recipients
+    extra = {
+        "level": level,
+        "reason": reason,
+        "due_at": case.first_response_due_at,
+        "requested_by": requested_by,
+    }
+    ctx = env.notifier.case_context(case)
+    sent = 0
+    for email in managers:
+        manager = Recipient(email, "", env.notifier.language(None), "manager")
+        row = env.notifier.enqueue(session, Event.ESCALATED, manager, case=case, case_ctx=ctx, extra=extra)
+        sent += row is not None
+    if settings.notify_contacts:
+        recipients = [r for r in env.notifier.case_recipients(session, case) if r.email not in managers]
+        sent += env.tell_case(session, case, Event.ESCALATED, extra=extra, recipients=recipients)
+    case.next_escalation_at = _next_escalation(env, case, sent_levels(session, case.id))
+    return sent
+
+
+def scan_deadlines(env: CaseEnv, session: Session, case: Case) -> int:
+    """Escalate every level of `case` that is due now; the caller holds the row lock."""
+    due = case.first_response_due_at
+    if due is None or not unanswered_and_open(case.status, case.first_responded_at):
+        case.next_escalation_at = None
+        return 0
+    plan = env.settings.sla.plan(case.account.plan)
+    sent = sent_levels(session, case.id)
+    queued = 0
+    levels = env.settings.escalation.levels
+    for level in due_levels(case.created_at, due, env.now(), levels, sent, plan.calendar):
+        queued += escalate(env, session, case, level.level, "deadline", None)
+        sent.add(level.level)
+    case.next_escalation_at = _next_escalation(env, case, sent)
+    return queued
+
+
+def sent_levels(session: Session, case_id: int) -> set[int]:
+    """The escalation levels already recorded for a case."""
+    query = select(Escalation.level).where(Escalation.case_id == case_id)
+    return set(session.connection().execute(query).scalars())
+
+
+class Deadline(Protocol):
+    """What the next escalation time depends on: models.Case and CaseRow both have it."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def first_response_due_at(self) -> datetime | None: ...
+    @property
+    def first_responded_at(self) -> datetime | None: ...
+
+
+def next_escalation(env: CaseEnv, case: Deadline, plan: str | None, sent: set[int]) -> datetime | None:
+    """When the deadline scan must next look at this case (indexed), or None; `plan`: its account's."""
+    return next_escalation_at(
+        case.status,
+        case.first_responded_at,
+        case.created_at,
+        case.first_response_due_at,
+        env.settings.escalation.levels,
+        sent,
+        env.settings.sla.plan(plan).calendar,
+    )
+
+
+def _next_escalation(env: CaseEnv, case: Case, sent: set[int]) -> datetime | None:
+    return next_escalation(env, case, case.account.plan if case.account else None, sent)

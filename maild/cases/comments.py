@@ -1,0 +1,203 @@
+"""Comments: a reply by e-mail or an agent's `maild case reply`, and what every comment causes.
+
+A comment is the busiest write after a new case, so the case is read and
+updated with Core (a CaseRow, one UPDATE). Its status follows
+maild.policy.lifecycle.next_status, whichever path the comment came by; a
+command in the reply (`#close`, `#escalate`) is handed to maild.cases.actions
+once the comment is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from maild.cases.actions import command_close, command_escalate, next_escalation, sent_levels
+from maild.cases.env import CaseEnv, insert_row
+from maild.cases.facts import CaseRow, load_case
+from maild.cases.opening import add_collaborators, note_not_added, store_attachments
+from maild.cases.recording import Applied, RecordAt, record
+from maild.inbound.intake import strip_command
+from maild.inbound.message import InboundMail
+from maild.inbound.quotes import extract_reply
+from maild.policy.lifecycle import CaseChange, next_status
+from maild.policy.route import AddComment
+from maild.store.models import Case, Comment, table
+from maild.vocab import CaseStatus, Event, Role
+
+__all__ = ["Author", "NewComment", "add_comment", "after_comment", "comment"]
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who wrote a comment, and in what part (maild.vocab.Role)."""
+
+    email: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewComment:
+    """A comment just written: what its notifications say about it."""
+
+    id: int
+    author_email: str
+    author_name: str
+    role: str
+    body: str
+    attachments: tuple[tuple[str, int], ...] = ()
+
+
+def comment(
+    env: CaseEnv,
+    session: Session,
+    mail: InboundMail,
+    d: AddComment,
+    at: RecordAt,
+    loaded: Mapping[int, CaseRow],
+) -> Applied:
+    """A reply by e-mail: the comment, its attachments and Cc'd collaborators, then its command."""
+    case = loaded.get(d.case.id) or load_case(session, d.case.id)
+    assert case is not None
+    body = strip_command(extract_reply(mail.text)) if d.command else extract_reply(mail.text)
+    inbound_id = record(env, session, mail, at, d.outcome, d.reason, case.id)
+    written = add_comment(
+        env,
+        session,
+        case,
+        Author(d.author, d.author_name, d.role),
+        body,
+        mail.text,
+        inbound_id=inbound_id,
+        source="email",
+        attachments=tuple((a.filename, a.size) for a in mail.attachments),
+    )
+    store_attachments(env, session, mail, case.id, written.id)
+    add_collaborators(env, session, case, d.new_collaborators)
+    note_not_added(session, case.id, d.not_added)
+    sent = after_comment(
+        env,
+        session,
+        case,
+        written,
+        d.role,
+        in_reply_to=mail.message_id,
+        reopen=d.reopen,
+        thread_ids=[mail.message_id],
+    )
+    if d.command is not None:
+        # Commands are rare: they work on the ORM case, read fresh after the UPDATE above.
+        orm = session.get(Case, case.id)
+        assert orm is not None
+        run = command_close if d.command == "close" else command_escalate
+        sent += run(env, session, mail, orm, d)
+    return Applied(d.outcome, d.reason, case.number, sent)
+
+
+def add_comment(
+    env: CaseEnv,
+    session: Session,
+    case: CaseRow,
+    author: Author,
+    body: str,
+    full_body: str,
+    *,
+    inbound_id: int | None = None,
+    source: str = "email",
+    attachments: tuple[tuple[str, int], ...] = (),
+) -> NewComment:
+    """The comment row; `attachments` (filename, size) are the ones stored with it."""
+    values = {
+        "case_id": case.id,
+        "author_email": author.email,
+        "author_name": author.name,
+        "role": author.role,
+        "body": body,
+        "full_body": full_body,
+        "source": source,
+        "inbound_message_id": inbound_id,
+        "created_at": env.now(),
+    }
+    comment_id = insert_row(session, _INSERT_COMMENT, values)
+    return NewComment(comment_id, author.email, author.name, str(author.role), body, attachments)
+
+
+def after_comment(
+    env: CaseEnv,
+    session: Session,
+    case: CaseRow,
+    comment: NewComment,
+    role: str,
+    *,
+    in_reply_to: str | None,
+    reopen: bool = False,
+    waiting: bool = False,
+    thread_ids: Sequence[str] = (),
+) -> int:
+    """Status bookkeeping and notifications that every comment causes (one Core UPDATE).
+
+    `thread_ids`: Message-IDs to record as the case's (the inbound reply's own).
+    """
+    old_status = case.status
+    _update_case(env, session, case, _change_of(role, reopen, waiting))
+    comment_ctx = {
+        "author": comment.author_email,
+        "author_name": comment.author_name,
+        "role": comment.role,
+        "body": comment.body,
+        "attachments": [{"filename": name, "size": size} for name, size in comment.attachments],
+    }
+    recipients = env.notifier.case_recipients(
+        session, case, exclude=[comment.author_email], languages=case.languages
+    )
+    rows = env.notifier.enqueue_many(
+        session,
+        Event.COMMENT_ADDED,
+        recipients,
+        case=case,
+        case_ctx=case.context(),
+        thread_ids=thread_ids,
+        comment=comment_ctx,
+        in_reply_to=in_reply_to,
+    )
+    sent = len(rows)
+    if case.status != old_status and (reopen or old_status == CaseStatus.CLOSED):
+        extra = {"old_status": old_status, "new_status": case.status}
+        sent += env.tell_case(
+            session, case, Event.REOPENED, extra=extra, case_ctx=case.context(), languages=case.languages
+        )
+    return sent
+
+
+def _change_of(role: str, reopen: bool, waiting: bool) -> CaseChange:
+    """What a comment does to its case, by who wrote it."""
+    if role == Role.AGENT:
+        return CaseChange.AGENT_ASKED if waiting else CaseChange.AGENT_REPLIED
+    return CaseChange.REOPENED if reopen else CaseChange.CONTACT_REPLIED
+
+
+def _update_case(env: CaseEnv, session: Session, case: CaseRow, change: CaseChange) -> None:
+    """The case's new status and times, in `case` and in one UPDATE."""
+    now = env.now()
+    changes: dict[str, Any] = {"updated_at": now}
+    if change in (CaseChange.AGENT_REPLIED, CaseChange.AGENT_ASKED) and case.first_responded_at is None:
+        case.first_responded_at = changes["first_responded_at"] = now
+        changes["next_escalation_at"] = None
+    status = next_status(case.status, change, answered=case.first_responded_at is not None)
+    if status != case.status:
+        if case.status == CaseStatus.CLOSED:
+            case.closed_at = changes["closed_at"] = None
+        case.status = changes["status"] = status
+    if change is CaseChange.REOPENED:
+        # A reopened case still unanswered counts its deadline again, from its first unsent level.
+        sent = sent_levels(session, case.id)
+        changes["next_escalation_at"] = next_escalation(env, case, case.account_plan, sent)
+    session.connection().execute(update(Case).where(Case.id == case.id).values(**changes))
+
+
+_INSERT_COMMENT = table(Comment).insert()
