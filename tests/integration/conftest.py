@@ -1,15 +1,19 @@
-"""End-to-end fixtures: a maild installation wired to the real Dovecot, sink and database."""
+"""Integration fixtures: maild wired to the real Dovecot, sink and database; SMTP servers for the sender."""
 
 from __future__ import annotations
 
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
+from maild.demo.sink import SinkServer
 from tests.integration.env import MaildEnv
+from tests.integration.smtp_servers import Recorder, StartServer, free_port
 
 
 def _overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -55,3 +59,68 @@ def pg_env(
         create_engine(url).dispose()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ------------------------------------------------------------------ SMTP servers for the sender's tests
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[SinkServer]:
+    """A sink of the test's own (not the session's smtp_sink): tests may stop it and count its sessions."""
+    server = SinkServer(tmp_path / "sink").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (IP SAN), so verification against it can succeed."""
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    """Start aiosmtpd Controllers with the given options; all are stopped after the test."""
+    controllers: list[Controller] = []
+
+    def start(recorder: Recorder | None = None, **options: Any) -> tuple[Recorder, int]:
+        recorder = recorder or Recorder()
+        port = free_port()
+        controller = Controller(
+            recorder, hostname="127.0.0.1", port=port, server_hostname="test.localhost", **options
+        )
+        controller.start()
+        controllers.append(controller)
+        return recorder, port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
