@@ -24,9 +24,7 @@ from maild.inbound.parse import parse_message
 from maild.policy.route import RoutingPolicy, route
 from maild.store.db import Database
 from maild.store.models import Agent, InboundMessage
-
-HELD = "held"
-DISCARDED = "discarded"
+from maild.vocab import InboundOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +37,7 @@ def _held(session: Session, inbound_id: int) -> InboundMessage:
     row = session.get(InboundMessage, inbound_id, with_for_update=True)
     if row is None:
         raise NotFound(f"inbound message {inbound_id} does not exist")
-    if row.outcome != HELD:
+    if row.outcome != InboundOutcome.HELD:
         raise UsageError(f"inbound message {inbound_id} is not held (its outcome is {row.outcome})")
     return row
 
@@ -83,6 +81,6 @@ def discard(db: Database, inbound_id: int, agent_email: str | None) -> str:
     with db.session() as s:
         row = _held(s, inbound_id)
         who = _agent(s, agent_email) if agent_email else "an operator"
-        row.outcome = DISCARDED
+        row.outcome = InboundOutcome.DISCARDED
         row.reason = f"discarded by {who} (held: {row.reason})"[:2000]
         return row.reason

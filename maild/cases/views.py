@@ -12,7 +12,8 @@ from typing import Any
 
 from maild.clock import iso_utc
 from maild.safetext import visible, visible_text
-from maild.store.models import Attachment, Case, Comment, InboundMessage
+from maild.store.models import Attachment, Case, Comment, InboundMessage, format_case_number
+from maild.vocab import Role
 
 
 def _attachment(a: Attachment) -> dict[str, Any]:
@@ -56,14 +57,14 @@ def case_summary(case: Case) -> dict[str, Any]:
 def case_json(case: Case, opening_attachments: list[Attachment]) -> dict[str, Any]:
     data = case_summary(case)
     data.update(
-        collaborators=[p.email for p in case.participants if p.role == "collaborator"],
+        collaborators=[p.email for p in case.participants if p.role == Role.COLLABORATOR],
         collaborators_not_added=list(case.collaborators_not_added or []),
         description=case.description,
         fields=dict(case.fields or {}),
         updated_at=iso_utc(case.updated_at),
         closed_at=iso_utc(case.closed_at),
         severity_note=case.severity_note,
-        previous_case=f"{case.previous_case_id:08d}" if case.previous_case_id else None,
+        previous_case=format_case_number(case.previous_case_id) if case.previous_case_id else None,
         escalations=[
             {
                 "level": e.level,
@@ -130,7 +131,7 @@ def inbound_json(row: InboundMessage) -> dict[str, Any]:
         "subject": row.subject,
         "outcome": row.outcome,
         "reason": row.reason,
-        "case": f"{row.case_id:08d}" if row.case_id else None,
+        "case": format_case_number(row.case_id) if row.case_id else None,
         "size": row.size,
         "received_at": iso_utc(row.received_at),
         "raw_kept": row.raw is not None,
@@ -142,7 +143,7 @@ def inbound_table(rows: list[InboundMessage]) -> str:
         return "no inbound messages"
     lines = [f"{'ID':<7} {'RECEIVED':<20} {'OUTCOME':<14} {'CASE':<9} {'FROM':<32} REASON"]
     for r in rows:
-        case = f"{r.case_id:08d}" if r.case_id else "-"
+        case = format_case_number(r.case_id) if r.case_id else "-"
         lines.append(
             f"{r.id:<7} {iso_utc(r.received_at)!s:<20} {visible(r.outcome):<14} {case:<9} "
             f"{visible(r.from_addr):<32} {visible(r.reason)}"
