@@ -23,6 +23,7 @@ from maild.policy.route import (
     route,
 )
 from maild.policy.tokens import make_token, reply_address
+from maild.vocab import CaseStatus
 
 SECRET = "route-test-secret-0123456789"
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -37,7 +38,7 @@ AGENT = AgentFacts(1, "agent@example.com", "Agnes")
 CASE1 = CaseFacts(
     1,
     "00000001",
-    "new",
+    CaseStatus.NEW,
     1,
     {
         "alice@acme.example": "primary_contact",
@@ -45,7 +46,7 @@ CASE1 = CaseFacts(
         "ops@acme.example": "collaborator",
     },
 )
-CASE2 = CaseFacts(2, "00000002", "new", 1, {"dave@acme.example": "primary_contact"})
+CASE2 = CaseFacts(2, "00000002", CaseStatus.NEW, 1, {"dave@acme.example": "primary_contact"})
 
 
 @dataclass
@@ -362,7 +363,7 @@ def test_commands_are_read() -> None:
 
 def closed_case(days_ago: float) -> FakeFacts:
     facts = FakeFacts()
-    facts.cases[1] = replace(CASE1, status="closed", closed_at=NOW - timedelta(days=days_ago))
+    facts.cases[1] = replace(CASE1, status=CaseStatus.CLOSED, closed_at=NOW - timedelta(days=days_ago))
     return facts
 
 
