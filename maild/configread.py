@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from maild.errors import ConfigError
+from maild.mailids import is_email_address
 from maild.policy.sla import BusinessCalendar, parse_duration
 
 __all__ = [
@@ -49,7 +50,6 @@ _KIND_NAMES: dict[type, str] = {
 # Possessive: whitespace, digits and unit letters never overlap, so nothing is given back.
 _SIZE = re.compile(r"^\s*+(\d++)\s*+([kmg]?i?b?)\s*+$", re.I)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -228,11 +228,11 @@ def size_value(key: str, text: str) -> int:
 def plain_address(value: str) -> str | None:
     """`value` as one plain `local@domain` address, stripped and lower-cased, or None.
 
-    The configuration's (and the command line's) notion of an address an
-    operator types: no display name, no comments, no list.
+    An address an operator types (mailids.is_email_address): no display
+    name, no comment, no list.
     """
     text = value.strip()
-    return text.lower() if _ADDRESS.match(text) else None
+    return text.lower() if is_email_address(text) else None
 
 
 def address_value(key: str, value: str) -> str:
