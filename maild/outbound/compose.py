@@ -60,7 +60,7 @@ from markupsafe import Markup, escape
 from maild.errors import MaildError
 from maild.mailids import strip_case_tags
 from maild.outbound import i18n
-from maild.vocab import Event, Role
+from maild.vocab import CaseStatus, Event, Role
 
 EVENTS: tuple[Event, ...] = tuple(Event)
 """Every notification event; each has templates/<lang>/<event>.subject.txt, .txt and .html."""
@@ -322,7 +322,7 @@ def sample_context(*, language: str = "en", role: str = "primary_contact") -> di
             "subject": "Login page returns 500",
             "severity": 2,
             "severity_name": i18n.severity_name(2, language),
-            "status": "in_progress",
+            "status": CaseStatus.IN_PROGRESS,
             "account": "Acme",
             "primary_contact": "alice@acme.example",
             "collaborators": ["bob@acme.example"],
@@ -341,8 +341,8 @@ def sample_context(*, language: str = "en", role: str = "primary_contact") -> di
         },
         "event": {
             "severity_note": "9",
-            "old_status": "new",
-            "new_status": "in_progress",
+            "old_status": CaseStatus.NEW,
+            "new_status": CaseStatus.IN_PROGRESS,
             "level": 1,
             "reason": "deadline",
             "due_at": opened + timedelta(hours=2),

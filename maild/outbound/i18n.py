@@ -21,6 +21,8 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from maild.vocab import CaseStatus, Role
+
 FALLBACK_LANGUAGE = "en"
 
 K = TypeVar("K", int, str)
@@ -32,16 +34,16 @@ SEVERITY_NAMES: dict[str, dict[int, str]] = {
 
 STATUS_NAMES: dict[str, dict[str, str]] = {
     "en": {
-        "new": "New",
-        "in_progress": "In progress",
-        "waiting_on_customer": "Waiting on customer",
-        "closed": "Closed",
+        CaseStatus.NEW: "New",
+        CaseStatus.IN_PROGRESS: "In progress",
+        CaseStatus.WAITING_ON_CUSTOMER: "Waiting on customer",
+        CaseStatus.CLOSED: "Closed",
     },
     "ja": {
-        "new": "新規",
-        "in_progress": "対応中",
-        "waiting_on_customer": "お客様の回答待ち",
-        "closed": "クローズ",
+        CaseStatus.NEW: "新規",
+        CaseStatus.IN_PROGRESS: "対応中",
+        CaseStatus.WAITING_ON_CUSTOMER: "お客様の回答待ち",
+        CaseStatus.CLOSED: "クローズ",
     },
 }
 
@@ -92,16 +94,16 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
 
 ROLE_NAMES: dict[str, dict[str, str]] = {
     "en": {
-        "primary_contact": "Primary contact",
-        "collaborator": "Collaborator",
-        "agent": "Support engineer",
+        Role.PRIMARY_CONTACT: "Primary contact",
+        Role.COLLABORATOR: "Collaborator",
+        Role.AGENT: "Support engineer",
         "manager": "Support manager",
         "other": "Other",
     },
     "ja": {
-        "primary_contact": "主担当者",
-        "collaborator": "共有メンバー",
-        "agent": "サポートエンジニア",
+        Role.PRIMARY_CONTACT: "主担当者",
+        Role.COLLABORATOR: "共有メンバー",
+        Role.AGENT: "サポートエンジニア",
         "manager": "サポートマネージャー",
         "other": "その他",
     },
