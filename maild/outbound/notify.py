@@ -38,6 +38,8 @@ log = logging.getLogger("maild.notify")
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
+    """One person a notification goes to, and the language and role their copy is written for."""
+
     email: str
     name: str
     language: str
@@ -71,6 +73,11 @@ class CaseRef(Protocol):
 
 
 class Notifier:
+    """Turns one event into one queued message per recipient (see the module docstring).
+
+    `composer` and `support` are replaced in place on reload (SIGHUP).
+    """
+
     def __init__(self, composer: Composer, support: SupportSettings, clock: Clock) -> None:
         self.composer = composer
         self.support = support
@@ -112,6 +119,7 @@ class Notifier:
         return {email: lang for email, lang in session.connection().execute(query)}
 
     def language(self, wanted: str | None) -> str:
+        """The language to write in: `wanted` when there are words for it, else the support default."""
         return pick_language(wanted, self.support.default_language)
 
     # ------------------------------------------------------------------ context
