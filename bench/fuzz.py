@@ -65,7 +65,7 @@ from maild.outbound.message import build_message, make_message_id  # noqa: E402
 from maild.policy.route import AddComment, Helpdesk, OpenCase, Reject, RoutingPolicy  # noqa: E402
 from maild.policy.rules import classify_automatic  # noqa: E402
 from maild.policy.tokens import make_token, reply_address  # noqa: E402
-from tests.unit.test_compose import NOTIFICATION_HEADERS  # noqa: E402
+from tests.unit.test_message import NOTIFICATION_HEADERS  # noqa: E402
 from tests.unit.test_route import POLICY, SECRET  # noqa: E402
 from tests.unit.test_route_properties import SEEDS, check_invariants  # noqa: E402
 

@@ -35,7 +35,7 @@ from tests.integration.env import (
     message,
     reply_address_of,
 )
-from tests.unit.test_compose import NOTIFICATION_HEADERS
+from tests.unit.test_message import NOTIFICATION_HEADERS
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 BATCH = 40
