@@ -704,13 +704,13 @@ def summarize_collapsed(path: Path, top: int = 15, only: str = "maild/") -> list
     lines = [f"samples: {total}"]
     if not total:
         return lines
-    lines.append("inclusive (maild frames):")
-    for label, c in sorted(incl_counts.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"  {100 * c / total:5.1f}%  {label}")
-    lines.append("innermost maild frame (incl. libraries it calls):")
-    for label, c in sorted(self_counts.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"  {100 * c / total:5.1f}%  {label}")
-    lines.append("leaf functions (any code):")
-    for label, c in sorted(leaf_lib.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"  {100 * c / total:5.1f}%  {label}")
+    lines += _share_table("inclusive (maild frames):", incl_counts, total, top)
+    lines += _share_table("innermost maild frame (incl. libraries it calls):", self_counts, total, top)
+    lines += _share_table("leaf functions (any code):", leaf_lib, total, top)
     return lines
+
+
+def _share_table(title: str, counts: dict[str, int], total: int, top: int) -> list[str]:
+    """A title and the `top` largest counts as percentages of all samples."""
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+    return [title, *(f"  {100 * c / total:5.1f}%  {label}" for label, c in ranked)]
