@@ -36,7 +36,7 @@ from email.message import Message
 _B64_RUN = re.compile(
     rb"(?<![A-Za-z0-9+/])(?:[A-Za-z0-9+/]{40,998}+\r?\n)++(?:[A-Za-z0-9+/]{0,998}+={0,2}\r?\n)?+"
 )
-_CUT_MARKER = re.compile(rb"maild-cut-part-(\d+)")
+_CUT_MARKER = re.compile(rb"maild-cut-part-(\d{1,9})")  # bounded: int() of 4,300+ digits raises
 _CUT_BELOW = 1 << 20  # runs shorter than this are left alone whatever the limit
 _DECODE_BLOCK = 1 << 20  # base64 characters decoded at a time from a kept run
 _KEPT_MARKER_MAX = 200  # a part whose payload is longer is no kept marker

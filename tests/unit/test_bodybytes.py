@@ -54,3 +54,24 @@ def test_without_keep_only_oversized_runs_are_cut() -> None:
     trimmed, bodies = cut_base64(raw, limit=len(_PAYLOAD), nonce="n", keep=False)
     assert trimmed is raw
     assert not bodies.kept and not bodies.dropped
+
+
+def test_a_sender_made_marker_with_thousands_of_digits_is_just_an_attachment() -> None:
+    """A part whose bytes spell a marker number too long for int() must not break parsing."""
+    from maild.inbound.parse import parse_message
+
+    forged = b"maild-cut-part-" + b"9" * 5000
+    raw = (
+        b"From: Alice <alice@acme.example>\r\nTo: support@example.com\r\nSubject: logs\r\n"
+        b"Message-ID: <forged-marker@acme.example>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n"
+        b"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="m.bin"\r\n\r\n'
+        + base64.encodebytes(forged).replace(b"\n", b"\r\n")
+        + b"--b--\r\n"
+    )
+    mail = parse_message(raw)
+    assert mail.from_addr is not None and mail.from_addr.email == "alice@acme.example"
+    assert [a.size for a in mail.attachments] == [len(forged)]
+    assert mail.text.strip() == "see file"
