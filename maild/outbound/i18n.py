@@ -25,7 +25,7 @@ from maild.vocab import CaseStatus, Role
 
 FALLBACK_LANGUAGE = "en"
 
-K = TypeVar("K", int, str)
+_Key = TypeVar("_Key", int, str)
 
 SEVERITY_NAMES: dict[str, dict[int, str]] = {
     "en": {1: "Critical", 2: "Urgent", 3: "High", 4: "Medium"},
@@ -193,7 +193,7 @@ def normalize_language(value: str | None) -> str | None:
     return match.group(0).lower() if match else None
 
 
-def _lookup(tables: Mapping[str, Mapping[K, str]], language: str, key: K) -> str | None:
+def _lookup(tables: Mapping[str, Mapping[_Key, str]], language: str, key: _Key) -> str | None:
     """`key` in `language`'s table, else in English's, else None: the one fallback rule of every table."""
     table = tables.get(language) or tables[FALLBACK_LANGUAGE]
     return table.get(key) or tables[FALLBACK_LANGUAGE].get(key)
