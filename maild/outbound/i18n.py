@@ -17,7 +17,7 @@ template language or a new status never makes a notification fail.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -199,47 +199,60 @@ def _lookup(tables: Mapping[str, Mapping[_Key, str]], language: str, key: _Key) 
     return table.get(key) or tables[FALLBACK_LANGUAGE].get(key)
 
 
+def _whole_number(value: object) -> int | None:
+    """`value` as an int (3 or "3"), or None: a filter shows what it cannot read rather than fail."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
 def severity_name(severity: object, language: str) -> str:
     """'High' for 3 in English; the number itself when it is not a known severity."""
-    if severity is None:
-        return ""
-    try:
-        level = int(str(severity))
-    except ValueError:
-        return str(severity)
+    level = _whole_number(severity)
+    if level is None:
+        return "" if severity is None else str(severity)
     return _lookup(SEVERITY_NAMES, language, level) or str(severity)
+
+
+def _words_for(
+    tables: Mapping[str, Mapping[str, str]],
+    value: object,
+    language: str,
+    unknown: Callable[[str], str] = str,
+) -> str:
+    """The rule every name table shares: "" for no value, `unknown(key)` for a key no table has.
+
+    So a status, label or reason maild learns later still shows, as stored, never an error.
+    """
+    if value is None:
+        return ""
+    key = str(value)
+    return _lookup(tables, language, key) or unknown(key)
+
+
+def _humanised(key: str) -> str:
+    return key.replace("_", " ").capitalize()
 
 
 def status_name(status: object, language: str) -> str:
     """'Waiting on customer' for waiting_on_customer; an unknown status is shown as stored."""
-    if status is None:
-        return ""
-    key = str(status)
-    return _lookup(STATUS_NAMES, language, key) or key
+    return _words_for(STATUS_NAMES, status, language)
 
 
 def field_label(key: object, language: str) -> str:
     """The label of an intake field; an unknown key is shown humanised rather than hidden."""
-    if key is None:
-        return ""
-    name = str(key)
-    return _lookup(FIELD_LABELS, language, name) or name.replace("_", " ").capitalize()
+    return _words_for(FIELD_LABELS, key, language, _humanised)
 
 
 def role_name(role: object, language: str) -> str:
     """A participant's role as the recipient's language calls it."""
-    if role is None:
-        return ""
-    key = str(role)
-    return _lookup(ROLE_NAMES, language, key) or key
+    return _words_for(ROLE_NAMES, role, language)
 
 
 def escalation_reason_text(reason: object, language: str) -> str:
     """Why a case was escalated (deadline, customer_request), as a sentence."""
-    if reason is None:
-        return ""
-    key = str(reason)
-    return _lookup(ESCALATION_REASONS, language, key) or key
+    return _words_for(ESCALATION_REASONS, reason, language)
 
 
 def rejection_reason_text(code: str, language: str) -> str:
@@ -313,12 +326,9 @@ _SIZE_UNITS: tuple[str, ...] = ("KB", "MB", "GB", "TB")
 
 def format_filesize(value: object, language: str) -> str:
     """A size in bytes for people: '512 bytes', '1.2 KB', '3.4 MB' (binary multiples)."""
-    if value is None:
-        return ""
-    try:
-        size = int(str(value))
-    except ValueError:
-        return str(value)
+    size = _whole_number(value)
+    if size is None:
+        return "" if value is None else str(value)
     if size < 0:
         return ""
     if size < 1024:
