@@ -6,7 +6,7 @@ seam; everything else receives what it needs, so tests can pass their own.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -25,24 +25,16 @@ if TYPE_CHECKING:
 
 
 def routing_policy(settings: Settings) -> RoutingPolicy:
+    """The routing settings, taken from [support] by name, so a new one cannot be left unwired.
+
+    Every RoutingPolicy field is the support setting of the same name, but
+    `support_address`, which [support] calls `address`.
+    """
     from maild.policy.route import RoutingPolicy
 
     s = settings.support
-    return RoutingPolicy(
-        support_address=s.address,
-        own_addresses=s.own_addresses,
-        secret=s.secret,
-        restrict_to_designated_contacts=s.restrict_to_designated_contacts,
-        require_reply_token=s.require_reply_token,
-        collaborators=s.collaborators,
-        reopen_window=s.reopen_window,
-        default_severity=s.default_severity,
-        agent_address=s.agent_address,
-        trusted_authserv_ids=s.trusted_authserv_ids,
-        unproven=s.unproven,
-        max_new_collaborators=s.max_new_collaborators,
-        max_collaborators=s.max_collaborators,
-    )
+    same_name = {f.name: getattr(s, f.name) for f in fields(RoutingPolicy) if f.name != "support_address"}
+    return RoutingPolicy(support_address=s.address, **same_name)
 
 
 class App:
@@ -139,9 +131,10 @@ class App:
         )
 
     def outbox_store(self, holder: str | None = None) -> OutboxStore:
+        from maild.daemon.lease import new_holder_id
         from maild.outbound.outbox import OutboxStore
 
-        return OutboxStore(self.db, self.settings.outbox, self.clock, holder)
+        return OutboxStore(self.db, self.settings.outbox, self.clock, holder or new_holder_id())
 
     def close(self) -> None:
         self.db.dispose()

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, func, or_, select, update
@@ -157,14 +157,18 @@ def retry_delay(attempts: int, initial: timedelta, maximum: timedelta, jitter: f
     return timedelta(seconds=base * (1 + random.uniform(-jitter, jitter)))
 
 
+@dataclass(eq=False)
 class OutboxStore:
-    def __init__(
-        self, db: Database, settings: OutboxSettings, clock: Clock, holder: str | None = None
-    ) -> None:
-        self.db = db
-        self.settings = settings
-        self.clock = clock
-        self.holder = holder or new_holder_id()
+    """The outbox table as the sender process uses it: claim due rows, record the SMTP answers.
+
+    `holder` names this process on the rows it claims (a fresh id unless the
+    caller shares one), so a crashed claimer's rows can be taken over.
+    """
+
+    db: Database
+    settings: OutboxSettings
+    clock: Clock
+    holder: str = field(default_factory=new_holder_id)
 
     def _dead_claimers(self, conn: Connection, now: datetime) -> list[str]:
         """Claimers of still-leased rows whose process is gone (crashed on this host)."""
@@ -234,6 +238,7 @@ class DispatchStats:
     failed: int = 0
 
 
+@dataclass(eq=False)
 class Dispatcher:
     """Sends what is due, batch after batch, until nothing due is left.
 
@@ -246,13 +251,13 @@ class Dispatcher:
     window.)
     """
 
-    def __init__(
-        self, store: OutboxStore, sender: SmtpSender, batch_size: int, round_size: int | None = None
-    ) -> None:
-        self.store = store
-        self.sender = sender
-        self.batch_size = batch_size
-        self.round_size = max(1, round_size or sender.connections)
+    store: OutboxStore
+    sender: SmtpSender
+    batch_size: int
+    round_size: int = 0  # messages per round; 0: one per SMTP connection
+
+    def __post_init__(self) -> None:
+        self.round_size = max(1, self.round_size or self.sender.connections)
 
     async def run_once(self) -> DispatchStats:
         stats = DispatchStats()
