@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from maild.cases.admin import require_agent
 from maild.cases.facts import DbFacts
 from maild.cases.recording import Applied
 from maild.cases.service import CaseService
@@ -23,7 +23,7 @@ from maild.errors import NotFound, UsageError
 from maild.inbound.parse import parse_message
 from maild.policy.route import RoutingPolicy, route
 from maild.store.db import Database
-from maild.store.models import Agent, InboundMessage
+from maild.store.models import InboundMessage
 from maild.vocab import InboundOutcome
 
 
@@ -42,12 +42,6 @@ def _held(session: Session, inbound_id: int) -> InboundMessage:
     return row
 
 
-def _agent(session: Session, email: str) -> str:
-    if not session.scalar(select(Agent.id).where(Agent.email == email)):
-        raise NotFound(f"{email} is not an agent (add it with `maild agent add`)")
-    return email
-
-
 def release(
     db: Database,
     service: CaseService,
@@ -61,7 +55,7 @@ def release(
     """Process a held message as if its sender were proven; its record says who released it."""
     with db.session() as s:
         row = _held(s, inbound_id)
-        agent = _agent(s, agent_email)
+        agent = require_agent(s, agent_email).email
         if row.raw is None:
             raise NotFound(f"inbound message {inbound_id} has no stored bytes to release")
         mail = parse_message(row.raw, max_attachment_bytes=max_attachment_bytes)
@@ -80,7 +74,7 @@ def discard(db: Database, inbound_id: int, agent_email: str | None) -> str:
     """Take a held message out of the case flow; it stays on record (with its bytes) as discarded."""
     with db.session() as s:
         row = _held(s, inbound_id)
-        who = _agent(s, agent_email) if agent_email else "an operator"
+        who = require_agent(s, agent_email).email if agent_email else "an operator"
         row.outcome = InboundOutcome.DISCARDED
         row.reason = f"discarded by {who} (held: {row.reason})"[:2000]
         return row.reason

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from maild.inbound.intake import (
     SeverityChoice,
@@ -38,9 +38,8 @@ from maild.mailids import find_case_tag, is_own_address
 from maild.policy.auth import sender_authenticated
 from maild.policy.rules import AutomaticMail, classify_automatic
 from maild.policy.tokens import issued_to, parse_token, tokens_in
-from maild.vocab import CaseStatus
+from maild.vocab import CaseStatus, InboundOutcome, Role
 
-Role = Literal["primary_contact", "collaborator", "agent"]
 Via = Literal["token", "thread", "tag"]
 # How a reply shows who wrote it; "released": an agent vouched for it (maild inbound release).
 Proof = Literal["possession", "authenticated", "released", "none"]
@@ -124,7 +123,7 @@ class Ignore:
 
     reason: str
     automatic: AutomaticMail | None = None
-    outcome: str = "ignored"
+    outcome: ClassVar[InboundOutcome] = InboundOutcome.IGNORED
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +137,7 @@ class Reject:
     case: CaseFacts | None = None
     notify: bool = True
     code: str = "not_participant"  # the sender-facing reason (i18n.REJECTION_REASONS)
-    outcome: str = "rejected"
+    outcome: ClassVar[InboundOutcome] = InboundOutcome.REJECTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +146,7 @@ class Helpdesk:
 
     reason: str
     contact: ContactFacts | None = None
-    outcome: str = "helpdesk"
+    outcome: ClassVar[InboundOutcome] = InboundOutcome.HELPDESK
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +155,7 @@ class Hold:
 
     case: CaseFacts
     reason: str
-    outcome: str = "held"
+    outcome: ClassVar[InboundOutcome] = InboundOutcome.HELD
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +166,7 @@ class OpenCase:
     collaborators: tuple[Address, ...]
     previous_case: CaseFacts | None = None
     reason: str = "new case from a designated contact"
-    outcome: str = "case_opened"
+    outcome: ClassVar[InboundOutcome] = InboundOutcome.CASE_OPENED
     not_added: tuple[str, ...] = ()  # To/Cc addresses over the collaborator caps
 
 
@@ -183,7 +182,7 @@ class AddComment:
     contact: ContactFacts | None = None
     new_collaborators: tuple[Address, ...] = field(default_factory=tuple)
     reason: str = ""
-    outcome: str = "comment_added"
+    outcome: ClassVar[InboundOutcome] = InboundOutcome.COMMENT_ADDED
     not_added: tuple[str, ...] = ()  # To/Cc addresses over the collaborator caps
     proof: Proof = "none"
 
@@ -308,10 +307,10 @@ def _reply(
 ) -> Decision:
     agent = facts.agent(sender)
     contact = facts.contact(sender)
-    role: Role | None = "agent" if agent else case.participants.get(sender)
+    role: Role | None = Role.AGENT if agent else case.participants.get(sender)
     if role is None:
         return Reject(f"{sender} is not in the sharing settings of case {case.number}", case=case)
-    reopen = case.status == CaseStatus.CLOSED and role != "agent"
+    reopen = case.status == CaseStatus.CLOSED and role != Role.AGENT
     if reopen and now - (case.closed_at or now) > policy.reopen_window:
         return _after_reopen_window(mail, policy, sender, case, contact)
     command = read_command(mail.text)
@@ -350,7 +349,7 @@ def _reply(
 
 def _needs_proof(role: Role, command: Command | None, added: Sequence[Address]) -> str | None:
     """What in a reply needs proof whatever `support.unproven` says (SPEC §8), or None."""
-    if role == "agent":
+    if role == Role.AGENT:
         return "an agent's reply"
     if command is not None:
         return f"the #{command} command"
@@ -383,7 +382,7 @@ def _added_by_cc(
     """People Cc'd on a reply who join the sharing settings, and those left out by the caps."""
     chosen = pick_collaborators(mail, policy, sender, case.account_domains, facts)
     fresh = [a for a in chosen if a.email not in case.participants]
-    present = sum(1 for role in case.participants.values() if role == "collaborator")
+    present = sum(1 for role in case.participants.values() if role == Role.COLLABORATOR)
     return cap_collaborators(fresh, policy, present)
 
 

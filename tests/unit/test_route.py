@@ -23,7 +23,7 @@ from maild.policy.route import (
     route,
 )
 from maild.policy.tokens import make_token, reply_address
-from maild.vocab import CaseStatus
+from maild.vocab import CaseStatus, Role
 
 SECRET = "route-test-secret-0123456789"
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -41,12 +41,12 @@ CASE1 = CaseFacts(
     CaseStatus.NEW,
     1,
     {
-        "alice@acme.example": "primary_contact",
-        "bob@acme.example": "collaborator",
-        "ops@acme.example": "collaborator",
+        "alice@acme.example": Role.PRIMARY_CONTACT,
+        "bob@acme.example": Role.COLLABORATOR,
+        "ops@acme.example": Role.COLLABORATOR,
     },
 )
-CASE2 = CaseFacts(2, "00000002", CaseStatus.NEW, 1, {"dave@acme.example": "primary_contact"})
+CASE2 = CaseFacts(2, "00000002", CaseStatus.NEW, 1, {"dave@acme.example": Role.PRIMARY_CONTACT})
 
 
 @dataclass
@@ -313,7 +313,7 @@ def test_a_reply_address_used_with_a_forged_from_proves_nothing() -> None:
     """Mallory, Cc'd on Alice's case, writes to her own reply address as the agent or as Alice."""
     facts = FakeFacts()
     facts.cases[1] = replace(
-        CASE1, participants={**CASE1.participants, "mallory@evil.example": "collaborator"}
+        CASE1, participants={**CASE1.participants, "mallory@evil.example": Role.COLLABORATOR}
     )
     own = token_to(1, "mallory@evil.example")
     for forged in ("agent@example.com", "alice@acme.example"):

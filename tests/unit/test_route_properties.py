@@ -42,6 +42,7 @@ from maild.policy.route import (
 )
 from maild.policy.rules import classify_automatic
 from maild.policy.tokens import make_token, reply_address
+from maild.vocab import Role
 from tests.unit.test_route import ALICE, BOB, CASE1, CASE2, DAVE, NOW, POLICY, SECRET, FakeFacts
 
 SUPPORT = "support@example.com"
@@ -51,7 +52,7 @@ CASE3 = CaseFacts(
     "00000003",
     "closed",
     1,
-    {"alice@acme.example": "primary_contact", "ops@acme.example": "collaborator"},
+    {"alice@acme.example": Role.PRIMARY_CONTACT, "ops@acme.example": Role.COLLABORATOR},
     closed_at=NOW - timedelta(days=30),
 )
 CASE4 = CaseFacts(
@@ -59,7 +60,7 @@ CASE4 = CaseFacts(
     "00000004",
     "closed",
     1,
-    {"dave@acme.example": "primary_contact", "bob@acme.example": "collaborator"},
+    {"dave@acme.example": Role.PRIMARY_CONTACT, "bob@acme.example": Role.COLLABORATOR},
     closed_at=NOW - timedelta(days=1),
 )
 CASES = {1: CASE1, 2: CASE2, 3: CASE3, 4: CASE4}
