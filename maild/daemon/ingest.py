@@ -129,6 +129,17 @@ class _Finished:
             self.handled.append(work_id)
 
 
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """One claimed message with what its batch knows about it: what `process` needs, as one."""
+
+    mailbox: str
+    message: FetchedMessage
+    directory: Directory
+    work_id: int | None
+    unrecorded: set[str] | None
+
+
 class Ingestor:
     def __init__(
         self,
@@ -280,7 +291,8 @@ class Ingestor:
                 finished.skipped(message.key, work[message.key])
                 continue
             try:
-                self._one(source.name, message, directory, work.get(message.key), unrecorded, stats, finished)
+                claimed = ClaimedMessage(source.name, message, directory, work.get(message.key), unrecorded)
+                self._one(claimed, stats, finished)
             except TransientError:
                 # The database went away: keep what is done, leave the rest pending.
                 if finished.done:
@@ -291,22 +303,14 @@ class Ingestor:
         self._forget(finished.handled)
         return finished.done, finished.failed
 
-    def _one(
-        self,
-        mailbox: str,
-        message: FetchedMessage,
-        directory: Directory,
-        work_id: int | None,
-        unrecorded: set[str] | None,
-        stats: IngestStats,
-        finished: _Finished,
-    ) -> None:
+    def _one(self, claimed: ClaimedMessage, stats: IngestStats, finished: _Finished) -> None:
         """Process one claimed message and count what became of it."""
         started = time.perf_counter()
-        applied = self._process_claimed(mailbox, message, directory, work_id, unrecorded)
+        applied = self._process_claimed(claimed)
+        message = claimed.message
         if applied is None:
             stats.skipped += 1
-            finished.skipped(message.key, work_id)
+            finished.skipped(message.key, claimed.work_id)
             return
         if applied.outcome == CLAIM_LOST:
             return  # another worker has it now and will mark it
@@ -322,22 +326,14 @@ class Ingestor:
         if applied.notifications:
             self.hooks.notifications_queued()
 
-    def _process_claimed(
-        self,
-        mailbox: str,
-        message: FetchedMessage,
-        directory: Directory,
-        work_id: int | None,
-        unrecorded: set[str] | None,
-    ) -> Applied | None:
+    def _process_claimed(self, claimed: ClaimedMessage) -> Applied | None:
         """`process`, with the start counted first: a crash from then on counts against the message."""
+        work_id = claimed.work_id
         if work_id is not None:
             with database_up():
                 self.queue.start(work_id)  # committed first: a crash from here on counts
         try:
-            return self.process(
-                mailbox, message.key, message.raw, directory, work_id=work_id, unrecorded=unrecorded
-            )
+            return self.process(claimed)
         except TransientError:
             if work_id is not None:
                 self.queue.interrupted(work_id)  # counted once; this living worker retries it
@@ -367,16 +363,7 @@ class Ingestor:
             )
             return set(s.execute(query).scalars())
 
-    def process(
-        self,
-        mailbox: str,
-        key: str,
-        raw: bytes,
-        directory: Directory | None = None,
-        *,
-        work_id: int | None = None,
-        unrecorded: set[str] | None = None,
-    ) -> Applied | None:
+    def process(self, claimed: ClaimedMessage) -> Applied | None:
         """Handle one message in one transaction; None when another worker already recorded it.
 
         The (mailbox, key) and Message-ID unique keys make this exactly-once even
@@ -385,6 +372,8 @@ class Ingestor:
         sees the winner's record: a copy is recorded as a duplicate, a message
         that only reuses the id is processed under an id of its own.
         """
+        key, raw = claimed.message.key, claimed.message.raw
+        mailbox, work_id, unrecorded = claimed.mailbox, claimed.work_id, claimed.unrecorded
         try:
             mail = parse_message(raw, max_attachment_bytes=self.max_attachment_bytes)
             if _HANG_SUBJECT and _HANG_SUBJECT in mail.subject:
@@ -394,7 +383,7 @@ class Ingestor:
                     with self.db.session() as s:
                         if work_id is not None and not self.queue.done_in(s, work_id):
                             raise ClaimLost(key)
-                        applied = self._apply(s, mailbox, key, mail, directory, unrecorded, raw)
+                        applied = self._apply(s, mailbox, key, mail, claimed.directory, unrecorded, raw)
                     break
                 except IntegrityError:
                     if attempt == 2:

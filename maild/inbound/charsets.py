@@ -19,58 +19,36 @@ from typing import Literal
 # codec re-encodes the JIS bytes as Shift_JIS and decodes them as CP932.
 _JIS_AS_CP932 = "x-maild-iso2022jp-cp932"
 
-# Labels whose bytes are, in practice, a superset encoding. The order inside
-# each tuple is the order of strict attempts.
-_ALIASES: dict[str, tuple[str, ...]] = {
-    "shift_jis": ("cp932", "shift_jis_2004"),
-    "shift-jis": ("cp932", "shift_jis_2004"),
-    "sjis": ("cp932", "shift_jis_2004"),
-    "x-sjis": ("cp932", "shift_jis_2004"),
-    "s-jis": ("cp932",),
-    "shift_jis_2004": ("cp932", "shift_jis_2004"),
-    "shift_jisx0213": ("cp932", "shift_jisx0213"),
-    "ms_kanji": ("cp932",),
-    "csshiftjis": ("cp932",),
-    "windows-31j": ("cp932",),
-    "cp932": ("cp932",),
-    "ms932": ("cp932",),
-    "iso-2022-jp": ("iso2022_jp", _JIS_AS_CP932, "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_2"),
-    "csiso2022jp": ("iso2022_jp", _JIS_AS_CP932, "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_2"),
-    "iso-2022-jp-1": ("iso2022_jp_1", "iso2022_jp_ext", "iso2022_jp_2004"),
-    "iso-2022-jp-2": ("iso2022_jp_2", "iso2022_jp_2004"),
-    "iso-2022-jp-3": ("iso2022_jp_3", "iso2022_jp_2004"),
-    "euc-jp": ("euc_jp", "euc_jis_2004"),
-    "x-euc-jp": ("euc_jp", "euc_jis_2004"),
-    "cseucpkdfmtjapanese": ("euc_jp", "euc_jis_2004"),
-    "gb2312": ("gb18030",),
-    "gbk": ("gb18030",),
-    "x-gbk": ("gb18030",),
-    "cp936": ("gb18030",),
-    "gb18030": ("gb18030",),
-    "euc-cn": ("gb18030",),
-    "big5": ("big5hkscs", "cp950"),
-    "x-big5": ("big5hkscs", "cp950"),
-    "big5-hkscs": ("big5hkscs",),
-    "ks_c_5601-1987": ("cp949",),
-    "ks_c_5601": ("cp949",),
-    "euc-kr": ("cp949",),
-    "iso-8859-8-i": ("iso8859_8",),
-    "iso-8859-6-i": ("iso8859_6",),
-    "x-mac-cyrillic": ("mac_cyrillic",),
-    "x-mac-roman": ("mac_roman",),
-    "macintosh": ("mac_roman",),
-    "tis-620": ("cp874",),
-    "windows-874": ("cp874",),
+# Labels whose bytes are, in practice, a superset encoding: each row names
+# the labels, then the codecs in the order of strict attempts.
+_ALIAS_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("shift_jis", "shift-jis", "sjis", "x-sjis", "shift_jis_2004"), ("cp932", "shift_jis_2004")),
+    (("shift_jisx0213",), ("cp932", "shift_jisx0213")),
+    (("s-jis", "ms_kanji", "csshiftjis", "windows-31j", "cp932", "ms932"), ("cp932",)),
+    (
+        ("iso-2022-jp", "csiso2022jp"),
+        ("iso2022_jp", _JIS_AS_CP932, "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_2"),
+    ),
+    (("iso-2022-jp-1",), ("iso2022_jp_1", "iso2022_jp_ext", "iso2022_jp_2004")),
+    (("iso-2022-jp-2",), ("iso2022_jp_2", "iso2022_jp_2004")),
+    (("iso-2022-jp-3",), ("iso2022_jp_3", "iso2022_jp_2004")),
+    (("euc-jp", "x-euc-jp", "cseucpkdfmtjapanese"), ("euc_jp", "euc_jis_2004")),
+    (("gb2312", "gbk", "x-gbk", "cp936", "gb18030", "euc-cn"), ("gb18030",)),
+    (("big5", "x-big5"), ("big5hkscs", "cp950")),
+    (("big5-hkscs",), ("big5hkscs",)),
+    (("ks_c_5601-1987", "ks_c_5601", "euc-kr"), ("cp949",)),
+    (("iso-8859-8-i",), ("iso8859_8",)),
+    (("iso-8859-6-i",), ("iso8859_6",)),
+    (("x-mac-cyrillic",), ("mac_cyrillic",)),
+    (("x-mac-roman", "macintosh"), ("mac_roman",)),
+    (("tis-620", "windows-874"), ("cp874",)),
     # WHATWG: these labels mean windows-1252 in practice. UTF-8 is tried
     # first because "us-ascii" on UTF-8 bytes is the commonest mislabel.
-    "us-ascii": ("ascii", "utf-8", "cp1252"),
-    "ascii": ("ascii", "utf-8", "cp1252"),
-    "iso-8859-1": ("utf-8", "cp1252"),
-    "latin1": ("utf-8", "cp1252"),
-    "latin-1": ("utf-8", "cp1252"),
-    "utf8": ("utf-8",),
-    "utf-8": ("utf-8",),
-}
+    (("us-ascii", "ascii"), ("ascii", "utf-8", "cp1252")),
+    (("iso-8859-1", "latin1", "latin-1"), ("utf-8", "cp1252")),
+    (("utf8", "utf-8"), ("utf-8",)),
+)
+_ALIASES: dict[str, tuple[str, ...]] = {label: codecs for labels, codecs in _ALIAS_GROUPS for label in labels}
 
 # Codecs that are not charsets: they interpret escapes or punycode and would
 # let a hostile label produce arbitrary code points or exceptions.

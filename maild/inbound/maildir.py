@@ -100,35 +100,37 @@ class MaildirSource:
     def fetch(self, keys: Sequence[str]) -> list[FetchedMessage]:
         out: list[FetchedMessage] = []
         for key in keys:
-            path = self._locate(key)
-            if path is None:
-                continue
-            try:
-                raw = path.read_bytes()
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise TransientError(f"{self.name}: read {path.name}: {exc}") from exc
-            out.append(FetchedMessage(key=key, raw=raw))
+            raw = self._read(self._locate(key), shown=None)
+            if raw is not None:
+                out.append(FetchedMessage(key=key, raw=raw))
         return out
 
     def listing(self, keys: Sequence[str]) -> list[Listed]:
         """Thread ids of waiting messages, from the header block of each file."""
         out: list[Listed] = []
         for key in keys:
-            path = self._in_new(key)
-            if path is None:
+            head = self._read(self._in_new(key), shown=key, limit=HEADER_READ)
+            if head is None:
                 continue
-            try:
-                with path.open("rb") as f:
-                    head = f.read(HEADER_READ)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise TransientError(f"{self.name}: read {key}: {exc}") from exc
             end = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0), default=len(head))
             out.append(listed_from_headers(key, head[:end]))
         return out
+
+    def _read(self, path: Path | None, *, shown: str | None, limit: int = -1) -> bytes | None:
+        """A message file's bytes (up to `limit`); None when it is not there or went away meanwhile.
+
+        Gone is normal (another worker marked it done); any other failure to
+        read is transient, named by `shown` (else the file name).
+        """
+        if path is None:
+            return None
+        try:
+            with path.open("rb") as f:
+                return f.read(limit)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise TransientError(f"{self.name}: read {shown or path.name}: {exc}") from exc
 
     @staticmethod
     def _seen_name(key: str, current: str) -> str:

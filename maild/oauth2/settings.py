@@ -71,23 +71,22 @@ def token_url(settings: OAuth2Settings) -> str:
     A configured `token_url` wins for every provider: Microsoft's national
     clouds (login.microsoftonline.us, login.chinacloudapi.cn) have other hosts.
     """
-    if settings.token_url:
-        return settings.token_url
-    if settings.provider is Provider.MICROSOFT:
-        return f"{MICROSOFT_LOGIN}/{settings.tenant}/oauth2/v2.0/token"
-    if settings.provider is Provider.GOOGLE:
-        return GOOGLE_TOKEN_URL
-    return ""
+    return _endpoint(settings, settings.token_url, "token", GOOGLE_TOKEN_URL)
 
 
 def device_authorization_url(settings: OAuth2Settings) -> str:
     """The device authorization endpoint of RFC 8628, for `maild auth login` (`device_url` wins)."""
-    if settings.device_url:
-        return settings.device_url
+    return _endpoint(settings, settings.device_url, "devicecode", GOOGLE_DEVICE_URL)
+
+
+def _endpoint(settings: OAuth2Settings, configured: str, microsoft_path: str, google_url: str) -> str:
+    """A configured URL wins; else Microsoft's per-tenant one, Google's fixed one, or none for generic."""
+    if configured:
+        return configured
     if settings.provider is Provider.MICROSOFT:
-        return f"{MICROSOFT_LOGIN}/{settings.tenant}/oauth2/v2.0/devicecode"
+        return f"{MICROSOFT_LOGIN}/{settings.tenant}/oauth2/v2.0/{microsoft_path}"
     if settings.provider is Provider.GOOGLE:
-        return GOOGLE_DEVICE_URL
+        return google_url
     return ""
 
 

@@ -150,6 +150,15 @@ def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
+def _session_failure(exc: Exception, handshake: str, failed: str) -> SessionError:
+    """Name a failed handshake as such (the fix is in ca_file / verify_tls), else say what failed and how."""
+    tls = _tls_failure(exc)
+    if tls is not None:
+        return SessionError(f"{handshake} failed: {_one_line(str(tls))} (check ca_file / verify_tls)")
+    code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else None
+    return SessionError(f"{failed}: {_describe(exc)}", code)
+
+
 def _worth_reconnecting(exc: BaseException) -> bool:
     """Retry only what a moment's wait can fix: refused, reset or timed-out connections and 421 greetings.
 
@@ -385,15 +394,10 @@ class SmtpSender:
             raise
         except Exception as exc:
             attempts = retrying.statistics.get("attempt_number", 1)
-            tls = _tls_failure(exc)
-            if tls is not None:
-                raise SessionError(
-                    f"TLS handshake with {self._where} failed: {_one_line(str(tls))}"
-                    " (check ca_file / verify_tls)"
-                ) from exc
-            code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else None
             tries = f" after {attempts} attempts" if attempts > 1 else ""
-            raise SessionError(f"connect to {self._where} failed{tries}: {_describe(exc)}", code) from exc
+            raise _session_failure(
+                exc, f"TLS handshake with {self._where}", f"connect to {self._where} failed{tries}"
+            ) from exc
         try:
             await self._secure_and_login(client)
         except BaseException:
@@ -419,14 +423,9 @@ class SmtpSender:
         except SessionError:
             raise
         except Exception as exc:
-            tls = _tls_failure(exc)
-            if tls is not None:
-                raise SessionError(
-                    f"STARTTLS handshake with {self._where} failed: {_one_line(str(tls))}"
-                    " (check ca_file / verify_tls)"
-                ) from exc
-            code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else None
-            raise SessionError(f"session setup with {self._where} failed: {_describe(exc)}", code) from exc
+            raise _session_failure(
+                exc, f"STARTTLS handshake with {self._where}", f"session setup with {self._where} failed"
+            ) from exc
         if self._username is None or self._password is None:
             return
         try:

@@ -171,6 +171,18 @@ def _weak_signals(mail: InboundMail) -> list[str]:
     return signals
 
 
+def _subject_with_signal(
+    mail: InboundMail, subject: re.Pattern[str], what: str, kind: Kind
+) -> AutomaticMail | None:
+    """An automatic-looking subject counts only with one more weak signal: people write such subjects too."""
+    if not subject.match(mail.subject):
+        return None
+    signals = _weak_signals(mail)
+    if not signals:
+        return None
+    return AutomaticMail(f"{what} {_shown(mail.subject)!r} with {signals[0]}", kind)
+
+
 # ----------------------------------------------------------------- the rules
 
 
@@ -304,12 +316,7 @@ _READ_RECEIPT_SUBJECT = re.compile(
 
 def bounce_subject(mail: InboundMail, own: frozenset[str]) -> AutomaticMail | None:
     """A bounce-shaped subject from an MTA that used no standard markers, with one more signal."""
-    if not _BOUNCE_SUBJECT.match(mail.subject):
-        return None
-    signals = _weak_signals(mail)
-    if not signals:
-        return None
-    return AutomaticMail(f"bounce subject {_shown(mail.subject)!r} with {signals[0]}", "bounce")
+    return _subject_with_signal(mail, _BOUNCE_SUBJECT, "bounce subject", "bounce")
 
 
 _FALSE_VALUES = frozenset({"no", "false", "0", "off"})
@@ -400,23 +407,12 @@ def noreply_sender(mail: InboundMail, own: frozenset[str]) -> AutomaticMail | No
 
 def auto_reply_subject(mail: InboundMail, own: frozenset[str]) -> AutomaticMail | None:
     """A leading "Automatic reply:" / "Out of Office:" / "自動応答" with one more signal."""
-    if not _AUTO_REPLY_SUBJECT.match(mail.subject):
-        return None
-    signals = _weak_signals(mail)
-    if not signals:
-        return None
-    return AutomaticMail(f"out-of-office subject {_shown(mail.subject)!r} with {signals[0]}", "auto_reply")
+    return _subject_with_signal(mail, _AUTO_REPLY_SUBJECT, "out-of-office subject", "auto_reply")
 
 
 def read_receipt_subject(mail: InboundMail, own: frozenset[str]) -> AutomaticMail | None:
     """Outlook read receipts sent as TNEF or plain text ("Read: …") with one more signal."""
-    if not _READ_RECEIPT_SUBJECT.match(mail.subject):
-        return None
-    signals = _weak_signals(mail)
-    if not signals:
-        return None
-    reason = f"read receipt (MDN) by subject {_shown(mail.subject)!r} with {signals[0]}"
-    return AutomaticMail(reason, "report")
+    return _subject_with_signal(mail, _READ_RECEIPT_SUBJECT, "read receipt (MDN) by subject", "report")
 
 
 RULES: tuple[Rule, ...] = (
