@@ -47,27 +47,30 @@ class Recipient:
 
 
 class ParticipantRef(Protocol):
-    """One entry of a case's sharing settings, as notifications need it."""
+    """One entry of a case's sharing settings (an ORM Participant or one read with Core)."""
 
     @property
-    def email(self) -> str: ...
+    def email(self) -> str:
+        """The key a recipient is matched, excluded and looked up (for a language) by."""
+
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The display name of the To header; may be empty."""
+
     @property
-    def role(self) -> str: ...
+    def role(self) -> str:
+        """What the copy's template may say the recipient is to the case."""
 
 
 class CaseRef(Protocol):
     """What queueing a notification reads of a case: an ORM Case or a case just inserted."""
 
-    @property
-    def id(self) -> int: ...
+    id: int
+    severity: int
+    thread_root: str
+
     @property
     def number(self) -> str: ...
-    @property
-    def severity(self) -> int: ...
-    @property
-    def thread_root(self) -> str: ...
     @property
     def participants(self) -> Sequence[ParticipantRef]: ...
 
@@ -146,7 +149,7 @@ class Notifier:
     def enqueue(
         self,
         session: Session,
-        event: str,
+        event: Event,
         recipient: Recipient,
         *,
         case: CaseRef | None = None,
@@ -156,37 +159,30 @@ class Notifier:
         in_reply_to: str | None = None,
         references: Sequence[str] = (),
     ) -> str | None:
-        """Render one notification (an Event) for one recipient and queue it.
+        """Render one notification for one recipient and queue it.
 
         Returns its Message-ID, or None when this recipient cannot be written to.
         """
-        if case is not None and case_ctx is None:
-            assert isinstance(case, Case), "a case that is not an ORM Case comes with its case_ctx"
-            case_ctx = self.case_context(case)
-        now = self.clock.now()
-        notification = self._render(
+        queued = self.enqueue_many(
+            session,
             event,
-            recipient,
-            case,
-            case_ctx,
-            comment,
-            extra,
-            now=now,
+            [recipient],
+            case=case,
+            case_ctx=case_ctx,
+            comment=comment,
+            extra=extra,
             in_reply_to=in_reply_to,
             references=references,
         )
-        if notification is None:
-            return None
-        outbox.enqueue(session.connection(), [notification], now=now)
-        return notification.message_id
+        return queued[0] if queued else None
 
     def enqueue_many(
         self,
         session: Session,
-        event: str,
+        event: Event,
         recipients: Iterable[Recipient],
         *,
-        case: CaseRef,
+        case: CaseRef | None,
         case_ctx: Mapping[str, Any] | None = None,
         thread_ids: Sequence[str] = (),
         comment: Mapping[str, Any] | None = None,
@@ -199,36 +195,35 @@ class Notifier:
         `case_ctx` is required when `case` is not an ORM Case (a case just inserted).
         `thread_ids` are the Message-IDs of the inbound message that caused the
         event: they join the case's thread in the same INSERT as the notifications' own.
+        `enqueue` is this for one recipient, with or without a case (a notice has none).
         """
-        if case_ctx is None:
-            assert isinstance(case, Case)
+        if case is not None and case_ctx is None:
+            assert isinstance(case, Case), "a case that is not an ORM Case comes with its case_ctx"
             case_ctx = self.case_context(case)
         now = self.clock.now()
-        queued = [
-            n
-            for r in recipients
-            if (
-                n := self._render(
-                    event,
-                    r,
-                    case,
-                    case_ctx,
-                    comment,
-                    extra,
-                    now=now,
-                    in_reply_to=in_reply_to,
-                    references=references,
-                )
+        rendered = (
+            self._render(
+                event,
+                r,
+                case,
+                case_ctx,
+                comment,
+                extra,
+                now=now,
+                in_reply_to=in_reply_to,
+                references=references,
             )
-            is not None
-        ]
-        inbound = InboundLink(case.id, thread_ids) if thread_ids else None
-        outbox.enqueue(session.connection(), queued, now=now, inbound=inbound)
+            for r in recipients
+        )
+        queued = [n for n in rendered if n is not None]
+        inbound = InboundLink(case.id, thread_ids) if case is not None and thread_ids else None
+        if queued or inbound is not None:
+            outbox.enqueue(session.connection(), queued, now=now, inbound=inbound)
         return [n.message_id for n in queued]
 
     def _render(
         self,
-        event: str,
+        event: Event,
         recipient: Recipient,
         case: CaseRef | None,
         case_ctx: Mapping[str, Any] | None,
@@ -276,7 +271,7 @@ class Notifier:
             log.warning("%s notification to %r skipped: %s", event, recipient.email, e)
             return None
         return Notification(
-            event=Event(event),
+            event=event,
             recipient=recipient.email,
             mail_from=self.support.address,
             message_id=message_id,
