@@ -4,10 +4,10 @@ Every expected failure is a MaildError whose class carries the exit status
 (2 usage/config/not found, 1 anything else) and whose text is one clear
 sentence on stderr. A traceback appears only with --debug.
 
-The grammar is in .parser, the commands by group in .daemon, .people,
-.cases and .inbound; what they do to the data is maild.cases'. This module
-only picks the command, builds what it runs on and turns failures into
-exit statuses.
+The grammar, with the function each command runs, is in .parser; the
+commands by group in .daemon, .people, .cases and .inbound; what they do to
+the data is maild.cases'. This module only builds what a command runs on,
+calls it and turns failures into exit statuses.
 """
 
 from __future__ import annotations
@@ -16,25 +16,15 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from maild.app import App
-from maild.cli.cases import (
-    cmd_case_attachment,
-    cmd_case_close,
-    cmd_case_list,
-    cmd_case_reply,
-    cmd_case_severity,
-    cmd_case_show,
-)
-from maild.cli.daemon import cmd_check_config, cmd_db_upgrade, cmd_run, cmd_status
-from maild.cli.inbound import cmd_inbound_discard, cmd_inbound_list, cmd_inbound_raw, cmd_inbound_release
+from maild.cli.daemon import cmd_check_config, cmd_db_upgrade
 from maild.cli.output import print_error
-from maild.cli.parser import build_parser
-from maild.cli.people import cmd_account_add, cmd_agent_add, cmd_contact_add
+from maild.cli.parser import Handler, build_parser
 from maild.config import ConfigErrors, config_path, load_settings
 from maild.errors import MaildError
 from maild.logs import setup_logging
@@ -42,24 +32,6 @@ from maild.logs import setup_logging
 __all__ = ["main"]
 
 log = logging.getLogger("maild")
-
-COMMANDS: dict[tuple[str, str | None], Callable[[App, argparse.Namespace], int]] = {
-    ("run", None): cmd_run,
-    ("status", None): cmd_status,
-    ("account", "add"): cmd_account_add,
-    ("contact", "add"): cmd_contact_add,
-    ("agent", "add"): cmd_agent_add,
-    ("case", "list"): cmd_case_list,
-    ("case", "show"): cmd_case_show,
-    ("case", "reply"): cmd_case_reply,
-    ("case", "close"): cmd_case_close,
-    ("case", "attachment"): cmd_case_attachment,
-    ("case", "severity"): cmd_case_severity,
-    ("inbound", "list"): cmd_inbound_list,
-    ("inbound", "raw"): cmd_inbound_raw,
-    ("inbound", "release"): cmd_inbound_release,
-    ("inbound", "discard"): cmd_inbound_discard,
-}
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -79,7 +51,8 @@ def dispatch(args: argparse.Namespace) -> int:
     app = App(settings)
     try:
         app.db.check_schema()
-        return COMMANDS[(args.command, getattr(args, "sub", None))](app, args)
+        handler: Handler = args.handler
+        return handler(app, args)
     finally:
         app.close()
 

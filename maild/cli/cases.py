@@ -14,7 +14,7 @@ from pathlib import Path
 from maild.app import App
 from maild.cases import admin
 from maild.cases.views import case_json, case_summary, case_table, case_text
-from maild.cli.output import print_json
+from maild.cli.output import print_json, print_listing
 from maild.clock import iso_utc
 from maild.errors import MaildError, UsageError
 from maild.vocab import CaseStatus
@@ -31,11 +31,7 @@ __all__ = [
 
 def cmd_case_list(app: App, args: argparse.Namespace) -> int:
     with app.db.reader() as s:
-        cases = admin.list_cases(s, args.status)
-        if args.json:
-            print_json([case_summary(c) for c in cases])
-        else:
-            print(case_table(cases))
+        print_listing(admin.list_cases(s, args.status), args.json, case_summary, case_table)
     return 0
 
 

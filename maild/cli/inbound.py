@@ -13,18 +13,14 @@ from maild.app import App
 from maild.cases import admin
 from maild.cases.held import discard, release
 from maild.cases.views import inbound_json, inbound_table
-from maild.cli.output import print_json
+from maild.cli.output import print_listing
 
 __all__ = ["cmd_inbound_discard", "cmd_inbound_list", "cmd_inbound_raw", "cmd_inbound_release"]
 
 
 def cmd_inbound_list(app: App, args: argparse.Namespace) -> int:
     with app.db.reader() as s:
-        rows = admin.list_inbound(s, args.outcome, args.limit)
-        if args.json:
-            print_json([inbound_json(r) for r in rows])
-        else:
-            print(inbound_table(rows))
+        print_listing(admin.list_inbound(s, args.outcome, args.limit), args.json, inbound_json, inbound_table)
     return 0
 
 

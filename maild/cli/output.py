@@ -8,15 +8,29 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from maild.safetext import json_safe, redact, visible_text
 
-__all__ = ["print_error", "print_json"]
+__all__ = ["print_error", "print_json", "print_listing"]
+
+_Row = TypeVar("_Row")
 
 
 def print_json(data: object) -> None:
     """Exact data, but no control character raw: C1 and bidi controls as \\uXXXX too."""
     print(json_safe(json.dumps(data, ensure_ascii=False, indent=2)))
+
+
+def print_listing(
+    rows: list[_Row], as_json: bool, row_json: Callable[[_Row], object], table: Callable[[list[_Row]], str]
+) -> None:
+    """A `list` command's answer: a JSON array of its rows for scripts, else a table for people."""
+    if as_json:
+        print_json([row_json(r) for r in rows])
+    else:
+        print(table(rows))
 
 
 def print_error(text: str) -> None:

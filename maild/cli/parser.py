@@ -1,19 +1,38 @@
 """The command line's grammar (CONTRACT.md): every command, option and help text.
 
 Kept apart from what the commands do so the whole interface reads in one
-place, and so a change to it is visibly a change to the contract. argparse's
-own error path (usage dump, exit 2) is replaced by a UsageError, which main
-prints as one sentence like every other expected failure.
+place, and so a change to it is visibly a change to the contract. Each
+command that runs on an App names its function here (`args.handler`), so
+the grammar and what runs are one list, not two tables kept in step.
+argparse's own error path (usage dump, exit 2) is replaced by a UsageError,
+which main prints as one sentence like every other expected failure.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
+from maild.cli.cases import (
+    cmd_case_attachment,
+    cmd_case_close,
+    cmd_case_list,
+    cmd_case_reply,
+    cmd_case_severity,
+    cmd_case_show,
+)
+from maild.cli.daemon import cmd_run, cmd_status
+from maild.cli.inbound import cmd_inbound_discard, cmd_inbound_list, cmd_inbound_raw, cmd_inbound_release
+from maild.cli.people import cmd_account_add, cmd_agent_add, cmd_contact_add
 from maild.errors import UsageError
 
-__all__ = ["ArgumentParser", "build_parser"]
+if TYPE_CHECKING:
+    from maild.app import App
+
+__all__ = ["ArgumentParser", "Handler", "build_parser"]
+
+Handler: TypeAlias = "Callable[[App, argparse.Namespace], int]"
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -36,7 +55,9 @@ def build_parser() -> ArgumentParser:
     _daemon_commands(sub)
     _people_commands(sub)
     _case_commands(sub)
-    status = sub.add_parser("status", help="health at a glance: mailbox, outbox, cases near or past deadline")
+    status = _command(
+        sub, "status", cmd_status, "health at a glance: mailbox, outbox, cases near or past deadline"
+    )
     status.add_argument("--json", action="store_true")
     _inbound_commands(sub)
     demo = sub.add_parser("demo", help="run the main job on embedded defaults and show what happened")
@@ -44,6 +65,13 @@ def build_parser() -> ArgumentParser:
         "--dir", default="demo-output", help="where the demo keeps its database, Maildir and sink"
     )
     return p
+
+
+def _command(sub: _Commands, name: str, handler: Handler, help_text: str) -> ArgumentParser:
+    """A command that runs on an App: maild.cli.dispatch calls `args.handler`."""
+    parser = sub.add_parser(name, help=help_text)
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def _group(sub: _Commands, name: str, help_text: str, dest: str = "sub") -> _Commands:
@@ -56,18 +84,18 @@ def _daemon_commands(sub: _Commands) -> None:
     db = _group(sub, "db", "database schema", dest="db_command")
     db.add_parser("upgrade", help="create or migrate the schema to the newest version")
     sub.add_parser("check-config", help="validate the config")
-    run = sub.add_parser("run", help="the daemon: fetch mail, scan deadlines, send notifications")
+    run = _command(sub, "run", cmd_run, "the daemon: fetch mail, scan deadlines, send notifications")
     run.add_argument("--once", action="store_true", help="one full pass, then exit")
 
 
 def _people_commands(sub: _Commands) -> None:
-    a_add = _group(sub, "account", "accounts").add_parser("add", help="create an account")
+    a_add = _command(_group(sub, "account", "accounts"), "add", cmd_account_add, "create an account")
     a_add.add_argument("name")
     a_add.add_argument("--org-id")
     a_add.add_argument("--domain", action="append", default=[])
     a_add.add_argument("--plan")
 
-    c_add = _group(sub, "contact", "contacts").add_parser("add", help="create a contact")
+    c_add = _command(_group(sub, "contact", "contacts"), "add", cmd_contact_add, "create a contact")
     c_add.add_argument("email")
     c_add.add_argument("--account", required=True)
     c_add.add_argument("--name", default="")
@@ -75,7 +103,7 @@ def _people_commands(sub: _Commands) -> None:
     c_add.add_argument("--primary", action="store_true")
     c_add.add_argument("--language")
 
-    g_add = _group(sub, "agent", "agents").add_parser("add", help="create an agent")
+    g_add = _command(_group(sub, "agent", "agents"), "add", cmd_agent_add, "create an agent")
     g_add.add_argument("email")
     g_add.add_argument("--name", default="")
     g_add.add_argument("--manager", action="store_true")
@@ -83,13 +111,13 @@ def _people_commands(sub: _Commands) -> None:
 
 def _case_commands(sub: _Commands) -> None:
     case = _group(sub, "case", "cases")
-    k_list = case.add_parser("list", help="list cases")
+    k_list = _command(case, "list", cmd_case_list, "list cases")
     k_list.add_argument("--status", choices=("open", "closed", "all"), default="open")
     k_list.add_argument("--json", action="store_true")
-    k_show = case.add_parser("show", help="one case with its comments")
+    k_show = _command(case, "show", cmd_case_show, "one case with its comments")
     k_show.add_argument("number")
     k_show.add_argument("--json", action="store_true")
-    k_reply = case.add_parser("reply", help="an agent's reply")
+    k_reply = _command(case, "reply", cmd_case_reply, "an agent's reply")
     k_reply.add_argument("number")
     k_reply.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
     body = k_reply.add_mutually_exclusive_group(required=True)
@@ -98,33 +126,42 @@ def _case_commands(sub: _Commands) -> None:
     k_reply.add_argument(
         "--waiting", action="store_true", help="ask the customer something: waiting_on_customer"
     )
-    k_sev = case.add_parser("severity", help="change a case's severity (recomputes its deadline)")
+    k_sev = _command(
+        case, "severity", cmd_case_severity, "change a case's severity (recomputes its deadline)"
+    )
     k_sev.add_argument("number")
     k_sev.add_argument("severity", type=int, choices=(1, 2, 3, 4))
     k_sev.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
     k_sev.add_argument("--reason", default="")
-    k_file = case.add_parser("attachment", help="write a stored attachment's bytes to stdout or a file")
+    k_file = _command(
+        case, "attachment", cmd_case_attachment, "write a stored attachment's bytes to stdout or a file"
+    )
     k_file.add_argument("number")
     k_file.add_argument("attachment", help="its id (as `case show` lists it) or its file name")
     k_file.add_argument("--output", "-o", metavar="PATH", help="write here instead of stdout")
-    k_close = case.add_parser("close", help="close a case")
+    k_close = _command(case, "close", cmd_case_close, "close a case")
     k_close.add_argument("number")
     k_close.add_argument("--as", dest="as_", metavar="EMAIL")
 
 
 def _inbound_commands(sub: _Commands) -> None:
     inbound = _group(sub, "inbound", "what became of inbound messages")
-    i_list = inbound.add_parser("list", help="recent inbound messages and their outcomes")
+    i_list = _command(inbound, "list", cmd_inbound_list, "recent inbound messages and their outcomes")
     i_list.add_argument("--outcome", help="only this outcome (e.g. quarantined, ignored, rejected)")
     i_list.add_argument("--limit", type=int, default=50)
     i_list.add_argument("--json", action="store_true")
-    i_raw = inbound.add_parser("raw", help="write a quarantined message's raw bytes to stdout")
+    i_raw = _command(inbound, "raw", cmd_inbound_raw, "write a quarantined message's raw bytes to stdout")
     i_raw.add_argument("id", type=int)
-    i_release = inbound.add_parser(
-        "release", help="process a held message as if its sender were proven (its comment by its From)"
+    i_release = _command(
+        inbound,
+        "release",
+        cmd_inbound_release,
+        "process a held message as if its sender were proven (its comment by its From)",
     )
     i_release.add_argument("id", type=int)
     i_release.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
-    i_discard = inbound.add_parser("discard", help="drop a held message from the case (kept as discarded)")
+    i_discard = _command(
+        inbound, "discard", cmd_inbound_discard, "drop a held message from the case (kept as discarded)"
+    )
     i_discard.add_argument("id", type=int)
     i_discard.add_argument("--as", dest="as_", metavar="AGENT_EMAIL")
