@@ -28,12 +28,15 @@ def _attachment(a: Attachment) -> dict[str, Any]:
     return out
 
 
+def _as_stored(row: object, *columns: str) -> dict[str, Any]:
+    """The columns a JSON object shows under their own name and as stored, in the contract's order."""
+    return {name: getattr(row, name) for name in columns}
+
+
 def comment_json(c: Comment) -> dict[str, Any]:
     return {
         "author": c.author_email,
-        "author_name": c.author_name,
-        "role": c.role,
-        "body": c.body,
+        **_as_stored(c, "author_name", "role", "body"),
         "created_at": iso_utc(c.created_at),
         "source": c.source,
         "attachments": [_attachment(a) for a in c.attachments],
@@ -42,10 +45,7 @@ def comment_json(c: Comment) -> dict[str, Any]:
 
 def case_summary(case: Case) -> dict[str, Any]:
     return {
-        "number": case.number,
-        "subject": case.subject,
-        "severity": case.severity,
-        "status": case.status,
+        **_as_stored(case, "number", "subject", "severity", "status"),
         "account": case.account.name,
         "primary_contact": case.primary_contact.email,
         "created_at": iso_utc(case.created_at),
