@@ -34,11 +34,11 @@ __all__ = ["Author", "NewComment", "add_comment", "after_comment", "comment"]
 
 @dataclass(frozen=True, slots=True)
 class Author:
-    """Who wrote a comment, and in what part (maild.vocab.Role)."""
+    """Who wrote a comment, and in what part of the case."""
 
     email: str
     name: str
-    role: str
+    role: Role
 
 
 @dataclass(frozen=True, slots=True)

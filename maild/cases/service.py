@@ -22,6 +22,7 @@ from maild.inbound.message import InboundMail
 from maild.outbound.notify import Notifier
 from maild.policy.route import Decision, Helpdesk, Hold, Ignore, OpenCase, Reject
 from maild.store.models import Case
+from maild.vocab import Role
 
 __all__ = ["CaseService"]
 
@@ -92,7 +93,7 @@ class CaseService:
         case: CaseRow,
         author: str,
         author_name: str,
-        role: str,
+        role: Role,
         body: str,
         full_body: str,
         *,

@@ -49,6 +49,8 @@ Command = Literal["escalate", "close"]
 
 @dataclass(frozen=True, slots=True)
 class ContactFacts:
+    """A known contact, as routing needs it: whether it may open cases, and its account."""
+
     id: int
     email: str
     name: str
@@ -63,6 +65,8 @@ class ContactFacts:
 
 @dataclass(frozen=True, slots=True)
 class AgentFacts:
+    """A support engineer: acts on any case, but only with proof (SPEC §8)."""
+
     id: int
     email: str
     name: str
@@ -70,6 +74,8 @@ class AgentFacts:
 
 @dataclass(frozen=True, slots=True)
 class CaseFacts:
+    """A case as routing needs it: who shares it, whether it is closed, and since when."""
+
     id: int
     number: str
     status: str
@@ -160,6 +166,8 @@ class Hold:
 
 @dataclass(frozen=True, slots=True)
 class OpenCase:
+    """A new case from a contact who may open one, with the collaborators it starts with."""
+
     contact: ContactFacts
     subject: str
     severity: SeverityChoice
@@ -172,6 +180,8 @@ class OpenCase:
 
 @dataclass(frozen=True, slots=True)
 class AddComment:
+    """A reply that joins its case: who wrote it in what part, how it threaded, what it proves."""
+
     case: CaseFacts
     author: str
     author_name: str
