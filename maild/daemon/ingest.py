@@ -31,7 +31,7 @@ import os
 import time
 import traceback
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -140,30 +140,25 @@ class ClaimedMessage:
     unrecorded: set[str] | None
 
 
+@dataclass(eq=False)
 class Ingestor:
-    def __init__(
-        self,
-        db: Database,
-        service: CaseService,
-        policy: RoutingPolicy,
-        clock: Clock,
-        *,
-        max_attachment_bytes: int,
-        queue: WorkQueue,
-        batch_size: int = 100,
-        hooks: IngestHooks | None = None,
-    ) -> None:
-        self.db = db
-        self.service = service
-        self.policy = policy
-        self.clock = clock
-        self.max_attachment_bytes = max_attachment_bytes
-        self.batch_size = batch_size
-        self.queue = queue
-        self._directory = Directory()
+    """One worker's ingest: claims messages of a mailbox and records each exactly once (see above)."""
+
+    db: Database
+    service: CaseService
+    policy: RoutingPolicy
+    clock: Clock
+    _: KW_ONLY
+    max_attachment_bytes: int
+    queue: WorkQueue
+    batch_size: int = 100
+    hooks: IngestHooks = field(default_factory=NoHooks)
+    _directory: Directory = field(init=False, default_factory=Directory)
+    claim_size: int = field(init=False)
+
+    def __post_init__(self) -> None:
         # Claims smaller than a fetch batch: workers sharing a mailbox finish together.
-        self.claim_size = max(10, batch_size // 4)
-        self.hooks: IngestHooks = hooks or NoHooks()
+        self.claim_size = max(10, self.batch_size // 4)
 
     def run_once(self, source: MailSource, *, lister: bool = True) -> IngestStats:
         """List what waits in `source` (the lease holder's job), then process claims until none are left.

@@ -248,14 +248,13 @@ class SmtpSender:
         self.host = host
         self.port = port
         self.security: Security = security
-        self.timeout = timeout
-        self.connections = connections
-        self._username = username
-        self._password = password
-        self._local_hostname = local_hostname
         self._tls_context: ssl.SSLContext | None = (
             None if security == "none" else client_context(ca_file, verify_tls)
         )
+        self.timeout = timeout
+        self.connections = connections
+        self._credentials = None if username is None or password is None else (username, password)
+        self._local_hostname = local_hostname
         # Building (not connecting) a client validates the options the
         # library checks itself, e.g. local_hostname, at start-up.
         self._new_client()
@@ -426,13 +425,14 @@ class SmtpSender:
             raise _session_failure(
                 exc, f"STARTTLS handshake with {self._where}", f"session setup with {self._where} failed"
             ) from exc
-        if self._username is None or self._password is None:
+        if self._credentials is None:
             return
+        username, password = self._credentials
         try:
-            await client.login(self._username, self._password)
+            await client.login(username, password)
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise SessionError(
-                f"authentication as {self._username!r} at {self._where} failed: {_describe(exc)}"
+                f"authentication as {username!r} at {self._where} failed: {_describe(exc)}"
                 " (check the SMTP username and password)",
                 exc.code,
             ) from exc
