@@ -131,8 +131,8 @@ class App:
         )
 
     def outbox_store(self, holder: str | None = None) -> OutboxStore:
-        from maild.daemon.lease import new_holder_id
         from maild.outbound.outbox import OutboxStore
+        from maild.store.holders import new_holder_id
 
         return OutboxStore(self.db, self.settings.outbox, self.clock, holder or new_holder_id())
 

@@ -40,10 +40,11 @@ from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, s
 from sqlalchemy.orm import Session
 
 from maild.clock import Clock
-from maild.daemon.lease import dead_claimers_here, live_claimers
 from maild.daemon.worksignal import announce_work
-from maild.policy.threads import Listed, thread_groups
+from maild.inbound.listing import Listed
+from maild.policy.threads import thread_groups
 from maild.store.db import Database, is_postgres
+from maild.store.holders import dead_claimers_here, live_claimers
 from maild.store.models import MailboxWork, table
 
 CLAIM_TTL = timedelta(minutes=5)

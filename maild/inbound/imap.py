@@ -25,8 +25,8 @@ from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPCli
 from maild.errors import MaildError, TransientError
 from maild.inbound import imapwire
 from maild.inbound.imapwire import announces_mail, parse_key, quiet_imaplib, says_bye, size_groups
+from maild.inbound.listing import THREAD_HEADERS, Listed, listed_from_headers
 from maild.inbound.source import FetchedMessage
-from maild.policy.threads import Listed, listed_from_headers
 from maild.tls import client_context, is_loopback, security_mode
 from maild.vocab import Security
 
@@ -44,7 +44,7 @@ POLL_INTERVAL_SECONDS = 2.0
 """How often the non-IDLE fallback asks the server (NOOP) or the disk for news."""
 
 LISTING_BATCH = 500
-THREAD_FIELDS = "HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)"
+THREAD_FIELDS = f"HEADER.FIELDS ({' '.join(h.upper() for h in THREAD_HEADERS)})"
 
 
 class ImapSource:

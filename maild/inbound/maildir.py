@@ -9,8 +9,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from maild.errors import MaildError, TransientError
+from maild.inbound.listing import Listed, listed_from_headers
 from maild.inbound.source import FetchedMessage
-from maild.policy.threads import Listed, listed_from_headers
 
 __all__ = ["MaildirSource"]
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from maild.policy.threads import Listed
+from maild.inbound.listing import Listed
 
 __all__ = ["FetchedMessage", "MailSource"]
 

@@ -26,9 +26,9 @@ from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from maild.clock import Clock
 from maild.config import OutboxSettings
-from maild.daemon.lease import dead_claimers_here, live_claimers, new_holder_id
 from maild.outbound.smtp import Envelope, SendResult, SmtpSender
 from maild.store.db import Database, is_postgres
+from maild.store.holders import dead_claimers_here, live_claimers, new_holder_id
 from maild.store.models import Outbox, ThreadMessage, table
 from maild.vocab import Event, OutboxStatus
 

@@ -2,45 +2,30 @@
 
 PURE. The work queue (maild.daemon.workqueue) lets only the oldest message
 of a thread group be claimed, so a reply is never processed before the
-message it answers; the mail sources (maild.inbound) read each waiting
-message's thread ids from its headers when they list it. Both need the
-same definitions, and neither should pull in the other's I/O for them: the
-mailbox seam imports no database code, the queue no IMAP code.
+message it answers. The mail sources read each waiting message's thread ids
+from its headers when they list it (maild.inbound.listing); grouping them is
+this module's job. The grouping takes anything shaped like a listed message
+(Threaded), so policy imports nothing of the mail sources, the mailbox seam
+no database code and the queue no IMAP code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import compat32
+from typing import Protocol
 
-from maild.mailids import first_id, id_list
-
-__all__ = ["THREAD_HEADERS", "Listed", "listed_from_headers", "thread_groups"]
-
-THREAD_HEADERS = ("Message-ID", "In-Reply-To", "References")
+__all__ = ["Threaded", "thread_groups"]
 
 
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """A waiting message as listing sees it: its key and the ids that tie it to others."""
+class Threaded(Protocol):
+    """What grouping needs of a listed message (maild.inbound.listing.Listed is one)."""
 
-    key: str
-    message_id: str | None
-    refs: tuple[str, ...] = ()
-
-
-def listed_from_headers(key: str, header_block: bytes) -> Listed:
-    """The thread ids in a raw header block (total: bad input gives a message with no ids)."""
-    try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(header_block)
-        own = first_id(str(headers.get("Message-ID") or ""))
-        values = [*headers.get_all("In-Reply-To", []), *headers.get_all("References", [])]
-        refs = id_list([str(v) for v in values])
-    except Exception:  # a header block no parser accepts still gets listed, in a group of its own
-        return Listed(key, None)
-    return Listed(key, own, tuple(r for r in refs if r != own))
+    @property
+    def key(self) -> str: ...
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def refs(self) -> tuple[str, ...]: ...
 
 
 class _Components:
@@ -70,7 +55,7 @@ class _Components:
             self.parent[rb] = ra
 
 
-def _ids(item: Listed) -> Iterable[str]:
+def _ids(item: Threaded) -> Iterable[str]:
     return (i for i in (item.message_id, *item.refs) if i)
 
 
@@ -87,7 +72,7 @@ def _known_groups(components: _Components, known: Mapping[str, str]) -> dict[str
     return joined
 
 
-def thread_groups(listed: Sequence[Listed], known: Mapping[str, str]) -> dict[str, str]:
+def thread_groups(listed: Sequence[Threaded], known: Mapping[str, str]) -> dict[str, str]:
     """key -> thread group for newly listed messages.
 
     Messages that share any id (own Message-ID, In-Reply-To, References)

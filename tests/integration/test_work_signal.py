@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from maild.clock import FixedClock
 from maild.daemon.workqueue import WorkQueue
 from maild.daemon.worksignal import ListeningWaiter, PollingWaiter, work_waiter
-from maild.policy.threads import Listed
+from maild.inbound.listing import Listed
 from maild.store.db import Database, upgrade
 
 # Long enough that a missed notification fails the test rather than passing by luck.

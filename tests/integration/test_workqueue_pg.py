@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from maild.clock import FixedClock
 from maild.daemon.workqueue import ANALYZE_AFTER, WorkQueue
-from maild.policy.threads import Listed
+from maild.inbound.listing import Listed
 from maild.store.db import Database, upgrade
 from tests.unit.test_workqueue import check_crash_counting
 

@@ -9,6 +9,8 @@ rule:
   maild module — that is what lets their tests feed plain values;
 * maild's modules form no import cycle, counting imports inside functions
   too (a function-level import is how a cycle usually hides);
+* imports between rooms run one way, down the two flows (ROOM_IMPORTS
+  below is the "may import" column of ARCHITECTURE.md);
 * no module outgrows one job (500 lines; migrations excepted: each is one
   schema step, written once and never edited).
 """
@@ -55,6 +57,28 @@ PURE_MODULES = (
 )
 
 MAX_MODULE_LINES = 500
+
+# Room -> the rooms it may import. The top-level modules of one job each
+# (clock, errors, mailids, ...) are leaves any room may use; the settings
+# (config, configread) sit above policy (they hold its calendar and
+# escalation types), so the mail-reading rooms below them may not read
+# settings; `app`, the composition root, is for the daemon and the command
+# line. A room missing here may import no other room.
+LEAF_MODULES = frozenset({"clock", "errors", "logs", "mailids", "safetext", "tls", "vocab"})
+SETTINGS = frozenset({"config", "configread"})
+ROOM_IMPORTS: dict[str, frozenset[str]] = {
+    "inbound": frozenset({"oauth2"}),
+    "policy": frozenset({"inbound"}),
+    "config": frozenset({"configread", "policy"}),
+    "configread": frozenset({"policy"}),
+    "outbound": SETTINGS | {"policy", "store", "oauth2"},
+    "cases": SETTINGS | {"inbound", "policy", "outbound", "store"},
+    "daemon": SETTINGS | {"app", "cases", "inbound", "outbound", "policy", "store", "oauth2"},
+    "app": SETTINGS | {"cases", "inbound", "outbound", "policy", "store", "oauth2"},
+    "cli": SETTINGS | {"app", "cases", "daemon", "demo", "store", "oauth2"},
+    "demo": SETTINGS,
+    "__main__": frozenset({"cli"}),
+}
 
 
 def _module_name(path: Path) -> str:
@@ -160,6 +184,19 @@ def test_maild_has_no_import_cycle() -> None:
                 current = reached[current]
             cycles.append(" <- ".join([*path, module]))
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def _room(module: str) -> str:
+    """maild.cases.facts -> cases; maild.app -> app."""
+    return module.split(".")[1] if "." in module else module
+
+
+@pytest.mark.parametrize("module", sorted(m for m in _modules() if m != "maild"))
+def test_imports_between_rooms_run_down_the_flows(module: str) -> None:
+    room = _room(module)
+    allowed = ROOM_IMPORTS.get(room, frozenset()) | LEAF_MODULES | {room}
+    wrong = sorted(name for name in _maild_imports(module) if name != "maild" and _room(name) not in allowed)
+    assert not wrong, f"{module} ({room}) imports {', '.join(wrong)}: not in ROOM_IMPORTS[{room!r}]"
 
 
 def test_no_module_outgrows_one_job() -> None:

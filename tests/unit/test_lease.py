@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from maild.clock import FixedClock
-from maild.daemon.lease import MailboxLeaser, holder_is_dead_here
+from maild.daemon.lease import MailboxLeaser
 from maild.store.db import Database, upgrade
+from maild.store.holders import holder_is_dead_here
 
 BOX = "imap://support@127.0.0.1:143/INBOX"
 

@@ -152,7 +152,7 @@ def test_wait_for_mail_reports_delivery_since_pending_at_once(source: MaildirSou
 
 
 def test_the_mailbox_seam_imports_no_database_code() -> None:
-    """The sources need thread ids (maild.policy.threads), never the work queue or its drivers."""
+    """The sources need thread ids (maild.inbound.listing), never the work queue or its drivers."""
     code = (
         "import sys, maild.inbound.source, maild.inbound.maildir, maild.inbound.imap\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'psycopg', 'aiosmtplib'}))"

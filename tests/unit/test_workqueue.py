@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from maild.clock import FixedClock
 from maild.daemon.workqueue import WorkQueue
-from maild.policy.threads import Listed, listed_from_headers, thread_groups
+from maild.inbound.listing import Listed, listed_from_headers
+from maild.policy.threads import thread_groups
 from maild.store.db import Database, upgrade
 
 BOX = "imap://support@127.0.0.1:143/INBOX"
