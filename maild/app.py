@@ -11,7 +11,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from maild.clock import Clock, SystemClock
-from maild.config import MailboxSettings, Settings
+from maild.config import Settings
+from maild.configtransport import MailboxSettings
 from maild.store.db import Database
 
 if TYPE_CHECKING:
@@ -92,11 +93,11 @@ class App:
         return needs_restart
 
     def make_source(self, mailbox: MailboxSettings | None = None) -> MailSource:
-        """A source for `mailbox` ([mailbox] by default), not yet open."""
+        """A source for `mailbox` (the first configured by default), not yet open."""
         from maild.inbound.imap import ImapSource
         from maild.inbound.maildir import MaildirSource
 
-        m = mailbox or self.settings.mailbox
+        m = mailbox or self.settings.mailboxes[0]
         if m.protocol == "maildir":
             assert m.path is not None
             return MaildirSource(m.path)

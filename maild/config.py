@@ -15,13 +15,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, TypeVar
 
 from maild.configread import TomlTable, address_value, business_calendar, read_toml, suggest
+from maild.configtransport import (
+    LmtpSettings,
+    MailboxSettings,
+    SmtpSettings,
+    extra_mailboxes,
+    lmtp_section,
+    mailbox_section,
+    resolve_refresh_token_files,
+    smtp_section,
+)
 from maild.errors import ConfigError
 from maild.policy.sla import BusinessCalendar, EscalationLevel
 from maild.safetext import redact_url
-from maild.vocab import Security
+
+T = TypeVar("T")
 
 DEFAULT_CONFIG_PATH = Path("/etc/maild/maild.toml")
 SEVERITIES = (1, 2, 3, 4)
@@ -32,46 +43,6 @@ LANGUAGES = ("en", "ja")
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str
-
-
-@dataclass(frozen=True)
-class MailboxSettings:
-    protocol: Literal["imap", "maildir"]
-    host: str
-    port: int
-    security: Security
-    username: str
-    password: str
-    folder: str
-    poll_interval: timedelta
-    path: Path | None
-    processed_folder: str | None
-    failed_folder: str
-    batch_size: int
-    idle: bool
-    timeout: timedelta
-    ca_file: str | None
-    verify_tls: bool
-
-    @property
-    def name(self) -> str:
-        """The stable identifier under which this mailbox's messages are recorded."""
-        if self.protocol == "maildir":
-            return f"maildir:{self.path}"
-        return f"imap://{self.username}@{self.host}:{self.port}/{self.folder}"
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    security: Security
-    username: str | None
-    password: str | None
-    timeout: timedelta
-    ca_file: str | None
-    verify_tls: bool
-    connections: int
 
 
 @dataclass(frozen=True)
@@ -156,7 +127,7 @@ class MetricsSettings:
 @dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
-    mailbox: MailboxSettings
+    mailbox: MailboxSettings | None  # None only with [lmtp]: mail pushed by an MTA, none fetched
     smtp: SmtpSettings
     support: SupportSettings
     sla: SlaSettings
@@ -170,11 +141,21 @@ class Settings:
     # [mailboxes.<label>]: more mailboxes (e.g. one per language or product), each
     # with [mailbox]'s keys and taking the ones it does not set from [mailbox].
     extra_mailboxes: tuple[MailboxSettings, ...] = ()
+    lmtp: LmtpSettings | None = None
 
     @property
     def mailboxes(self) -> tuple[MailboxSettings, ...]:
         """Every mailbox maild reads: [mailbox] first, then [mailboxes.*] in file order."""
-        return (self.mailbox, *self.extra_mailboxes)
+        return (self.mailbox, *self.extra_mailboxes) if self.mailbox else self.extra_mailboxes
+
+    def mailbox_by_label(self, label: str | None) -> MailboxSettings:
+        """[mailbox] for None or "", else [mailboxes.<label>]; ConfigError naming what exists."""
+        for m in self.mailboxes:
+            if m.label == (label or ""):
+                return m
+        known = ", ".join(m.label for m in self.extra_mailboxes) or "none"
+        key = f"mailboxes.{label}" if label else "mailbox"
+        raise ConfigError(key, "is not configured", f"configured labels: {known}")
 
 
 # --------------------------------------------------------------------------- sections
@@ -189,82 +170,6 @@ def _database(t: TomlTable) -> DatabaseSettings:
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     t.finish()
     return DatabaseSettings(url=url)
-
-
-def _security(t: TomlTable, default: Security) -> Security:
-    return cast(Security, t.choice("security", get_args(Security), default))
-
-
-def _mailbox(t: TomlTable) -> MailboxSettings:
-    protocol = t.choice("protocol", ("imap", "maildir"), "imap")
-    security = _security(t, "tls")
-    imap = protocol == "imap"
-    port = t.integer("port", 993 if security == "tls" else 143, 1, 65535)
-    path_text = t.optional_string("path")
-    if protocol == "maildir" and not path_text:
-        raise ConfigError(t.key("path"), 'is required when protocol = "maildir"')
-    settings = MailboxSettings(
-        protocol=protocol,  # type: ignore[arg-type]
-        host=t.string("host", required=imap) if imap else t.string("host", "127.0.0.1"),
-        port=port,
-        security=security,
-        username=t.string("username", required=imap) if imap else t.string("username", ""),
-        password=(t.secret("password", required=imap) or ""),
-        folder=t.string("folder", "INBOX"),
-        poll_interval=t.duration("poll_interval", "30s"),
-        path=Path(path_text) if path_text else None,
-        processed_folder=t.optional_string("processed_folder"),
-        failed_folder=t.string("failed_folder", "maild-failed"),
-        batch_size=t.integer("batch_size", 100, 1, 10_000),
-        idle=t.boolean("idle", True),
-        timeout=t.duration("timeout", "60s"),
-        ca_file=t.optional_string("ca_file"),
-        verify_tls=t.boolean("verify_tls", True),
-    )
-    t.finish()
-    return settings
-
-
-def _extra_mailboxes(root: TomlTable, first: MailboxSettings | None) -> tuple[MailboxSettings, ...]:
-    """[mailboxes.<label>] tables: [mailbox]'s keys, each one defaulting to [mailbox]'s value."""
-    if "mailboxes" not in root.data:
-        return ()
-    tables = root.sub("mailboxes")
-    given = root.data.get("mailbox")
-    base: dict[str, Any] = given if isinstance(given, dict) else {}
-    out: list[MailboxSettings] = []
-    names = {first.name: "[mailbox]"} if first is not None else {}
-    for label, data in tables.data.items():
-        prefix = tables.key(label)
-        if not isinstance(data, dict):
-            raise ConfigError(prefix, "must be a table of mailbox keys, like [mailbox]")
-        settings = _mailbox(TomlTable(prefix, {**base, **data}))
-        if settings.name in names:
-            raise ConfigError(prefix, f"is the same mailbox as {names[settings.name]} ({settings.name})")
-        names[settings.name] = f"[{prefix}]"
-        out.append(settings)
-    return tuple(out)
-
-
-def _smtp(t: TomlTable) -> SmtpSettings:
-    security = _security(t, "starttls")
-    username = t.optional_string("username")
-    password = t.secret("password", required=False)
-    if password and not username:
-        raise ConfigError(t.key("username"), "is required when a password is given")
-    settings = SmtpSettings(
-        host=t.string("host", "127.0.0.1"),
-        port=t.integer("port", {"tls": 465, "starttls": 587, "none": 25}[security], 1, 65535),
-        security=security,
-        username=username,
-        password=password,
-        timeout=t.duration("timeout", "30s"),
-        ca_file=t.optional_string("ca_file"),
-        verify_tls=t.boolean("verify_tls", True),
-        connections=t.integer("connections", 4, 1, 32),
-    )
-    t.finish()
-    return settings
 
 
 def config_warnings(settings: Settings) -> list[str]:
@@ -405,8 +310,8 @@ def _daemon(t: TomlTable) -> DaemonSettings:
 
 SECTIONS: dict[str, Callable[[TomlTable], Any]] = {
     "database": _database,
-    "mailbox": _mailbox,
-    "smtp": _smtp,
+    "mailbox": mailbox_section,
+    "smtp": smtp_section,
     "support": _support,
     "sla": _sla,
     "escalation": _escalation,
@@ -425,42 +330,50 @@ def parse_settings(data: Mapping[str, Any], source: Path | None = None) -> Setti
     """
     root = TomlTable("", dict(data))
     problems: list[ConfigError] = []
-    known = set(SECTIONS) | {"templates", "mailboxes"}
+    known = set(SECTIONS) | {"templates", "mailboxes", "lmtp"}
     for name in root.data:
         if name not in known:
             problems.append(ConfigError(name, "unknown section", suggest(name, known)))
     if "support" not in root.data:
         problems.append(ConfigError("support", "is required (at least support.address and support.secret)"))
-    if "mailbox" not in root.data:
-        problems.append(ConfigError("mailbox", "is required"))
+    if "mailbox" not in root.data and "lmtp" not in root.data:
+        problems.append(ConfigError("mailbox", "is required (or [lmtp], for mail an MTA delivers)"))
     built: dict[str, Any] = {}
     for name, parse in SECTIONS.items():
-        if name in ("support", "mailbox") and name not in root.data:
-            continue
-        try:
-            built[name] = parse(root.sub(name))
-        except ConfigError as e:
-            problems.append(e)
-    extra: tuple[MailboxSettings, ...] = ()
-    try:
-        extra = _extra_mailboxes(root, built.get("mailbox"))
-    except ConfigError as e:
-        problems.append(e)
-    templates_path: str | None = None
-    try:
-        templates = root.sub("templates")
-        templates_path = templates.optional_string("path")
-        templates.finish()
-    except ConfigError as e:
-        problems.append(e)
+        if name in root.data or name not in ("support", "mailbox"):
+            built[name] = _checked(problems, lambda p=parse, n=name: p(root.sub(n)), None)  # type: ignore[misc]
+    no_extra: tuple[MailboxSettings, ...] = ()
+    extra = _checked(problems, lambda: extra_mailboxes(root, built.get("mailbox")), no_extra)
+    lmtp = _checked(problems, lambda: lmtp_section(root.sub("lmtp")) if "lmtp" in root.data else None, None)
+    templates_path = _checked(problems, lambda: _templates_path(root.sub("templates")), None)
     if problems:
         raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
+    base = source.parent if source is not None else Path.cwd()
+    built.setdefault("mailbox", None)
+    for name in ("mailbox", "smtp"):
+        built[name] = resolve_refresh_token_files(built[name], base)
     return Settings(
         **built,
-        templates_path=Path(templates_path) if templates_path else None,
+        templates_path=templates_path,
         source=source,
-        extra_mailboxes=extra,
+        extra_mailboxes=tuple(resolve_refresh_token_files(m, base) for m in extra),
+        lmtp=lmtp,
     )
+
+
+def _checked(problems: list[ConfigError], read: Callable[[], T], default: T) -> T:
+    """`read()`, or `default` with its ConfigError noted: one run reports every section's problem."""
+    try:
+        return read()
+    except ConfigError as e:
+        problems.append(e)
+        return default
+
+
+def _templates_path(t: TomlTable) -> Path | None:
+    path = t.optional_string("path")
+    t.finish()
+    return Path(path) if path else None
 
 
 class ConfigErrors(ConfigError):

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from maild.app import App
-from maild.config import MailboxSettings
+from maild.configtransport import MailboxSettings
 from maild.daemon import systemd
 from maild.daemon.ingest import Ingestor
 from maild.daemon.lease import MailboxLeaser
