@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 from maild.clock import Clock, SystemClock
 from maild.config import Settings
-from maild.configtransport import MailboxSettings
+from maild.configtransport import MailboxSettings, SmtpSettings
 from maild.store.db import Database
 
 if TYPE_CHECKING:
     from maild.cases.service import CaseService
     from maild.inbound.source import MailSource
+    from maild.oauth2.tokens import TokenSource
     from maild.outbound.compose import Composer
     from maild.outbound.notify import Notifier
     from maild.outbound.outbox import OutboxStore
@@ -45,6 +46,28 @@ class App:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.db = Database(settings.database.url)
+        self._token_sources: dict[object, TokenSource] = {}
+
+    def token_source(self, owner: MailboxSettings | SmtpSettings) -> TokenSource | None:
+        """The TokenSource of `owner`'s OAuth2 client (None with auth = "password").
+
+        One per distinct client, shared by every mailbox and the sender that
+        use it: one cached token, one refresh at a time, one failure state.
+        """
+        if owner.oauth2 is None:
+            return None
+        from maild.oauth2.tokens import TokenSource
+
+        source = self._token_sources.get(owner.oauth2)
+        if source is None:
+            name = owner.section if isinstance(owner, MailboxSettings) else "smtp"
+            source = self._token_sources[owner.oauth2] = TokenSource(owner.oauth2, self.clock, name=name)
+        return source
+
+    @property
+    def token_sources(self) -> list[TokenSource]:
+        """Every TokenSource built so far, for `maild status` and `maild auth check`."""
+        return list(self._token_sources.values())
 
     @cached_property
     def composer(self) -> Composer:
@@ -96,6 +119,7 @@ class App:
         """A source for `mailbox` (the first configured by default), not yet open."""
         from maild.inbound.imap import ImapSource
         from maild.inbound.maildir import MaildirSource
+        from maild.oauth2.settings import Mechanism
 
         m = mailbox or self.settings.mailboxes[0]
         if m.protocol == "maildir":
@@ -113,9 +137,12 @@ class App:
             timeout=m.timeout.total_seconds(),
             ca_file=m.ca_file,
             verify_tls=m.verify_tls,
+            tokens=self.token_source(m),
+            mechanism=m.oauth2.mechanism if m.oauth2 else Mechanism.XOAUTH2,
         )
 
     def make_sender(self) -> SmtpSender:
+        from maild.oauth2.settings import Mechanism
         from maild.outbound.smtp import SmtpSender
 
         s = self.settings.smtp
@@ -129,6 +156,8 @@ class App:
             ca_file=s.ca_file,
             verify_tls=s.verify_tls,
             connections=s.connections,
+            tokens=self.token_source(s),
+            mechanism=s.oauth2.mechanism if s.oauth2 else Mechanism.XOAUTH2,
         )
 
     def outbox_store(self, holder: str | None = None) -> OutboxStore:

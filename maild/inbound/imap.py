@@ -27,6 +27,8 @@ from maild.inbound import imapwire
 from maild.inbound.imapwire import announces_mail, parse_key, quiet_imaplib, says_bye, size_groups
 from maild.inbound.listing import THREAD_HEADERS, Listed, listed_from_headers
 from maild.inbound.source import FetchedMessage
+from maild.oauth2.settings import Mechanism
+from maild.oauth2.tokens import TokenSource
 from maild.tls import client_context, is_loopback, security_mode
 from maild.vocab import Security
 
@@ -69,6 +71,8 @@ class ImapSource:
         ca_file: str | None = None,
         verify_tls: bool = True,
         idle: bool = True,
+        tokens: TokenSource | None = None,
+        mechanism: Mechanism = Mechanism.XOAUTH2,
     ) -> None:
         # Validated here, not at first use, so a bad configuration fails at
         # start-up with a precise message instead of on the first message.
@@ -97,6 +101,9 @@ class ImapSource:
         self.ca_file = ca_file
         self.verify_tls = verify_tls
         self.use_idle = idle
+        # auth = "oauth2": log in as `username` with a bearer token from `tokens` (SPEC §9)
+        self._tokens = tokens
+        self._mechanism = mechanism
         self.name = f"imap://{username}@{host}:{port}/{folder}"
         self._client: Any = None
         self._uidvalidity: int | None = None

@@ -37,6 +37,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from maild.oauth2.settings import Mechanism
+from maild.oauth2.tokens import TokenSource
 from maild.tls import client_context, security_mode
 from maild.vocab import Security
 
@@ -233,6 +235,8 @@ class SmtpSender:
         verify_tls: bool = True,
         local_hostname: str | None = None,
         connections: int = 1,
+        tokens: TokenSource | None = None,
+        mechanism: Mechanism = Mechanism.XOAUTH2,
     ) -> None:
         security = security_mode(security, "security")
         if not host:
@@ -255,6 +259,9 @@ class SmtpSender:
         self.connections = connections
         self._credentials = None if username is None or password is None else (username, password)
         self._local_hostname = local_hostname
+        # auth = "oauth2": AUTH as `username` with a bearer token from `tokens` (SPEC §9)
+        self._tokens = tokens
+        self._mechanism = mechanism
         # Building (not connecting) a client validates the options the
         # library checks itself, e.g. local_hostname, at start-up.
         self._new_client()
