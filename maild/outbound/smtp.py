@@ -372,6 +372,13 @@ class SmtpSender:
                 conn.last_used = time.monotonic()
         raise AssertionError("unreachable: the second attempt always returns")
 
+    async def check_login(self) -> None:
+        """Open one session (connect, TLS, login) and close it: `maild auth check`; SessionError if not."""
+        client = await self._open()
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.quit()
+        client.close()
+
     async def _ready(self, conn: _Connection) -> aiosmtplib.SMTP:
         client = conn.client
         if client is not None and client.is_connected:
