@@ -380,6 +380,27 @@ class MailboxWork(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
+class OAuth2State(Base):
+    """What the daemon last knew of one OAuth2 client's tokens, for `maild status` (SPEC §9).
+
+    The TokenSource lives in the daemon's memory and `maild status` is
+    another process, so the daemon writes a row here when a client's state
+    changes (a refused refresh, the recovery, a new token's expiry). Names,
+    provider error codes, hints and times only: never a token or a secret.
+    """
+
+    __tablename__ = "oauth2_state"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # "mailbox", "mailboxes.<label>", "smtp"
+    ok: Mapped[bool] = mapped_column(Boolean)
+    code: Mapped[str] = mapped_column(String(200), default="")
+    hint: Mapped[str] = mapped_column(Text, default="")
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
 def table(model: type[Base]) -> Table:
     """A model's Core table, for hot-path statements that skip the ORM's unit of work."""
     t = model.__table__
