@@ -135,12 +135,13 @@ def oauth2_section(t: TomlTable) -> OAuth2Settings:
         tenant=t.string("tenant", ""),
         token_url=t.string("token_url", ""),
         device_url=t.string("device_url", ""),
+        auth_url=t.string("auth_url", ""),
         scopes=tuple(scopes),
         refresh_token_file=Path(refresh_file) if refresh_file else None,
         mechanism=Mechanism(t.choice("mechanism", tuple(Mechanism), "xoauth2")),
         timeout=t.duration("timeout", "30s").total_seconds(),
     )
-    for key in ("token_url", "device_url"):
+    for key in ("token_url", "device_url", "auth_url"):
         value = getattr(settings, key)
         if value and not value.startswith(("https://", "http://")):
             raise ConfigError(t.key(key), f"{value!r} is not an http(s) URL")
@@ -221,8 +222,6 @@ def smtp_section(t: TomlTable) -> SmtpSettings:
     password = t.secret("password", required=False)
     if password and not username:
         raise ConfigError(t.key("username"), "is required when a password is given")
-    if auth == "oauth2" and not username:
-        raise ConfigError(t.key("username"), 'is required when auth = "oauth2"', "the address maild sends as")
     settings = SmtpSettings(
         host=t.string("host", "127.0.0.1"),
         port=t.integer("port", {"tls": 465, "starttls": 587, "none": 25}[security], 1, 65535),

@@ -34,6 +34,7 @@ class Mechanism(StrEnum):
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 GOOGLE_DEVICE_URL = "https://oauth2.googleapis.com/device/code"
+GOOGLE_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 
 # App-only access to Exchange Online: the `.default` scope of the Exchange
 # resource carries the IMAP.AccessAsApp / SMTP.SendAsApp roles granted to the app.
@@ -59,6 +60,7 @@ class OAuth2Settings:
     tenant: str = ""
     token_url: str = ""
     device_url: str = ""
+    auth_url: str = ""
     scopes: tuple[str, ...] = ()
     refresh_token_file: Path | None = None
     mechanism: Mechanism = Mechanism.XOAUTH2
@@ -77,6 +79,15 @@ def token_url(settings: OAuth2Settings) -> str:
 def device_authorization_url(settings: OAuth2Settings) -> str:
     """The device authorization endpoint of RFC 8628, for `maild auth login` (`device_url` wins)."""
     return _endpoint(settings, settings.device_url, "devicecode", GOOGLE_DEVICE_URL)
+
+
+def authorization_url(settings: OAuth2Settings) -> str:
+    """The authorization endpoint a browser opens in the loopback sign-in (`auth_url` wins).
+
+    Google's device flow does not allow the Gmail scope, so a Google mailbox
+    gets its refresh token through this endpoint and a 127.0.0.1 redirect.
+    """
+    return _endpoint(settings, settings.auth_url, "authorize", GOOGLE_AUTH_URL)
 
 
 def _endpoint(settings: OAuth2Settings, configured: str, microsoft_path: str, google_url: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from maild.config import parse_settings
 from maild.errors import ConfigError
-from maild.oauth2.settings import Flow, Mechanism, Provider, scopes, token_url
+from maild.oauth2.settings import Flow, Mechanism, Provider, authorization_url, scopes, token_url
 from tests.unit.test_config import cfg, error_key
 
 GENERIC = {
@@ -76,6 +76,25 @@ def test_smtp_oauth2_with_oauthbearer(tmp_path: Path) -> None:
     assert scopes(s.smtp.oauth2) == ("https://mail.google.com/",)
 
 
+def test_authorization_url_is_derived_for_microsoft_and_google_and_configured_for_generic() -> None:
+    urls = []
+    for table in (MICROSOFT, GOOGLE, {**GENERIC, "auth_url": "http://127.0.0.1:8080/authorize"}, GENERIC):
+        s = parse_settings(oauth2_mailbox(table))
+        assert s.mailbox is not None and s.mailbox.oauth2 is not None
+        urls.append(authorization_url(s.mailbox.oauth2))
+    assert urls == [
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize",
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        "http://127.0.0.1:8080/authorize",
+        "",
+    ]
+
+
+def test_smtp_oauth2_user_defaults_to_the_support_address() -> None:
+    s = parse_settings(cfg(smtp__auth="oauth2", smtp__oauth2=GENERIC))
+    assert (s.smtp.username, s.smtp.password) == ("support@example.com", None)
+
+
 def test_relative_refresh_token_file_is_beside_the_config_file(tmp_path: Path) -> None:
     table = {**GOOGLE, "refresh_token_file": "oauth2-refresh-token"}
     s = parse_settings(oauth2_mailbox(table), source=tmp_path / "maild.toml")
@@ -108,7 +127,7 @@ def test_extra_mailboxes_inherit_or_set_their_own_oauth2_and_keep_their_label() 
         ({"mailbox__auth": "oauth2"}, "mailbox.oauth2"),
         ({"mailbox__auth": "token"}, "mailbox.auth"),
         ({"mailbox__oauth2": GENERIC}, "mailbox.auth"),
-        ({"smtp__auth": "oauth2", "smtp__oauth2": GENERIC}, "smtp.username"),
+        ({"smtp__auth": "oauth2", "smtp__oauth2": GENERIC, "smtp__password": "pw"}, "smtp.username"),
     ],
 )
 def test_auth_and_its_table_go_together(changes: dict[str, Any], key: str) -> None:
@@ -129,6 +148,7 @@ def test_auth_and_its_table_go_together(changes: dict[str, Any], key: str) -> No
         ({k: v for k, v in GOOGLE.items() if k != "refresh_token_file"}, "mailbox.oauth2.refresh_token_file"),
         ({**GENERIC, "token_url": "http://idp.example.com/token"}, "mailbox.oauth2.token_url"),
         ({**GENERIC, "token_url": "ftp://127.0.0.1/token"}, "mailbox.oauth2.token_url"),
+        ({**GENERIC, "auth_url": "http://idp.example.com/authorize"}, "mailbox.oauth2.auth_url"),
         ({**GENERIC, "scopes": "IMAP"}, "mailbox.oauth2.scopes"),
         ({**GENERIC, "scopes": [""]}, "mailbox.oauth2.scopes"),
         ({**GENERIC, "client_secert": "x"}, "mailbox.oauth2.client_secert"),
