@@ -1,7 +1,7 @@
-"""`python -m maild` runs the command line."""
+"""`python -m maild` runs the `maild` program (maild.entry)."""
 
 import sys
 
-from maild.cli import main
+from maild.entry import main
 
 sys.exit(main())

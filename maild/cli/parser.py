@@ -25,6 +25,7 @@ from maild.cli.cases import (
 from maild.cli.daemon import cmd_run, cmd_status
 from maild.cli.inbound import cmd_inbound_discard, cmd_inbound_list, cmd_inbound_raw, cmd_inbound_release
 from maild.cli.people import cmd_account_add, cmd_agent_add, cmd_contact_add
+from maild.daemon import deliver
 from maild.errors import UsageError
 
 if TYPE_CHECKING:
@@ -60,6 +61,9 @@ def build_parser() -> ArgumentParser:
     )
     status.add_argument("--json", action="store_true")
     _inbound_commands(sub)
+    deliver.add_arguments(
+        _command(sub, "deliver", deliver.cmd_deliver, "read one message on stdin and record it now")
+    )
     demo = sub.add_parser("demo", help="run the main job on embedded defaults and show what happened")
     demo.add_argument(
         "--dir", default="demo-output", help="where the demo keeps its database, Maildir and sink"

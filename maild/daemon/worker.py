@@ -9,6 +9,11 @@ Ingest wakes the outbox as soon as it queued something, so notifications
 leave within moments of a message's arrival. SIGTERM/SIGINT let the message
 in hand finish, send what is due, then everything closes and the process
 exits 0; SIGHUP reloads the configuration.
+
+With `[lmtp]` the daemon also serves the LMTP listener (maild.daemon.lmtp)
+on its event loop; a config with no mailbox at all runs the listener, the
+outbox and the deadline scan only. `run --once` never listens: a pass has
+no time to wait for an MTA.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from maild.app import App
 from maild.daemon import systemd
@@ -30,6 +36,10 @@ from maild.daemon.loops import PassReport, wait_for_event
 from maild.daemon.metrics import Metrics
 from maild.daemon.send_loop import SendLoop
 from maild.errors import MaildError
+
+if TYPE_CHECKING:
+    from maild.cases.recording import Applied
+    from maild.daemon.lmtp import LmtpServer
 
 __all__ = ["Worker"]
 
@@ -50,11 +60,30 @@ class Worker:
             IntakeLoop(app, m, self.leaser, self.metrics, self.send, self.stopping)
             for m in app.settings.mailboxes
         ]
+        self.lmtp: LmtpServer | None = None
+
+    def _delivered(self, applied: Applied, seconds: float) -> None:
+        """A message the LMTP listener recorded: counted, and its notifications sent now."""
+        self.metrics.messages.labels(applied.outcome).inc()
+        self.metrics.latency.observe(seconds)
+        if applied.notifications:
+            self.send.wake()
+
+    async def _start_lmtp(self) -> None:
+        """Listen before anything else starts, so a taken address fails the start at once."""
+        if self.app.settings.lmtp is None:
+            return
+        from maild.daemon.delivery import lmtp_server
+
+        self.lmtp = lmtp_server(self.app, self._delivered)
+        await self.lmtp.start()
+        if not self.intakes:
+            systemd.notify(f"READY=1\nSTATUS=serving LMTP on {self.lmtp.address}, no mailbox to read")
 
     @property
     def ingest_alive_at(self) -> float:
-        """When the least recently active intake loop last showed progress."""
-        return min(intake.alive_at for intake in self.intakes)
+        """When the least recently active intake loop last showed progress (now, without any)."""
+        return min((intake.alive_at for intake in self.intakes), default=time.monotonic())
 
     # ------------------------------------------------------------------ one pass
 
@@ -100,10 +129,11 @@ class Worker:
             loop.add_signal_handler(sig, request_stop, sig.name)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         systemd.notify("STATUS=starting")
+        await self._start_lmtp()
         if self.app.settings.metrics.listen:
             self.metrics.serve(self.app.settings.metrics.listen, self.app.db, self.app.clock)
         # One thread per mailbox, of their own: they block for as long as the daemon runs.
-        readers = ThreadPoolExecutor(max_workers=len(self.intakes), thread_name_prefix="ingest")
+        readers = ThreadPoolExecutor(max_workers=max(1, len(self.intakes)), thread_name_prefix="ingest")
 
         async def intake_thread(intake: IntakeLoop) -> None:
             await loop.run_in_executor(readers, intake.run)
@@ -113,6 +143,8 @@ class Worker:
         deadlines = asyncio.create_task(self.deadlines.run(stop), name="deadlines")
         watchdog = asyncio.create_task(self._watchdog(stop), name="watchdog")
         tasks = [*ingest, outbox, deadlines, watchdog]
+        if self.lmtp is not None:
+            tasks.append(asyncio.create_task(self.lmtp.serve(stop), name="lmtp"))
         done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             if task.exception() is not None and not stop.is_set():

@@ -78,7 +78,8 @@ ROOM_IMPORTS: dict[str, frozenset[str]] = {
     "app": SETTINGS | {"cases", "inbound", "outbound", "policy", "store", "oauth2"},
     "cli": SETTINGS | {"app", "cases", "daemon", "demo", "store", "oauth2"},
     "demo": SETTINGS,
-    "__main__": frozenset({"cli"}),
+    "__main__": frozenset({"entry"}),
+    "entry": frozenset({"cli", "daemon"}),
 }
 
 
