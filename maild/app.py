@@ -39,6 +39,13 @@ def routing_policy(settings: Settings) -> RoutingPolicy:
     return RoutingPolicy(support_address=s.address, **same_name)
 
 
+def login_command(owner: MailboxSettings | SmtpSettings) -> str:
+    """The `maild auth login` that gets `owner` a new refresh token, for the hints that name it."""
+    if isinstance(owner, SmtpSettings):
+        return "maild auth login --smtp"
+    return f"maild auth login --mailbox {owner.label}" if owner.label else "maild auth login"
+
+
 class App:
     """Each part is built on first use: a `case list` never loads templates or mail libraries."""
 
@@ -61,7 +68,9 @@ class App:
         source = self._token_sources.get(owner.oauth2)
         if source is None:
             name = owner.section if isinstance(owner, MailboxSettings) else "smtp"
-            source = self._token_sources[owner.oauth2] = TokenSource(owner.oauth2, self.clock, name=name)
+            source = self._token_sources[owner.oauth2] = TokenSource(
+                owner.oauth2, self.clock, name=name, login_command=login_command(owner)
+            )
         return source
 
     @property

@@ -24,6 +24,7 @@ from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPCli
 
 from maild.errors import MaildError, TransientError
 from maild.inbound import imapwire
+from maild.inbound.imaplogin import SessionToken, password_login, token_login
 from maild.inbound.imapwire import announces_mail, parse_key, quiet_imaplib, says_bye, size_groups
 from maild.inbound.listing import THREAD_HEADERS, Listed, listed_from_headers
 from maild.inbound.source import FetchedMessage
@@ -104,6 +105,7 @@ class ImapSource:
         # auth = "oauth2": log in as `username` with a bearer token from `tokens` (SPEC §9)
         self._tokens = tokens
         self._mechanism = mechanism
+        self._session: SessionToken | None = None  # when the token login is renewed
         self.name = f"imap://{username}@{host}:{port}/{folder}"
         self._client: Any = None
         self._uidvalidity: int | None = None
@@ -158,6 +160,9 @@ class ImapSource:
     def open(self) -> None:
         """Connect, secure, log in and select the folder (read-write)."""
         self.close()
+        if self._tokens is not None:
+            # A token first: an endpoint that refuses costs no IMAP connection (OAuth2Error, with its hint).
+            self._tokens.token()
         with self._guard("connect"):
             self._client = IMAPClient(
                 self.host,
@@ -185,23 +190,21 @@ class ImapSource:
                     )
                 client.starttls(self._tls_context())
         with self._guard("login"):
+            if self._tokens is not None:
+                self._token_login(client, self._tokens)
+                return
             if client.has_capability("LOGINDISABLED"):
                 raise MaildError(
                     f"{self.name}: the server refuses plaintext login on this connection; "
                     "use security = 'tls' or 'starttls'"
                 )
-            try:
-                client.login(self.username, self._password)
-            except LoginError as exc:
-                detail = str(exc)
-                if "[UNAVAILABLE]" in detail:
-                    raise TransientError(
-                        f"{self.name}: the server cannot log us in right now: {detail}"
-                    ) from exc
-                raise MaildError(
-                    f"{self.name}: IMAP login as {self.username!r} failed: authentication "
-                    f"rejected (wrong username or password?): {detail}"
-                ) from exc
+            password_login(client, LoginError, self.name, self.username, self._password)
+
+    def _token_login(self, client: Any, tokens: TokenSource) -> None:
+        """auth = "oauth2": AUTHENTICATE as the mailbox user with a bearer token (maild.inbound.imaplogin)."""
+        self._session = token_login(
+            client, LoginError, self.name, self.username, tokens, self._mechanism, self._session
+        )
 
     def _select(self) -> int:
         """(Re-)select the folder; returns UIDNEXT. A fresh SELECT also resyncs our view."""
@@ -421,15 +424,13 @@ class ImapSource:
         in between, so a message arriving at any moment is either counted
         by it or announced (EXISTS) afterwards, never lost in a gap.
         """
+        if self._renew_session_if_due():
+            return True  # a new session: anything may have arrived meanwhile
         client = self._connected()
         with self._guard("CAPABILITY"):
             idle = self.use_idle and bool(client.has_capability("IDLE"))
-        before = self._uidnext_at_pending
-        if before is None:
-            return True  # pending() has not looked since open(): anything may be there
-        uidnext = self._select()
-        if self._uidnext_at_pending is None or uidnext > before:
-            return True  # new UIDVALIDITY, or messages added since pending()
+        if self._arrived_since_pending():
+            return True
         if timeout <= 0:
             return False
         deadline = time.monotonic() + timeout
@@ -452,6 +453,23 @@ class ImapSource:
             if remaining <= 0:
                 return False
             time.sleep(min(POLL_INTERVAL_SECONDS, remaining))
+
+    def _arrived_since_pending(self) -> bool:
+        """Re-select; whether anything may have arrived since `pending()` last looked."""
+        before = self._uidnext_at_pending
+        if before is None:
+            return True  # pending() has not looked since open(): anything may be there
+        uidnext = self._select()
+        # A new UIDVALIDITY (the select forgot the old UIDNEXT), or messages added since pending().
+        return self._uidnext_at_pending is None or uidnext > before
+
+    def _renew_session_if_due(self) -> bool:
+        """A new login shortly before the session's token expires (see imaplogin.SessionToken)."""
+        if self._session is None or self._tokens is None or not self._session.due(self._tokens.clock.now()):
+            return False
+        log.info("%s: logging in again with a new OAuth2 token before the current one expires", self.name)
+        self.open()
+        return True
 
     def _idle_once(self, seconds: float) -> bool:
         """One IDLE session of at most `seconds`; always leaves IDLE before returning."""
