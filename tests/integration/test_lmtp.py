@@ -8,9 +8,11 @@ list --json`, `case list --json`, exit statuses, the SMTP sink).
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -360,3 +362,43 @@ def test_deliver_costs_little_cpu_through_the_listener(env: MaildEnv, tmp_path: 
     finally:
         assert stop(daemon) == 0
     assert [r["subject"] for r in inbound(env)] == ["Light"]
+
+
+# Stands in for systemd: the listening socket as fd 3, LISTEN_FDS=1 and LISTEN_PID of the
+# process that execs `maild run` (exec keeps the pid).
+_ACTIVATE = """
+import os, sys
+os.dup2(int(sys.argv[1]), 3)
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+os.execv(sys.executable, [sys.executable, "-m", "maild", "--config", sys.argv[2], "run"])
+"""
+
+
+def test_socket_activation_serves_the_socket_systemd_passes(env: MaildEnv, tmp_path: Path) -> None:
+    """maild-lmtp.socket: maild takes fd 3 instead of binding `listen` (here a path it could not bind)."""
+    listen = short_socket(tmp_path)
+    path = listen[len("unix:") :]
+    use_lmtp(env, "unix:/nonexistent-directory/lmtp.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+    with open(tmp_path / "activated.log", "ab") as log:
+        daemon = subprocess.Popen(
+            [sys.executable, "-c", _ACTIVATE, str(listener.fileno()), str(env.config_path)],
+            pass_fds=(listener.fileno(),),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={k: v for k, v in os.environ.items() if not k.startswith(("MAILD_", "LISTEN_"))},
+            start_new_session=True,
+        )
+    listener.close()
+    try:
+        wait_until(
+            lambda: "socket systemd passed" in env.daemon_log("activated"), what="the activated listener"
+        )
+        assert lmtp_send(listen, [SUPPORT], message(ALICE, "Activated", "x"))[1][0][0] == 250
+    finally:
+        assert stop(daemon) == 0
+    assert Path(path).exists(), "the socket is systemd's: maild leaves it in place"
+    assert [r["subject"] for r in inbound(env)] == ["Activated"]

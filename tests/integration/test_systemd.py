@@ -111,6 +111,21 @@ def test_unit_verifies_without_warnings(tmp_path: Path) -> None:
     assert broken.returncode != 0 and "no-such-maild" in broken.stdout + broken.stderr
 
 
+def test_lmtp_socket_unit_verifies_beside_the_service(tmp_path: Path) -> None:
+    """maild-lmtp.socket (socket activation of the LMTP listener) names the service and a unix socket."""
+    socket_unit = SYSTEMD_DIR / "maild-lmtp.socket"
+    unit_copy(tmp_path, VENV_BINARY)
+    shutil.copy(socket_unit, tmp_path / socket_unit.name)
+    done = analyze("verify", str(tmp_path / socket_unit.name))
+    output = (done.stdout + done.stderr).strip()
+    assert done.returncode == 0 and output == "", output
+    text = socket_unit.read_text(encoding="utf-8")
+    assert "ListenStream=/run/maild/lmtp.sock" in text and "Service=maild.service" in text
+    # The service keeps /run/maild (where maild binds the socket itself) across restarts.
+    assert unit_settings()["RuntimeDirectory"] == ["maild"]
+    assert unit_settings()["RuntimeDirectoryPreserve"] == ["yes"]
+
+
 def test_unit_exposure_score_stays_low(tmp_path: Path) -> None:
     done = analyze("security", "--offline=true", "--no-pager", str(unit_copy(tmp_path, VENV_BINARY)))
     output = done.stdout + done.stderr
