@@ -39,6 +39,11 @@ def routing_policy(settings: Settings) -> RoutingPolicy:
     return RoutingPolicy(support_address=s.address, **same_name)
 
 
+def token_source_name(owner: MailboxSettings | SmtpSettings) -> str:
+    """How logs and `maild status` name the OAuth2 client of `owner`: its section."""
+    return owner.section if isinstance(owner, MailboxSettings) else "smtp"
+
+
 def login_command(owner: MailboxSettings | SmtpSettings) -> str:
     """The `maild auth login` that gets `owner` a new refresh token, for the hints that name it."""
     if isinstance(owner, SmtpSettings):
@@ -67,11 +72,18 @@ class App:
 
         source = self._token_sources.get(owner.oauth2)
         if source is None:
-            name = owner.section if isinstance(owner, MailboxSettings) else "smtp"
+            # Named after the first section of the file that uses this client, whichever
+            # thread asks first, so `maild status` always shows a shared client under one name.
+            first = next((o for o in self.oauth2_owners() if o.oauth2 == owner.oauth2), owner)
             source = self._token_sources[owner.oauth2] = TokenSource(
-                owner.oauth2, self.clock, name=name, login_command=login_command(owner)
+                owner.oauth2, self.clock, name=token_source_name(first), login_command=login_command(first)
             )
         return source
+
+    def oauth2_owners(self) -> list[MailboxSettings | SmtpSettings]:
+        """Every section with auth = "oauth2": the mailboxes in file order, then [smtp]."""
+        owners: list[MailboxSettings | SmtpSettings] = [*self.settings.mailboxes, self.settings.smtp]
+        return [o for o in owners if o.oauth2 is not None]
 
     @property
     def token_sources(self) -> list[TokenSource]:

@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 
 from maild.clock import iso_utc
 from maild.safetext import visible
-from maild.store.models import Case, Escalation, InboundMessage, MailboxLease, MailboxWork, Outbox
+from maild.store.models import (
+    Case,
+    Escalation,
+    InboundMessage,
+    MailboxLease,
+    MailboxWork,
+    OAuth2State,
+    Outbox,
+)
 from maild.vocab import CaseStatus, InboundOutcome, OutboxStatus
 
 
@@ -26,6 +34,45 @@ class MailboxHealth:
     lease_expires_at: datetime | None
     last_fetch_at: datetime | None
     waiting: int = 0  # listed for the workers and not yet done (mailbox_work)
+
+
+@dataclass
+class OAuth2Health:
+    """One OAuth2 client as the daemon last wrote it (maild.daemon.authstate): never a token."""
+
+    name: str
+    ok: bool
+    code: str
+    hint: str
+    failures: int
+    retry_at: datetime | None
+    expires_at: datetime | None
+    updated_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "code": self.code,
+            "hint": self.hint,
+            "failures": self.failures,
+            "retry_at": iso_utc(self.retry_at),
+            "expires_at": iso_utc(self.expires_at),
+            "updated_at": iso_utc(self.updated_at),
+        }
+
+    def text(self) -> str:
+        """One line of `maild status`: what works, or what failed and what to do."""
+        name = visible(self.name)
+        if self.ok:
+            expiry = iso_utc(self.expires_at)
+            token = f"token valid until {expiry}" if expiry else "no token requested yet"
+            return f"  oauth2 {name}: ok, {token} (as of {iso_utc(self.updated_at)})"
+        retry = iso_utc(self.retry_at) or "soon"
+        return (
+            f"  oauth2 {name}: FAIL {visible(self.code)}: {visible(self.hint)} "
+            f"({self.failures} failed token request(s); next try {retry}; as of {iso_utc(self.updated_at)})"
+        )
 
 
 @dataclass
@@ -41,6 +88,7 @@ class Health:
     past_deadline: int = 0
     due_within_hour: int = 0
     escalations_total: int = 0
+    oauth2: list[OAuth2Health] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +113,7 @@ class Health:
                 "due_within_1h_unanswered": self.due_within_hour,
                 "escalations_total": self.escalations_total,
             },
+            "oauth2": [o.as_json() for o in self.oauth2],
         }
 
 
@@ -119,7 +168,17 @@ def snapshot(session: Session, now: datetime) -> Health:
         or 0
     )
     h.escalations_total = int(session.scalar(select(func.count()).select_from(Escalation)) or 0)
+    h.oauth2 = oauth2_health(session)
     return h
+
+
+def oauth2_health(session: Session) -> list[OAuth2Health]:
+    """Every OAuth2 client's state as the daemon last wrote it, by name."""
+    rows = session.execute(select(OAuth2State).order_by(OAuth2State.name)).scalars()
+    return [
+        OAuth2Health(r.name, r.ok, r.code, r.hint, r.failures, r.retry_at, r.expires_at, r.updated_at)
+        for r in rows
+    ]
 
 
 def health_text(h: Health) -> str:
@@ -147,4 +206,5 @@ def health_text(h: Health) -> str:
         f"  unanswered past deadline: {h.past_deadline}; due within the hour: {h.due_within_hour}; "
         f"escalations in all: {h.escalations_total}"
     )
+    lines.extend(o.text() for o in h.oauth2)
     return "\n".join(lines)

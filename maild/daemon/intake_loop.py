@@ -32,6 +32,7 @@ from maild.daemon.workqueue import WorkQueue
 from maild.daemon.worksignal import WorkWaiter, work_waiter
 from maild.errors import MaildError, TransientError
 from maild.inbound.source import MailSource
+from maild.oauth2.errors import OAuth2Error
 
 __all__ = ["IntakeLoop"]
 
@@ -41,6 +42,7 @@ LEASE_RENEW_EVERY = 5.0  # seconds between lease renewals while claims are proce
 HELPER_LOOK = 1.0  # how often a worker without the lease looks for listed work
 WAIT_CHUNK = 2.0  # a lister's wait for mail is cut into pieces this long, renewing the lease
 SLEEP_CHUNK = 1.0  # pauses are cut into pieces this long, so a stop is heard soon
+OAUTH2_LOOK_AGAIN = 2.0  # seconds between looks for a token after a refused one (no request each: see below)
 
 
 class IntakeLoop:
@@ -162,6 +164,10 @@ class IntakeLoop:
         try:
             while not self.stopping.is_set():
                 self._pass(source, waiter)
+        except OAuth2Error as e:
+            # No token for the next login: its TokenSource has logged why; reconnecting waits for one.
+            log.debug("no OAuth2 token for %s: %s", self.name, e)
+            self._reset(source, 1.0)
         except TransientError as e:
             log.warning("connection lost, reconnecting: %s", e)
             self._reset(source, 1.0)
@@ -249,19 +255,39 @@ class IntakeLoop:
             self.stopping.wait(min(SLEEP_CHUNK, left))
 
     def _open_with_backoff(self, source: MailSource) -> bool:
-        """Connect, retrying with exponential backoff and jitter until connected or stopping."""
-        failing = False
+        """Connect, retrying with exponential backoff and jitter until connected or stopping.
+
+        A token request that failed for a reason a person must fix (a
+        revoked grant, an expired client secret) is logged once by its
+        TokenSource, with the provider's code and what to do, which also
+        spaces its requests with a growing delay. So the loop stays quiet
+        about it and looks again every few seconds, a look costing no
+        request until that delay is over: the mailbox comes back within
+        moments of `maild auth login` writing a new refresh token.
+        """
+        logged: list[str] = []  # the kind of failure last logged: one line per change, not per retry
+        exponential = wait_exponential_jitter(initial=1, max=60, jitter=1)
+
+        def wait(rs: RetryCallState) -> float:
+            exc = rs.outcome.exception() if rs.outcome is not None else None
+            if isinstance(exc, OAuth2Error) and not exc.transient:
+                return OAUTH2_LOOK_AGAIN
+            return float(exponential(rs))
 
         def before_sleep(rs: RetryCallState) -> None:
-            nonlocal failing
-            if not failing and rs.outcome is not None:
-                log.warning("mailbox unavailable, retrying with backoff: %s", rs.outcome.exception())
-                systemd.notify(f"STATUS=mailbox unavailable: {rs.outcome.exception()}")
-            failing = True
+            exc = rs.outcome.exception() if rs.outcome is not None else None
+            if exc is None:
+                return
+            kind = f"oauth2 {exc.code}" if isinstance(exc, OAuth2Error) else "mailbox"
+            if logged[-1:] != [kind]:
+                if kind == "mailbox":
+                    log.warning("mailbox unavailable, retrying with backoff: %s", exc)
+                systemd.notify(f"STATUS=mailbox {self.name} unavailable: {exc}")
+                logged.append(kind)
 
         retrying = Retrying(
             retry=retry_if_exception_type(MaildError),
-            wait=wait_exponential_jitter(initial=1, max=60, jitter=1),
+            wait=wait,
             stop=lambda _rs: self.stopping.is_set(),
             sleep=self._sleep,
             before_sleep=before_sleep,
@@ -271,6 +297,6 @@ class IntakeLoop:
             retrying(source.open)
         except MaildError:
             return False
-        if failing:
-            log.info("mailbox connected again")
+        if logged:
+            log.info("mailbox %s connected again", self.name)
         return True

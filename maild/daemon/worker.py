@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from maild.app import App
 from maild.daemon import systemd
+from maild.daemon.authstate import AuthStateLoop
 from maild.daemon.deadline_loop import DeadlineLoop
 from maild.daemon.intake_loop import IntakeLoop
 from maild.daemon.lease import MailboxLeaser
@@ -56,6 +57,7 @@ class Worker:
         self.metrics = Metrics()
         self.send = SendLoop(app, self.leaser.holder, self.metrics)
         self.deadlines = DeadlineLoop(app, self.metrics, self.send.wake)
+        self.authstate = AuthStateLoop(app)  # OAuth2 token state for `maild status`
         self.intakes = [
             IntakeLoop(app, m, self.leaser, self.metrics, self.send, self.stopping)
             for m in app.settings.mailboxes
@@ -105,6 +107,7 @@ class Worker:
             await self.send.finish_once(dispatcher, report, started)
         finally:
             await sender.close()
+            await asyncio.to_thread(self.authstate.record_now)
         return report
 
     async def _intake_once(self, report: PassReport) -> None:
@@ -142,7 +145,8 @@ class Worker:
         outbox = asyncio.create_task(self.send.run(stop, ingest), name="outbox")
         deadlines = asyncio.create_task(self.deadlines.run(stop), name="deadlines")
         watchdog = asyncio.create_task(self._watchdog(stop), name="watchdog")
-        tasks = [*ingest, outbox, deadlines, watchdog]
+        authstate = asyncio.create_task(self.authstate.run(stop), name="oauth2 state")
+        tasks = [*ingest, outbox, deadlines, watchdog, authstate]
         if self.lmtp is not None:
             tasks.append(asyncio.create_task(self.lmtp.serve(stop), name="lmtp"))
         done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
