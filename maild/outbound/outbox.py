@@ -10,7 +10,9 @@ its rows to be picked up again later rather than lost; on PostgreSQL the
 claim uses FOR UPDATE SKIP LOCKED so several workers never take the same
 row. Transient failures (4xx, connection trouble) are retried quickly a few
 times within a pass, then deferred with exponential backoff; permanent ones
-(5xx) are marked failed with the server's answer.
+(5xx) are marked failed with the server's answer. A failed SMTP login (a
+password, an OAuth2 token) never reached a message: the rows wait without
+an attempt counted and are never given up, until the login works again.
 """
 
 from __future__ import annotations
@@ -209,7 +211,13 @@ class OutboxStore:
                     continue
                 attempts = claimed.attempts + 1
                 values: dict[str, object] = {"attempts": attempts, "claimed_by": None}
-                if result.outcome == "permanent":
+                if not result.attempted:
+                    values.update(
+                        attempts=claimed.attempts,
+                        next_attempt_at=self._after_login_failure(claimed, result, now),
+                        last_error=result.detail,
+                    )
+                elif result.outcome == "permanent":
                     values.update(status=OutboxStatus.FAILED, last_error=result.detail)
                 elif now - claimed.created_at >= self.settings.give_up_after:
                     values.update(
@@ -220,6 +228,18 @@ class OutboxStore:
                     delay = retry_delay(attempts, self.settings.retry_initial, self.settings.retry_max)
                     values.update(next_attempt_at=now + delay, last_error=result.detail)
                 conn.execute(update(_OUTBOX).where(_OUTBOX.c.id == claimed.id).values(**values))
+
+    def _after_login_failure(self, claimed: Claimed, result: SendResult, now: datetime) -> datetime:
+        """When a message the login kept from the server is due again: no attempt counted, never given up.
+
+        The login failing (a refused grant, an expired secret, a wrong
+        password) is the session's fault, not the message's; it waits, with
+        the backoff of its attempts so far, or longer if the token source
+        will not ask for a new token before then, until a person fixes it.
+        """
+        settings = self.settings
+        due = now + retry_delay(max(1, claimed.attempts), settings.retry_initial, settings.retry_max)
+        return max(due, result.retry_at) if result.retry_at is not None else due
 
     def depth(self) -> int:
         with self.db.reader() as s:
@@ -275,11 +295,9 @@ class Dispatcher:
                 await asyncio.to_thread(self.store.record, results)
                 self._tally(stats, results)
                 if refused:
-                    log.warning(
-                        "SMTP server unavailable: %s; %d notification(s) deferred",
-                        results[0][1].detail,
-                        len(results),
-                    )
+                    first = results[0][1]
+                    why = "SMTP server unavailable" if first.attempted else "SMTP login failed"
+                    log.warning("%s: %s; %d notification(s) deferred", why, first.detail, len(results))
                     return stats
             if len(batch) < self.batch_size:
                 # The claim took everything that was due: another would come back
@@ -310,7 +328,9 @@ class Dispatcher:
             retry: list[Claimed] = []
             for claimed, result in zip(todo, answers, strict=True):
                 final[claimed.id] = result
-                if result.outcome == "transient":
+                # A failed login is not retried within the pass: the token source or the password will
+                # not change in a second (a refused token has had its one retry with a new token).
+                if result.outcome == "transient" and result.attempted:
                     retry.append(claimed)
             if not retry or delay is None:
                 break

@@ -1,4 +1,4 @@
-"""Outbound SMTP: the only module that imports aiosmtplib.
+"""Outbound SMTP: the session pool (with smtpauth, which logs in, the only modules importing aiosmtplib).
 
 It owns two things the outbox dispatcher must not have to think about:
 
@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import ssl
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 import aiosmtplib
@@ -39,8 +39,13 @@ from tenacity import (
 
 from maild.oauth2.settings import Mechanism
 from maild.oauth2.tokens import TokenSource
+from maild.outbound.smtpauth import Login, OAuth2Login, PasswordLogin, SessionError, authenticate
+from maild.outbound.smtpauth import describe as _describe
+from maild.outbound.smtpauth import one_line as _one_line
 from maild.tls import client_context, security_mode
 from maild.vocab import Security
+
+__all__ = ["Envelope", "EnvelopeError", "Outcome", "SendResult", "SessionError", "SmtpSender", "classify"]
 
 Outcome = Literal["sent", "transient", "permanent"]
 
@@ -73,25 +78,18 @@ class Envelope:
 
 @dataclass(frozen=True)
 class SendResult:
-    """How one envelope ended: `detail` is the server's answer or the error, on one line, fit to store."""
+    """How one envelope ended: `detail` is the server's answer or the error, on one line, fit to store.
+
+    `attempted` is False when the message never reached the server because
+    the login failed (credentials, OAuth2 token): the outbox then keeps it
+    without counting an attempt, due again at `retry_at` at the earliest.
+    """
 
     outcome: Outcome
     code: int | None
     detail: str
-
-
-class SessionError(Exception):
-    """Opening, securing or authenticating the session failed.
-
-    That says something about our configuration or the server, never about
-    the message, so it is transient whatever the reply code (a 535 must not
-    mark a whole outbox permanently failed).
-    """
-
-    def __init__(self, detail: str, code: int | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.code = code
+    attempted: bool = True
+    retry_at: datetime | None = None
 
 
 class EnvelopeError(ValueError):
@@ -121,26 +119,6 @@ def classify(code: int | None, error: BaseException | None) -> Outcome:
     if isinstance(error, ValueError):
         return "permanent"
     return "transient"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _describe(exc: BaseException) -> str:
-    """Render an error as one line, keeping the reply code where there was one."""
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return _one_line(f"{exc.code} {exc.message}")
-    text = _one_line(str(exc)) or type(exc).__name__
-    cause = exc.__cause__
-    if cause is not None and _one_line(str(cause)) not in text:
-        text = f"{text}: {_one_line(str(cause)) or type(cause).__name__}"
-    # asyncio words a refused connection as "Connect call failed"; the
-    # operator reading the outbox wants the errno's own name for it.
-    for err in (exc, cause):
-        if isinstance(err, OSError) and err.errno and os.strerror(err.errno) not in text:
-            text = f"{text} ({os.strerror(err.errno)})"
-    return text
 
 
 def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
@@ -247,8 +225,7 @@ class SmtpSender:
             raise ValueError(f"timeout must be positive, not {timeout}")
         if connections < 1:
             raise ValueError(f"connections must be at least 1, not {connections}")
-        if (username is None) != (password is None):
-            raise ValueError("username and password must be given together")
+        self._login = _login(username, password, tokens, mechanism)
         self.host = host
         self.port = port
         self.security: Security = security
@@ -257,11 +234,7 @@ class SmtpSender:
         )
         self.timeout = timeout
         self.connections = connections
-        self._credentials = None if username is None or password is None else (username, password)
         self._local_hostname = local_hostname
-        # auth = "oauth2": AUTH as `username` with a bearer token from `tokens` (SPEC §9)
-        self._tokens = tokens
-        self._mechanism = mechanism
         # Building (not connecting) a client validates the options the
         # library checks itself, e.g. local_hostname, at start-up.
         self._new_client()
@@ -306,8 +279,7 @@ class SmtpSender:
             workers = min(self.connections, len(batch.queue))
             await asyncio.gather(*(self._worker(batch) for _ in range(workers)))
             if batch.queue and not batch.progress:
-                failure = batch.failure or SessionError(f"no session to {self._where}")
-                result = SendResult(classify(failure.code, failure), failure.code, failure.detail)
+                result = _unsent(batch.failure or SessionError(f"no session to {self._where}"))
                 while batch.queue:
                     batch.results[batch.queue.popleft()] = result
         finished: list[SendResult] = []
@@ -439,20 +411,8 @@ class SmtpSender:
             raise _session_failure(
                 exc, f"STARTTLS handshake with {self._where}", f"session setup with {self._where} failed"
             ) from exc
-        if self._credentials is None:
-            return
-        username, password = self._credentials
-        try:
-            await client.login(username, password)
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            raise SessionError(
-                f"authentication as {username!r} at {self._where} failed: {_describe(exc)}"
-                " (check the SMTP username and password)",
-                exc.code,
-            ) from exc
-        except Exception as exc:
-            code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else None
-            raise SessionError(f"authentication at {self._where} failed: {_describe(exc)}", code) from exc
+        if self._login is not None:
+            await authenticate(client, self._login, self.host, self.port)
 
     async def _transaction(self, client: aiosmtplib.SMTP, envelope: Envelope) -> SendResult:
         """MAIL, RCPT, DATA for one envelope on a ready session.
@@ -510,3 +470,27 @@ class SmtpSender:
 
 def _describe_response(response: aiosmtplib.SMTPResponse) -> str:
     return _one_line(f"{response.code} {response.message}")
+
+
+def _unsent(failure: SessionError) -> SendResult:
+    """The result of an envelope no session could take: a failed login charges the message no attempt."""
+    return SendResult(
+        classify(failure.code, failure),
+        failure.code,
+        failure.detail,
+        attempted=not failure.login,
+        retry_at=failure.retry_at,
+    )
+
+
+def _login(
+    username: str | None, password: str | None, tokens: TokenSource | None, mechanism: Mechanism
+) -> Login | None:
+    """How to AUTH: a token from `tokens` as `username` (auth = "oauth2", SPEC §9), a password, or not."""
+    if tokens is not None:
+        if not username:
+            raise ValueError("username is required with OAuth2 (the address maild sends as)")
+        return OAuth2Login(username, tokens, mechanism)
+    if (username is None) != (password is None):
+        raise ValueError("username and password must be given together")
+    return None if username is None or password is None else PasswordLogin(username, password)
