@@ -50,7 +50,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_db_upgrade(settings, args)
     app = App(settings)
     try:
-        app.db.check_schema()
+        if getattr(args, "needs_database", True):  # `auth` works before `db upgrade` and without it
+            app.db.check_schema()
         handler: Handler = args.handler
         return handler(app, args)
     finally:

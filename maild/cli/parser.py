@@ -14,6 +14,7 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
+from maild.cli.auth import cmd_auth_check, cmd_auth_login
 from maild.cli.cases import (
     cmd_case_attachment,
     cmd_case_close,
@@ -61,6 +62,7 @@ def build_parser() -> ArgumentParser:
     )
     status.add_argument("--json", action="store_true")
     _inbound_commands(sub)
+    _auth_commands(sub)
     deliver.add_arguments(
         _command(sub, "deliver", deliver.cmd_deliver, "read one message on stdin and record it now")
     )
@@ -169,3 +171,23 @@ def _inbound_commands(sub: _Commands) -> None:
     )
     i_discard.add_argument("id", type=int)
     i_discard.add_argument("--as", dest="as_", metavar="AGENT_EMAIL")
+
+
+def _auth_commands(sub: _Commands) -> None:
+    auth = _group(sub, "auth", 'OAuth2 sign-in and checks for auth = "oauth2"')
+    login = _command(
+        auth, "login", cmd_auth_login, "sign in (device code) and store the refresh token of one client"
+    )
+    which = login.add_mutually_exclusive_group()
+    which.add_argument("--mailbox", metavar="LABEL", help="[mailboxes.LABEL] (default: [mailbox])")
+    which.add_argument("--smtp", action="store_true", help="[smtp]")
+    login.add_argument(
+        "--browser",
+        action="store_true",
+        help="sign in with a browser and a 127.0.0.1 redirect, not a device code (always for google)",
+    )
+    login.set_defaults(needs_database=False)
+    check = _command(
+        auth, "check", cmd_auth_check, "get a token and log in to every mailbox and the SMTP server"
+    )
+    check.set_defaults(needs_database=False)
