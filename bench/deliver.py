@@ -6,14 +6,16 @@
    `python -c pass` as the interpreter's own floor. SPEC §9's budget is
    150 ms of CPU per message for the pipe transport.
 2. Throughput of N mixed support emails (the mix of throughput.py: new cases
-   and replies to acknowledgements, 30% ISO-2022-JP), built twice the same
-   way on two fresh databases: once taken by `maild run --once` from a real
-   Dovecot (the IMAP figure, as throughput.py measures it), once pushed by
-   an MTA-style client (smtplib.LMTP, C connections, each sending its share
-   one message after the other) to a running `maild run` with `[lmtp]` and
-   no mailbox. LMTP is timed to the last 250 (every message committed) and
-   to the moment the outbox is empty (every notification sent, what the
-   `run --once` time includes).
+   and replies to acknowledgements, 30% ISO-2022-JP), built the same way on
+   a fresh database each time: taken by `maild run --once` from a real
+   Dovecot (throughput.py's figure; it sends from a second process), arriving
+   in the mailbox of a running `maild run` (the daemon's IMAP path, woken by
+   IDLE), and pushed by an MTA-style client (smtplib.LMTP, C connections,
+   each sending its share one message after the other) to a running `maild
+   run` with `[lmtp]` and no mailbox. Each is timed to the moment every
+   message is recorded and the outbox is empty (every notification sent);
+   LMTP also to its last 250. The daemons are started before the clock
+   starts; `run --once` includes its start-up (about 0.5 s).
 
     .venv/bin/python bench/deliver.py [--n 1000] [--m 30] [--connections 1,4] [--db sqlite|postgres]
 """
@@ -30,11 +32,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from common import (
     ALICE,
+    cpu_between,
+    cpu_snapshot,
     database,
     dovecot,
+    load_mailbox,
     log,
     machine,
     maild_cmd,
@@ -51,7 +57,7 @@ from common import (
 from sqlalchemy import func, select
 
 from maild.store.db import Database
-from maild.store.models import Outbox
+from maild.store.models import InboundMessage, Outbox
 from maild.vocab import OutboxStatus
 from tests.integration.env import SUPPORT, MaildEnv, message
 
@@ -125,6 +131,33 @@ def outbox_pending(db: Database) -> int:
         return int(session.execute(query).scalar_one())
 
 
+def recorded_count(db: Database) -> int:
+    with db.reader() as session:
+        return int(session.execute(select(func.count()).select_from(InboundMessage)).scalar_one())
+
+
+def imap_daemon_run(env: MaildEnv, box: Any, messages: list[bytes]) -> dict[str, Any]:
+    """The same mail arriving in the mailbox of a running `maild run` (IDLE): to the outbox empty."""
+    db = Database(str(env.config["database"]["url"]))
+    try:
+        expected = recorded_count(db) + len(messages)
+        env.set("mailbox.poll_interval", "1s")
+        daemon = start_daemon(env, "imap-daemon")
+        try:
+            wait_until(lambda: "watching imap:" in (env.workdir / "imap-daemon.log").read_text(), 60)
+            cpu_before = cpu_snapshot()
+            start = time.perf_counter()
+            load_mailbox(box, messages)
+            wait_until(lambda: recorded_count(db) >= expected and outbox_pending(db) == 0, 600, 0.25)
+            seconds = time.perf_counter() - start
+            cpu = cpu_between(cpu_before, cpu_snapshot(), seconds)
+        finally:
+            stop_daemon(daemon)
+        return {"seconds": seconds, "cpu": cpu, "ok": recorded_count(db) - expected + len(messages)}
+    finally:
+        db.dispose()
+
+
 def send_share(address: str, messages: list[bytes], answers: list[int]) -> None:
     client = smtplib.LMTP(address, timeout=120)
     try:
@@ -138,7 +171,7 @@ def send_share(address: str, messages: list[bytes], answers: list[int]) -> None:
         client.quit()
 
 
-def lmtp_run(env: MaildEnv, socket_path: Path, messages: list[bytes], connections: int) -> dict[str, float]:
+def lmtp_run(env: MaildEnv, socket_path: Path, messages: list[bytes], connections: int) -> dict[str, Any]:
     env.set("mailbox", None)
     env.set("lmtp.listen", f"unix:{socket_path}")
     daemon = start_daemon(env, f"lmtp-{connections}")
@@ -146,6 +179,7 @@ def lmtp_run(env: MaildEnv, socket_path: Path, messages: list[bytes], connection
         wait_until(socket_path.exists, timeout=60)
         answers: list[int] = []
         shares = [messages[i::connections] for i in range(connections)]
+        cpu_before = cpu_snapshot()
         threads = [threading.Thread(target=send_share, args=(str(socket_path), s, answers)) for s in shares]
         start = time.perf_counter()
         for t in threads:
@@ -159,10 +193,11 @@ def lmtp_run(env: MaildEnv, socket_path: Path, messages: list[bytes], connection
         finally:
             db.dispose()
         drained = time.perf_counter() - start
+        cpu = cpu_between(cpu_before, cpu_snapshot(), drained)
     finally:
         stop_daemon(daemon)
     ok = sum(1 for a in answers if a == 250)
-    return {"recorded_s": recorded, "drained_s": drained, "ok": ok}
+    return {"recorded_s": recorded, "drained_s": drained, "ok": ok, "cpu": cpu}
 
 
 def part(wd: Path, name: str) -> Path:
@@ -191,9 +226,20 @@ def main() -> int:
             with database(args.db, part(wd, "imap")) as url:
                 env = make_env(wd / "imap", url, box.port, s.port)
                 kinds = seed_and_build_mailbox(env, box, s, args.n)
+                cpu_before = cpu_snapshot()
                 imap = run_maild(env, "run", "--once", log_name="imap")
+                imap_cpu = cpu_between(cpu_before, cpu_snapshot(), imap.seconds, {"maild": imap.cpu_seconds})
                 box.clear()
             imap_rate = args.n / imap.seconds
+            log("IMAP: the same mix arriving in the mailbox of a running maild run …")
+            with database(args.db, part(wd, "imapd")) as url:
+                env = make_env(wd / "imapd", url, box.port, s.port)
+                kinds = seed_and_build_mailbox(env, box, s, args.n)
+                messages = fetch_all(box, kinds["first_uid"], kinds["last_uid"])
+                box.clear()
+                daemon_run = imap_daemon_run(env, box, messages)
+                box.clear()
+            daemon_rate = args.n / daemon_run["seconds"]
             for c in counts:
                 with database(args.db, part(wd, f"lmtp{c}")) as url:
                     env = make_env(wd / f"lmtp{c}", url, box.port, s.port)
@@ -202,12 +248,13 @@ def main() -> int:
                     box.clear()
                     log(f"LMTP: {len(messages)} messages over {c} connection(s) …")
                     r = lmtp_run(env, wd / f"lmtp{c}" / "lmtp.sock", messages, c)
+                rate = len(messages) / r["drained_s"]
                 results.append(
                     f"LMTP, {c} connection(s): {int(r['ok'])}/{len(messages)} answered 250 in "
                     f"{r['recorded_s']:.2f} s ({len(messages) / r['recorded_s']:.1f} msg/s recorded); "
-                    f"outbox empty at {r['drained_s']:.2f} s "
-                    f"(**{len(messages) / r['drained_s']:.1f} msg/s** end to end, "
-                    f"{len(messages) / r['drained_s'] / imap_rate:.2f}× the IMAP path)"
+                    f"outbox empty at {r['drained_s']:.2f} s (**{rate:.1f} msg/s** end to end: "
+                    f"{rate / daemon_rate:.2f}× the IMAP daemon, {rate / imap_rate:.2f}× run --once); "
+                    f"{r['cpu']}"
                 )
         print(machine())
         print(f"python -c pass: {cpu_figures(cpu['floor'])}")
@@ -215,7 +262,12 @@ def main() -> int:
         print(f"maild deliver in-process (no listener): {cpu_figures(cpu['slow'])}")
         print(
             f"IMAP, maild run --once over {args.n} messages: {imap.seconds:.2f} s, exit {imap.code} "
-            f"(**{imap_rate:.1f} msg/s** end to end); db {args.db}"
+            f"(**{imap_rate:.1f} msg/s** end to end); db {args.db}; {imap_cpu}"
+        )
+        print(
+            f"IMAP, the same {args.n} arriving in the mailbox of a running maild run: "
+            f"{int(daemon_run['ok'])} recorded and the outbox empty at {daemon_run['seconds']:.2f} s "
+            f"(**{daemon_rate:.1f} msg/s** end to end); {daemon_run['cpu']}"
         )
         for line in results:
             print(line)

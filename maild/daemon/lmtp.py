@@ -231,28 +231,44 @@ class _Session:
         self.reset()
 
     async def _message(self) -> bytes | None:
-        """The message's bytes, dot-unstuffed; None when it is over the size limit (read to its end)."""
+        """The message's bytes, dot-unstuffed; None when it is over the size limit (read to its end).
+
+        Read in pieces that end at ".<CRLF>" (the end mark is such a piece that
+        starts a line), not line by line: a message is a few reads, and the
+        unstuffing is one replace over the whole (every line-initial dot in
+        the transmitted data is a stuffing dot, RFC 5321 4.5.2).
+        """
         limit = self.server.settings.max_message_size
-        kept = bytearray()
+        pieces: list[bytes] = []
         size = 0
         line_start = True
         while True:
-            try:
-                chunk = await asyncio.wait_for(self.reader.readuntil(b"\n"), DATA_TIMEOUT)
-            except asyncio.LimitOverrunError as e:
-                chunk = await self.reader.read(e.consumed)  # a piece of a long line, no end of line
-            except (asyncio.IncompleteReadError, TimeoutError, ConnectionError) as e:
-                raise _Closed from e
-            if line_start and chunk in (b".\r\n", b".\n"):
-                return None if size > limit else bytes(kept)
-            if line_start and chunk.startswith(b"."):
-                chunk = chunk[1:]
-            line_start = chunk.endswith(b"\n")
-            size += len(chunk)
+            piece, complete = await self._piece()
+            if complete and ((line_start and piece == b".\r\n") or piece.endswith(b"\n.\r\n")):
+                pieces.append(piece[:-3])
+                size += len(piece) - 3
+                break
+            line_start = piece.endswith(b"\n")
+            size += len(piece)
             if size <= limit:
-                kept += chunk
-            elif kept:
-                kept = bytearray()  # over the limit: nothing more is kept
+                pieces.append(piece)
+            elif pieces:
+                pieces = []  # over the limit: nothing more is kept
+        if size > limit:
+            return None
+        data = b"".join(pieces)
+        if data.startswith(b"."):
+            data = data[1:]
+        return data.replace(b"\n.", b"\n")
+
+    async def _piece(self) -> tuple[bytes, bool]:
+        """Data up to and including the next ".<CRLF>" (True), or a piece of a long run without one."""
+        try:
+            return await asyncio.wait_for(self.reader.readuntil(b".\r\n"), DATA_TIMEOUT), True
+        except asyncio.LimitOverrunError as e:
+            return await self.reader.read(e.consumed), False
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError) as e:
+            raise _Closed from e
 
     async def rset(self, _arg: str) -> None:
         self.reset()

@@ -127,6 +127,8 @@ def test_mixed_mail_over_lmtp_gets_per_recipient_answers_after_the_commit(
         junk = b"\x00\xff\xfe not a message at all \x1b[2J\r\n\r\n\xc3\x28"
         _, replies = lmtp_send(listen, [SUPPORT], junk)
         assert replies[0][0] == 250, replies
+        _, replies = lmtp_send(listen, [SUPPORT], junk)
+        assert replies[0][0] == 250, "junk delivered again: recognised by its bytes"
 
         big = message(BOB, "Huge", "x" * 30_000)
         rcpt, replies = lmtp_send(listen, [SUPPORT, "support+big@example.com"], big)
