@@ -51,6 +51,7 @@ EX_DATAERR = 65
 EX_TEMPFAIL = 75
 DEFAULT_MAX_SIZE = 50 * 1024 * 1024  # without [lmtp]: the listener's default limit
 LISTENER_TIMEOUT = 120.0  # seconds for each step of the hand-over to the daemon
+LHLO_NAME = "localhost"  # not smtplib's default, socket.getfqdn(): a DNS lookup per message
 
 
 class _Parser(argparse.ArgumentParser):
@@ -147,10 +148,10 @@ def via_listener(lmtp: LmtpSettings, raw: bytes, recipient: str, label: str | No
 
     try:
         if lmtp.unix_path is not None:
-            client = smtplib.LMTP(str(lmtp.unix_path), timeout=LISTENER_TIMEOUT)
+            client = smtplib.LMTP(str(lmtp.unix_path), local_hostname=LHLO_NAME, timeout=LISTENER_TIMEOUT)
         else:
             host, port = lmtp.host_port
-            client = smtplib.LMTP(host, port, timeout=LISTENER_TIMEOUT)
+            client = smtplib.LMTP(host, port, local_hostname=LHLO_NAME, timeout=LISTENER_TIMEOUT)
     except OSError:
         return None
     try:
