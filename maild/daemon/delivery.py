@@ -65,6 +65,7 @@ class LocalDelivery:
 
     ingestor: Ingestor
     on_recorded: Callable[[Applied, float], None] = lambda _applied, _seconds: None
+    app: App | None = None  # whose settings a reload (SIGHUP) changes: read again per message
     _directory: Directory = field(init=False, default_factory=Directory)
 
     @classmethod
@@ -79,8 +80,8 @@ class LocalDelivery:
             queue=WorkQueue(app.db, app.clock, new_holder_id()),
         )
         if on_recorded is None:
-            return cls(ingestor)
-        return cls(ingestor, on_recorded)
+            return cls(ingestor, app=app)
+        return cls(ingestor, on_recorded, app=app)
 
     def deliver(self, raw: bytes, mailbox: str = LOCAL_MAILBOX) -> str:
         """Record `raw` under `mailbox`; returns its outcome once committed (REDELIVERED for a repeat).
@@ -93,6 +94,9 @@ class LocalDelivery:
         """
         started = time.perf_counter()
         key = source_key(raw)
+        if self.app is not None:  # as IntakeLoop.reconfigure does for the mailboxes
+            self.ingestor.policy = self.app.policy
+            self.ingestor.max_attachment_bytes = self.app.settings.support.max_attachment_size
         if self._directory.stale():
             self._directory = Directory()
         claimed = ClaimedMessage(mailbox, FetchedMessage(key, raw), self._directory, None, None)

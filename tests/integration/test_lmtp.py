@@ -404,3 +404,21 @@ def test_socket_activation_serves_the_socket_systemd_passes(env: MaildEnv, tmp_p
         assert stop(daemon) == 0
     assert Path(path).exists(), "the socket is systemd's: maild leaves it in place"
     assert [r["subject"] for r in inbound(env)] == ["Activated"]
+
+
+def test_a_reload_applies_to_the_listener(env: MaildEnv) -> None:
+    """SIGHUP: new own addresses are accepted as recipients and route as ours (a loop, ignored)."""
+    listen = f"127.0.0.1:{free_port()}"
+    use_lmtp(env, listen)
+    helper = "help@other.example"
+    daemon = start_listening(env)
+    try:
+        rcpt, replies = lmtp_send(listen, [helper, SUPPORT], message(helper, "Before the reload", "x"))
+        assert rcpt[helper] == 550 and "helpdesk" in replies[0][1], replies
+        env.set("support.other_addresses", [helper])
+        daemon.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded" in env.daemon_log(), what="the reload")
+        rcpt, replies = lmtp_send(listen, [helper], message(helper, "After the reload", "x"))
+        assert rcpt[helper] == 250 and "ignored" in replies[0][1], replies
+    finally:
+        assert stop(daemon) == 0
