@@ -152,10 +152,11 @@ def via_listener(lmtp: LmtpSettings, raw: bytes, recipient: str, label: str | No
         else:
             host, port = lmtp.host_port
             client = smtplib.LMTP(host, port, local_hostname=LHLO_NAME, timeout=LISTENER_TIMEOUT)
-    except OSError:
+    except (OSError, smtplib.SMTPException):  # not listening, or not maild's listener
         return None
     try:
-        client.ehlo()  # LHLO
+        if client.ehlo()[0] != 250:  # LHLO: anything else is not maild's listener either
+            return None
         code, text = client.mail("", [f"X-MAILD-MAILBOX={label}"] if label is not None else [])
         if code == 250:
             code, text = client.rcpt(recipient)

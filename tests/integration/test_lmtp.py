@@ -8,6 +8,7 @@ list --json`, `case list --json`, exit statuses, the SMTP sink).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -15,6 +16,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -422,3 +424,29 @@ def test_a_reload_applies_to_the_listener(env: MaildEnv) -> None:
         assert rcpt[helper] == 250 and "ignored" in replies[0][1], replies
     finally:
         assert stop(daemon) == 0
+
+
+def test_deliver_records_itself_when_something_else_answers_on_the_lmtp_port(env: MaildEnv) -> None:
+    """A listener that is not maild's (502 to LHLO) is not a verdict on the message: no bounce."""
+    impostor = socket.create_server(("127.0.0.1", 0))
+    port = impostor.getsockname()[1]
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = impostor.accept()
+            with conn, conn.makefile("rb") as lines:
+                conn.sendall(b"220 some other service\r\n")
+                for _line in lines:
+                    conn.sendall(b"502 5.5.1 what?\r\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    env.set("lmtp.listen", f"127.0.0.1:{port}")
+    try:
+        result = deliver(env, message(ALICE, "Not for the impostor", "x"), debug=True)
+    finally:
+        impostor.close()
+        thread.join(5)
+    assert result.returncode == 0, result.stderr
+    assert b"did not answer" in result.stderr
+    assert [(r["subject"], r["mailbox"]) for r in inbound(env)] == [("Not for the impostor", "local")]
