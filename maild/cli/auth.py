@@ -151,7 +151,8 @@ def _check_mailbox(app: App, m: MailboxSettings, secrets: list[str]) -> tuple[bo
         how = _token_line(app.token_source(m), secrets)
         source.open()  # connect, log in, select the folder
     except Exception as exc:
-        return False, f"{what}: {_failure(exc)}"
+        reason = _failure(exc)
+        return False, f"{what}: {reason.removeprefix(f'{m.name}: ')}"  # the source names itself too
     finally:
         source.close()
     return True, f"{what}: logged in ({how}) and selected {m.folder}"

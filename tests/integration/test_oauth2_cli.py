@@ -186,7 +186,10 @@ def test_auth_check_names_an_expired_client_secret_and_a_refused_login(
     checked = maild(env, "auth", "check")
     assert checked.code == 1, checked.out + checked.err
     first, second, smtp = checked.out.splitlines()
-    assert first.startswith("FAIL mailbox [mailbox]") and "wrong username or password" in first
+    assert (
+        first.startswith("FAIL mailbox [mailbox] imap://support2@") and "wrong username or password" in first
+    )
+    assert first.count("imap://") == 1, first
     assert second.startswith("FAIL mailbox [mailboxes.oauth]")
     assert "invalid_client AADSTS7000222" in second and "(the client secret has expired" in second
     assert smtp.startswith("ok   smtp"), "the SMTP server is checked whatever the mailboxes say"
@@ -245,6 +248,35 @@ def test_daemon_refreshes_tokens_survives_a_revoked_grant_and_recovers_after_aut
     finally:
         assert stop(daemon) == 0, env.daemon_log()
     assert_no_secret(env.daemon_log() + env.ok("status").out, fresh)
+
+
+def test_daemon_reports_an_expired_client_secret_and_resumes_when_the_endpoint_accepts_again(
+    tmp_path: Path, fresh: TokenEndpoint, server: OAuth2Dovecot, smtp_sink: Any
+) -> None:
+    fresh.state.lifetime = 3
+    env = oauth2_env(tmp_path, server, fresh, smtp_sink.port)
+    daemon = env.start_daemon()
+    try:
+        server.append(message(ALICE, "Before", "One."))
+        wait_until(lambda: len(env.cases()) == 1, timeout=30, what="the first message")
+        wait_until(lambda: [r.status for r in env.outbox()] == ["sent"], timeout=10, what="the ack sent")
+        sent_before = [r.message_id for r in env.outbox()]
+        fresh.fail_next("secret_expired")  # the next token request: AADSTS7000222, retried 5 s later
+        wait_until(lambda: status_oauth2(env).get("ok") is False, timeout=30, what="the status entry")
+        entry = status_oauth2(env)
+        assert entry["code"] == "invalid_client AADSTS7000222"
+        assert entry["hint"].startswith("the client secret has expired")
+        server.append(message(ALICE, "After", "Two."))
+        wait_until(lambda: len(env.cases()) == 2, timeout=45, what="mail once the endpoint accepts again")
+        wait_until(lambda: status_oauth2(env).get("ok") is True, timeout=10, what="the entry recovered")
+        assert daemon.poll() is None
+        wait_until(lambda: len(env.outbox()) == 2, timeout=10, what="the second acknowledgement")
+        assert [r.message_id for r in env.outbox()][:1] == sent_before, "the outbox kept what it had"
+    finally:
+        assert stop(daemon) == 0, env.daemon_log()
+    log = env.daemon_log()
+    assert log.count("token request failed") == 1 and "AADSTS7000222" in log, log
+    assert sorted(c["subject"] for c in env.cases()) == ["After", "Before"]
 
 
 def test_daemon_waits_out_a_token_endpoint_that_answers_503(
