@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -340,6 +341,40 @@ def test_auth_login_stores_the_refresh_token_owner_only(
     assert_no_secret(signed.out + signed.err, fresh)
     checked = maild(env, "auth", "check")
     assert checked.code == 0 and checked.out.startswith("ok   mailbox [mailbox]"), checked.out
+
+
+def test_auth_login_with_a_browser_takes_the_loopback_redirect(
+    tmp_path: Path, fresh: TokenEndpoint, server: OAuth2Dovecot, smtp_sink: Any
+) -> None:
+    """--browser (what provider google always uses): the test plays the browser that signs in."""
+    env = refresh_env(tmp_path, server, fresh, smtp_sink.port)
+    env.set("mailbox.oauth2.auth_url", fresh.auth_url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maild", "--config", str(env.config_path), "auth", "login", "--browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("MAILD_") and k != "DISPLAY"},
+    )
+    try:
+        assert proc.stdout is not None
+        shown = [proc.stdout.readline() for _ in range(3)]
+        url = shown[2].strip()
+        assert url.startswith(fresh.auth_url + "?"), shown
+        with urllib.request.urlopen(url, timeout=10) as page:  # signs in; redirected to maild's listener
+            assert page.status == 200
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    path = tmp_path / "refresh-token"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    stored = read_refresh_token(path)
+    assert stored is not None and fresh.state.refresh_tokens.get(stored) == "support"
+    assert_no_secret("".join(shown) + out + err, fresh)
 
 
 def test_auth_login_refusals_say_why(
