@@ -23,6 +23,7 @@ No token, secret or SASL message is ever put in an error or a log line.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,8 +126,7 @@ async def _password_login(client: aiosmtplib.SMTP, login: PasswordLogin, where: 
             login=True,
         ) from exc
     except Exception as exc:
-        code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else None
-        raise SessionError(f"authentication at {where} failed: {describe(exc)}", code, login=True) from exc
+        raise _failed(exc, where) from exc
 
 
 async def _oauth2_login(client: aiosmtplib.SMTP, login: OAuth2Login, host: str, port: int) -> None:
@@ -147,13 +147,20 @@ async def _oauth2_login(client: aiosmtplib.SMTP, login: OAuth2Login, host: str, 
             login=True,
         )
     loop = asyncio.get_running_loop()
+    running: list[concurrent.futures.Future[None]] = []
 
     def attempt(token: str) -> None:
-        exchange = _sasl_exchange(client, login, token, host, port)
-        asyncio.run_coroutine_threadsafe(exchange, loop).result()
+        exchange = asyncio.run_coroutine_threadsafe(_sasl_exchange(client, login, token, host, port), loop)
+        running.append(exchange)
+        exchange.result()
 
     try:
         await asyncio.to_thread(with_token, login.tokens, attempt, _refused_token)
+    except asyncio.CancelledError:
+        # The thread waits on the exchange: end it with us, or it would hold the session on.
+        for exchange in running:
+            exchange.cancel()
+        raise
     except OAuth2Error as exc:
         raise SessionError(
             f"no OAuth2 token for the SMTP login as {login.username!r}: {exc}",
@@ -168,8 +175,14 @@ async def _oauth2_login(client: aiosmtplib.SMTP, login: OAuth2Login, host: str, 
             login=True,
         ) from exc
     except Exception as exc:
-        code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else None
-        raise SessionError(f"authentication at {where} failed: {describe(exc)}", code, login=True) from exc
+        raise _failed(exc, where) from exc
+
+
+def _failed(exc: Exception, where: str) -> SessionError:
+    """Any other failure during AUTH; a lost or timed-out connection is the network's, not the login's."""
+    code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else None
+    network = isinstance(exc, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPTimeoutError | OSError)
+    return SessionError(f"authentication at {where} failed: {describe(exc)}", code, login=not network)
 
 
 def _refused_token(exc: Exception) -> bool:

@@ -123,6 +123,25 @@ def test_oauthbearer_carries_the_user_as_authzid(endpoint: TokenEndpoint) -> Non
     assert len(recorder.received) == 1
 
 
+@pytest.mark.parametrize(
+    "mechanism", [Mechanism.XOAUTH2, Mechanism.OAUTHBEARER], ids=["xoauth2", "oauthbearer"]
+)
+def test_a_real_sized_token_fits_the_auth_line(mechanism: Mechanism) -> None:
+    """Microsoft's tokens run to kilobytes: the AUTH line is far longer than the 512 bytes of RFC 5321."""
+    owner = "app-" + "0123456789abcdef" * 100  # a long subject makes a JWT of real size
+    with (
+        TokenEndpoint(subject=owner) as endpoint,
+        oauth2_smtp_server(endpoint.state.key, {owner: {SENDER}}, (mechanism.value.upper(),)) as (
+            recorder,
+            port,
+        ),
+    ):
+        results = send(sender(port, source(endpoint), mechanism=mechanism), [envelope(1)])
+    assert [r.outcome for r in results] == ["sent"]
+    (login,) = recorder.attempts
+    assert login.accepted and len(login.token) > 2000
+
+
 def test_a_mechanism_the_server_does_not_offer_is_named(
     endpoint: TokenEndpoint, xoauth2_server: tuple[OAuth2Recorder, int]
 ) -> None:
