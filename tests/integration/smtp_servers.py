@@ -249,7 +249,9 @@ class _LongAuthSMTP(SMTP):
 class OAuth2Controller(Controller):
     """A Controller whose sessions require AUTH with a bearer token (plain loopback: no TLS needed)."""
 
-    def __init__(self, handler: OAuth2Recorder, port: int, mechanisms: tuple[str, ...]) -> None:
+    def __init__(
+        self, handler: OAuth2Recorder, port: int, mechanisms: tuple[str, ...], **options: Any
+    ) -> None:
         excluded = [m for m in ("PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER") if m not in mechanisms]
         super().__init__(
             handler,
@@ -259,6 +261,7 @@ class OAuth2Controller(Controller):
             auth_required=True,
             auth_require_tls=False,
             auth_exclude_mechanism=excluded,
+            **options,
         )
 
     def factory(self) -> SMTP:
@@ -267,12 +270,16 @@ class OAuth2Controller(Controller):
 
 @contextlib.contextmanager
 def oauth2_smtp_server(
-    key: bytes, senders: dict[str, set[str]], mechanisms: tuple[str, ...] = ("XOAUTH2",)
+    key: bytes, senders: dict[str, set[str]], mechanisms: tuple[str, ...] = ("XOAUTH2",), **options: Any
 ) -> Iterator[tuple[OAuth2Recorder, int]]:
-    """An SMTP server on 127.0.0.1 that takes mail only after AUTH with one of `mechanisms`."""
+    """An SMTP server on 127.0.0.1 that takes mail only after AUTH with one of `mechanisms`.
+
+    `options` go to aiosmtpd's SMTP, e.g. `timeout` (seconds) to drop idle
+    sessions, so that a client must log in again.
+    """
     recorder = OAuth2Recorder(key=key, senders=senders)
     port = free_port()
-    controller = OAuth2Controller(recorder, port, mechanisms)
+    controller = OAuth2Controller(recorder, port, mechanisms, **options)
     controller.start()
     try:
         yield recorder, port

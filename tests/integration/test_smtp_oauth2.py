@@ -13,6 +13,7 @@ endpoint refuses or is down, and never a token or secret in a log line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -28,7 +29,7 @@ from maild.oauth2.settings import Flow, Mechanism, OAuth2Settings, Provider
 from maild.oauth2.tokens import TokenSource
 from maild.outbound.smtp import SessionError, SmtpSender
 from tests.fixtures.token_endpoint import CLIENT_ID, CLIENT_SECRET, TokenEndpoint
-from tests.integration.env import ALICE, BOB, MaildEnv, message
+from tests.integration.env import ALICE, BOB, MaildEnv, message, stop, wait_until
 from tests.integration.smtp_servers import OAuth2Recorder, envelope, free_port, oauth2_smtp_server, send
 
 pytestmark = [
@@ -259,20 +260,29 @@ def test_oauth2_needs_a_username_but_no_password(endpoint: TokenEndpoint) -> Non
 def oauth2_env(
     tmp_path: Path, imap_box: Any, endpoint: TokenEndpoint, xoauth2_server: tuple[OAuth2Recorder, int]
 ) -> Iterator[MaildEnv]:
-    """maild on SQLite sending through the XOAUTH2 server with tokens from the endpoint (debug logs).
+    """maild on SQLite sending through the XOAUTH2 server with tokens from the endpoint (debug logs)."""
+    with quiet_server_log():
+        yield oauth2_maild(tmp_path, imap_box.port, xoauth2_server[1], endpoint)
 
-    The server runs in this process: its own log lines (aiosmtpd's) are
-    kept out of what maild logs, which is what the tests read.
-    """
-    _, port = xoauth2_server
+
+@contextlib.contextmanager
+def quiet_server_log() -> Iterator[None]:
+    """The server runs in this process: its own log lines (aiosmtpd's) are kept out of what maild logs."""
     server_log = logging.getLogger("mail.log")
     level = server_log.level
     server_log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        server_log.setLevel(level)
+
+
+def oauth2_maild(workdir: Path, imap_port: int, smtp_port: int, endpoint: TokenEndpoint) -> MaildEnv:
     env = MaildEnv(
-        tmp_path,
-        db_url=f"sqlite:///{tmp_path / 'maild.db'}",
-        imap_port=imap_box.port,
-        smtp_port=port,
+        workdir,
+        db_url=f"sqlite:///{workdir / 'maild.db'}",
+        imap_port=imap_port,
+        smtp_port=smtp_port,
         overrides={
             "smtp.auth": "oauth2",
             "smtp.username": SENDER,
@@ -280,15 +290,12 @@ def oauth2_env(
             "smtp.oauth2.flow": "client_credentials",
             "smtp.oauth2.token_url": endpoint.token_url,
             "smtp.oauth2.client_id": CLIENT_ID,
-            "smtp.oauth2.client_secret_file": str(secret_file(tmp_path)),
+            "smtp.oauth2.client_secret_file": str(secret_file(workdir)),
             "logging.level": "debug",
         },
     )
     env.setup_world()
-    try:
-        yield env
-    finally:
-        server_log.setLevel(level)
+    return env
 
 
 def secret_file(directory: Path) -> Path:
@@ -389,3 +396,47 @@ def test_no_token_keeps_the_mail_uncharged_until_the_endpoint_is_back(
 def wait_until_due(env: MaildEnv) -> None:
     due = max(row.next_attempt_at for row in env.outbox())
     time.sleep(max(0.0, (due - SystemClock().now()).total_seconds() + 0.1))
+
+
+# ------------------------------------------------------------ `maild run`, the daemon, while tokens expire
+
+
+def test_daemon_refreshes_expired_tokens_and_rides_out_a_revoked_grant(
+    tmp_path: Path, imap_box: Any, endpoint: TokenEndpoint
+) -> None:
+    """Tokens live 2 s and the server drops sessions idle for 1 s, so every send logs in again."""
+    endpoint.state.lifetime = 2
+    with (
+        quiet_server_log(),
+        oauth2_smtp_server(endpoint.state.key, SENDERS, ("XOAUTH2",), timeout=1) as (recorder, port),
+    ):
+        env = oauth2_maild(tmp_path, imap_box.port, port, endpoint)
+        daemon = env.start_daemon()
+        try:
+            imap_box.append(message(ALICE, "First", "One.", cc=()))
+            wait_until(lambda: delivered(recorder)[ALICE] == 1, what="the first acknowledgement")
+            first_token = recorder.accepted()[-1].token
+            time.sleep(2.2)  # past the first token's expiry: the next login needs a new one
+            imap_box.append(message(BOB, "Second", "Two.", cc=()))
+            wait_until(lambda: delivered(recorder)[BOB] == 1, what="the second acknowledgement")
+            assert recorder.accepted()[-1].token != first_token
+
+            # The grant is revoked while the daemon runs: the mail waits, uncharged, the daemon lives on.
+            endpoint.fail_next("invalid_grant", 1000)
+            time.sleep(2.2)
+            imap_box.append(message(ALICE, "Third", "Three.", cc=()))
+            waiting = lambda: [r for r in env.outbox() if r.status == "pending" and r.last_error]  # noqa: E731
+            (row,) = wait_until(waiting, what="the third acknowledgement kept pending")
+            assert row.attempts == 0 and "invalid_grant" in (row.last_error or "")
+            assert daemon.poll() is None
+
+            endpoint.state.failures.clear()  # the administrator has fixed the grant
+            wait_until(lambda: delivered(recorder)[ALICE] == 2, what="the kept acknowledgement sent")
+        finally:
+            assert stop(daemon) == 0, env.daemon_log()
+    assert delivered(recorder) == {ALICE: 2, BOB: 1}
+    assert {(r.status, r.attempts) for r in env.outbox()} == {("sent", 1)}
+    assert all(a.accepted for a in recorder.attempts)  # no expired or refused token was ever presented
+    log = env.daemon_log()
+    assert len([line for line in log.splitlines() if "token request failed" in line]) == 1, log
+    assert_no_secret(endpoint, [log])
