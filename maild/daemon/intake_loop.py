@@ -282,7 +282,7 @@ class IntakeLoop:
             if logged[-1:] != [kind]:
                 if kind == "mailbox":
                     log.warning("mailbox unavailable, retrying with backoff: %s", exc)
-                systemd.notify(f"STATUS=mailbox {self.name} unavailable: {exc}")
+                systemd.notify(f"STATUS=mailbox unavailable: {exc}")
                 logged.append(kind)
 
         retrying = Retrying(
