@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -352,6 +352,9 @@ def parse_settings(data: Mapping[str, Any], source: Path | None = None) -> Setti
     built.setdefault("mailbox", None)
     for name in ("mailbox", "smtp"):
         built[name] = resolve_refresh_token_files(built[name], base)
+    if built["smtp"].auth == "oauth2" and not built["smtp"].username:
+        # The SASL user of an OAuth2 login: by default the address maild sends as.
+        built["smtp"] = replace(built["smtp"], username=built["support"].address)
     return Settings(
         **built,
         templates_path=templates_path,
