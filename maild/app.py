@@ -117,12 +117,12 @@ class App:
         """Apply a re-read config in place (SIGHUP); returns what only a restart applies.
 
         Templates are re-read and every setting that needs no new connection
-        takes effect at once; the database, mailbox and SMTP settings stay as
+        takes effect at once; the database, mailbox, SMTP and LMTP settings stay as
         they are until the daemon restarts.
         """
         needs_restart = [
             name
-            for name in ("database", "mailbox", "smtp", "metrics")
+            for name in ("database", "mailbox", "smtp", "lmtp", "metrics")
             if getattr(new, name) != getattr(self.settings, name)
         ]
         kept = {name: getattr(self.settings, name) for name in needs_restart}

@@ -185,7 +185,7 @@ def health_text(h: Health) -> str:
     """`maild status`: names and keys come from the database, so they are shown through `visible`."""
     lines = [f"maild status at {iso_utc(h.at)}"]
     if not h.mailboxes:
-        lines.append("  mailbox: never fetched")
+        lines.append("  mailbox: none fetched yet (no worker has held a mailbox lease)")
     for m in h.mailboxes:
         holder = visible(m.holder) if m.holder else "nobody (no worker running)"
         lines.append(

@@ -6,8 +6,10 @@ instead. This package owns everything about those tokens and nothing about
 mail: the settings and per-provider endpoints (`settings`), the token
 requests and their errors (`endpoint`, `errors`), the owner-only refresh
 token file (`refreshfile`), the cached, self-refreshing `TokenSource`
-(`tokens`), the SASL initial responses (`sasl`) and the device-code flow of
-`maild auth login` (`device`). Only stdlib I/O (urllib), so importing it
+(`tokens`), the SASL initial responses (`sasl`) and the two sign-ins of
+`maild auth login`: the device-code flow (`device`) and the authorization
+code with PKCE and a loopback redirect (`loopback`), which Google requires
+because its device flow refuses the Gmail scope. Only stdlib I/O (urllib), so importing it
 costs little and it can be tested against a local token endpoint.
 
 Why not Microsoft's `msal` for Microsoft: its confidential and public
