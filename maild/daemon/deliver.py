@@ -110,14 +110,9 @@ def _deliver(args: argparse.Namespace) -> int:
     settings = load_settings(config_path(args.config))
     if args.mailbox is not None:
         settings.mailbox_by_label(args.mailbox)  # an unknown label is a usage error, before reading
-    limit = settings.lmtp.max_message_size if settings.lmtp else DEFAULT_MAX_SIZE
-    raw = sys.stdin.buffer.read(limit + 1)
-    if not raw.strip():
-        raise UsageError("deliver: no message on stdin")
-    if len(raw) > limit:
-        _say(f"message refused: it exceeds the size limit of {limit} bytes")
+    raw = _read_stdin(settings.lmtp.max_message_size if settings.lmtp else DEFAULT_MAX_SIZE)
+    if raw is None:
         return EX_DATAERR
-    raw = as_delivered(raw)
     if settings.lmtp is not None:
         status = via_listener(settings.lmtp, raw, settings.support.address, args.mailbox)
         if status is not None:
@@ -219,11 +214,21 @@ def _record(app: App, raw: bytes, label: str | None) -> int:
 
 def cmd_deliver(app: App, args: argparse.Namespace) -> int:
     """`maild deliver` reached through maild.cli (its main called in-process): always in-process."""
-    limit = app.settings.lmtp.max_message_size if app.settings.lmtp else DEFAULT_MAX_SIZE
+    raw = _read_stdin(app.settings.lmtp.max_message_size if app.settings.lmtp else DEFAULT_MAX_SIZE)
+    if raw is None:
+        return EX_DATAERR
+    return _record(app, raw, args.mailbox)
+
+
+def _read_stdin(limit: int) -> bytes | None:
+    """The message on stdin as both paths record it (as_delivered); None, said, when over `limit`.
+
+    Reads at most one byte past the limit, so an endless stdin costs no more memory than the limit.
+    """
     raw = sys.stdin.buffer.read(limit + 1)
     if not raw.strip():
         raise UsageError("deliver: no message on stdin")
     if len(raw) > limit:
         _say(f"message refused: it exceeds the size limit of {limit} bytes")
-        return EX_DATAERR
-    return _record(app, as_delivered(raw), args.mailbox)
+        return None
+    return as_delivered(raw)
