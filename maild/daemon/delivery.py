@@ -24,8 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from maild.app import App
 from maild.cases.facts import Directory
@@ -34,11 +33,9 @@ from maild.config import SupportSettings
 from maild.daemon.ingest import ClaimedMessage, Ingestor, database_up
 from maild.daemon.lmtp import LmtpServer, LmtpTarget
 from maild.daemon.workqueue import WorkQueue
-from maild.errors import TransientError
 from maild.inbound.source import FetchedMessage
 from maild.mailids import is_own_address
 from maild.store.holders import new_holder_id
-from maild.store.models import InboundMessage
 
 __all__ = ["LOCAL_MAILBOX", "LocalDelivery", "accepts_recipient", "lmtp_server", "source_key"]
 
@@ -101,11 +98,10 @@ class LocalDelivery:
             self._directory = Directory()
         claimed = ClaimedMessage(mailbox, FetchedMessage(key, raw), self._directory, None, None)
         try:
-            applied = self.ingestor.process(claimed)
-        except OperationalError as e:  # the quarantine's own write, say
-            raise TransientError(f"database unavailable: {str(e.orig).strip().splitlines()[0]}") from e
+            with database_up():  # the quarantine's own write, say: TransientError, the MTA retries
+                applied = self.ingestor.process(claimed)
         except IntegrityError:  # a repeat of a message that was quarantined
-            if not self._recorded(mailbox, key):
+            if not self.ingestor.recorded(mailbox, [key]):
                 raise
             applied = None
         if applied is None:  # recorded before: by an earlier delivery of the same bytes
@@ -113,13 +109,6 @@ class LocalDelivery:
             return REDELIVERED
         self.on_recorded(applied, time.perf_counter() - started)
         return applied.outcome
-
-    def _recorded(self, mailbox: str, key: str) -> bool:
-        with database_up(), self.ingestor.db.reader() as s:
-            query = select(InboundMessage.id).where(
-                InboundMessage.mailbox == mailbox, InboundMessage.source_key == key
-            )
-            return s.execute(query).first() is not None
 
 
 def accepts_recipient(support: SupportSettings, address: str) -> bool:

@@ -236,7 +236,7 @@ class Ingestor:
         if raw is not None:
             self._forget([w for key, w in work.items() if key not in raw])
             work = {key: w for key, w in work.items() if key in raw}
-        recorded = self._recorded(source.name, list(work))
+        recorded = self.recorded(source.name, list(work))
         done: list[str] = []
         failed: list[str] = []
         for claim in claims:
@@ -273,7 +273,7 @@ class Ingestor:
     ) -> tuple[list[str], list[str]]:
         """Process a claim's messages; returns the keys to mark done and to quarantine."""
         finished = _Finished()
-        recorded = self._recorded(source.name, [m.key for m in messages])
+        recorded = self.recorded(source.name, [m.key for m in messages])
         if self._directory.stale():
             self._directory = Directory()
         directory = self._directory
@@ -348,7 +348,7 @@ class Ingestor:
             known = set(s.execute(_RECORDED_IDS, {"ids": sorted(ids)}).scalars())
         return ids - known
 
-    def _recorded(self, mailbox: str, keys: list[str]) -> set[str]:
+    def recorded(self, mailbox: str, keys: list[str]) -> set[str]:
         """Which of these mailbox keys already have a record (one query per batch)."""
         if not keys:
             return set()
@@ -390,7 +390,7 @@ class Ingestor:
         except OperationalError as e:
             raise _unavailable(e) from e
         except IntegrityError as e:
-            if self._recorded(mailbox, [key]):
+            if self.recorded(mailbox, [key]):
                 log.info("message already recorded by another worker key=%s", key)
                 return None
             # Refused for another reason (say its Message-ID is one of our own

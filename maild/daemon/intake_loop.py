@@ -104,8 +104,7 @@ class IntakeLoop:
         self.send.wake()
 
     def message_finished(self, outcome: str, seconds: float) -> None:
-        self.metrics.messages.labels(outcome).inc()
-        self.metrics.latency.observe(seconds)
+        self.metrics.message_finished(outcome, seconds)
 
     def pending_listed(self, count: int) -> None:
         self.send.pending_listed(count)

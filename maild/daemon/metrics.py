@@ -83,6 +83,11 @@ class Metrics:
             "maild_imap_connected", "1 while the mailbox connection is up", registry=self.registry
         )
 
+    def message_finished(self, outcome: str, seconds: float) -> None:
+        """One inbound message recorded, from a mailbox or an MTA's delivery alike."""
+        self.messages.labels(outcome).inc()
+        self.latency.observe(seconds)
+
     def serve(self, listen: str, db: Database, clock: Clock) -> None:
         host, _, port = listen.rpartition(":")
         self.registry.register(StateCollector(db, clock))

@@ -66,8 +66,7 @@ class Worker:
 
     def _delivered(self, applied: Applied, seconds: float) -> None:
         """A message the LMTP listener recorded: counted, and its notifications sent now."""
-        self.metrics.messages.labels(applied.outcome).inc()
-        self.metrics.latency.observe(seconds)
+        self.metrics.message_finished(applied.outcome, seconds)
         if applied.notifications:
             self.send.wake()
 

@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from imapclient import IMAPClient
@@ -24,10 +23,10 @@ from maild.clock import FixedClock, SystemClock
 from maild.oauth2 import sasl
 from maild.oauth2.errors import OAuth2Error
 from maild.oauth2.refreshfile import write_refresh_token
-from maild.oauth2.settings import Flow, OAuth2Settings, Provider
+from maild.oauth2.settings import Flow
 from maild.oauth2.tokens import TokenSource, with_token
 from tests.fixtures.dovecot_oauth2 import OAuth2Dovecot, oauth2_dovecot
-from tests.fixtures.token_endpoint import CLIENT_ID, CLIENT_SECRET, TokenEndpoint, jwt_claims
+from tests.fixtures.token_endpoint import TokenEndpoint, app_client, jwt_claims
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +50,7 @@ def fresh(endpoint: TokenEndpoint, server: OAuth2Dovecot) -> Iterator[TokenEndpo
     endpoint.state.lifetime = 3600
 
 
-def app_settings(endpoint: TokenEndpoint, **kw: Any) -> OAuth2Settings:
-    values: dict[str, Any] = {
-        "provider": Provider.GENERIC,
-        "flow": Flow.CLIENT_CREDENTIALS,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "token_url": endpoint.token_url,
-        "timeout": 5.0,
-    }
-    values.update(kw)
-    return OAuth2Settings(**values)
+app_settings = app_client  # the endpoint's app-only client
 
 
 def imap(server: OAuth2Dovecot) -> IMAPClient:

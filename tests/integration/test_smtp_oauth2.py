@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 
 from maild.clock import SystemClock
-from maild.oauth2.settings import Flow, Mechanism, OAuth2Settings, Provider
+from maild.oauth2.settings import Mechanism
 from maild.oauth2.tokens import TokenSource
 from maild.outbound.smtp import SessionError, SmtpSender
-from tests.fixtures.token_endpoint import CLIENT_ID, CLIENT_SECRET, TokenEndpoint
+from tests.fixtures.token_endpoint import CLIENT_ID, CLIENT_SECRET, TokenEndpoint, app_client
 from tests.integration.env import ALICE, BOB, MaildEnv, message, stop, wait_until
 from tests.integration.smtp_servers import OAuth2Recorder, envelope, free_port, oauth2_smtp_server, send
 
@@ -66,17 +66,7 @@ def xoauth2_server(endpoint: TokenEndpoint) -> Iterator[tuple[OAuth2Recorder, in
         yield server
 
 
-def settings(endpoint: TokenEndpoint, **kw: Any) -> OAuth2Settings:
-    values: dict[str, Any] = {
-        "provider": Provider.GENERIC,
-        "flow": Flow.CLIENT_CREDENTIALS,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "token_url": endpoint.token_url,
-        "timeout": 5.0,
-    }
-    values.update(kw)
-    return OAuth2Settings(**values)
+settings = app_client  # the endpoint's app-only client
 
 
 def source(endpoint: TokenEndpoint, **kw: Any) -> TokenSource:
