@@ -30,13 +30,17 @@ def routing_policy(settings: Settings) -> RoutingPolicy:
     """The routing settings, taken from [support] by name, so a new one cannot be left unwired.
 
     Every RoutingPolicy field is the support setting of the same name, but
-    `support_address`, which [support] calls `address`.
+    `support_address`, which [support] calls `address`, and `team_addresses`,
+    the [teams.*] addresses and managers (our side: never collaborators, and
+    holders of the reply addresses their copies carry).
     """
     from maild.policy.route import RoutingPolicy
 
     s = settings.support
-    same_name = {f.name: getattr(s, f.name) for f in fields(RoutingPolicy) if f.name != "support_address"}
-    return RoutingPolicy(support_address=s.address, **same_name)
+    own = {"support_address", "team_addresses"}
+    same_name = {f.name: getattr(s, f.name) for f in fields(RoutingPolicy) if f.name not in own}
+    teams = tuple(dict.fromkeys(a for t in settings.teams.values() for a in (t.address, *t.managers) if a))
+    return RoutingPolicy(support_address=s.address, team_addresses=teams, **same_name)
 
 
 def token_source_name(owner: MailboxSettings | SmtpSettings) -> str:
@@ -101,7 +105,7 @@ class App:
     def notifier(self) -> Notifier:
         from maild.outbound.notify import Notifier
 
-        return Notifier(self.composer, self.settings.support, self.clock)
+        return Notifier(self.composer, self.settings.support, self.clock, self.settings.teams)
 
     @cached_property
     def service(self) -> CaseService:
@@ -132,6 +136,7 @@ class App:
         if "notifier" in self.__dict__:
             self.notifier.composer = self.composer
             self.notifier.support = self.settings.support
+            self.notifier.teams = self.settings.teams
         if "service" in self.__dict__:
             self.service.settings = self.settings
         return needs_restart

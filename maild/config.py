@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from maild.configread import TomlTable, address_value, business_calendar, read_toml, suggest
+from maild.configteams import RoutingSettings, TeamSettings, check_team_name, routing_section, teams_section
 from maild.configtransport import (
     LmtpSettings,
     MailboxSettings,
@@ -142,6 +143,24 @@ class Settings:
     # with [mailbox]'s keys and taking the ones it does not set from [mailbox].
     extra_mailboxes: tuple[MailboxSettings, ...] = ()
     lmtp: LmtpSettings | None = None
+    # [teams.<name>] in file order, and [routing] (SPEC §10); none: one team, as before.
+    teams: Mapping[str, TeamSettings] = field(default_factory=dict)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+
+    def team(self, name: str | None) -> TeamSettings | None:
+        """The configured team of this name (any case), or None."""
+        if not name:
+            return None
+        found = self.teams.get(name)
+        if found is not None:
+            return found
+        return next((t for n, t in self.teams.items() if n.lower() == name.lower()), None)
+
+    def mailbox_team(self, mailbox_name: str) -> str | None:
+        """The team of the mailbox recorded under `mailbox_name` (MailboxSettings.name), if it has one."""
+        label = next((m.team for m in self.mailboxes if m.name == mailbox_name and m.team), None)
+        team = self.team(label)
+        return team.name if team else None
 
     @property
     def mailboxes(self) -> tuple[MailboxSettings, ...]:
@@ -330,7 +349,7 @@ def parse_settings(data: Mapping[str, Any], source: Path | None = None) -> Setti
     """
     root = TomlTable("", dict(data))
     problems: list[ConfigError] = []
-    known = set(SECTIONS) | {"templates", "mailboxes", "lmtp"}
+    known = set(SECTIONS) | {"templates", "mailboxes", "lmtp", "teams", "routing"}
     for name in root.data:
         if name not in known:
             problems.append(ConfigError(name, "unknown section", suggest(name, known)))
@@ -346,6 +365,14 @@ def parse_settings(data: Mapping[str, Any], source: Path | None = None) -> Setti
     extra = _checked(problems, lambda: extra_mailboxes(root, built.get("mailbox")), no_extra)
     lmtp = _checked(problems, lambda: lmtp_section(root.sub("lmtp")) if "lmtp" in root.data else None, None)
     templates_path = _checked(problems, lambda: _templates_path(root.sub("templates")), None)
+    no_teams: dict[str, TeamSettings] = {}
+    teams = _checked(problems, lambda: teams_section(root.sub("teams")), no_teams)
+    routing = _checked(problems, lambda: routing_section(root.sub("routing"), teams), RoutingSettings())
+    mailboxes = [m for m in (built.get("mailbox"), *extra) if m is not None]
+    for m in mailboxes:
+        if m.team is not None:
+            key = f"mailboxes.{m.label}.team" if m.label else "mailbox.team"
+            _checked(problems, lambda k=key, n=m.team: check_team_name(k, n, teams), None)  # type: ignore[misc]
     if problems:
         raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
     base = source.parent if source is not None else Path.cwd()
@@ -361,6 +388,8 @@ def parse_settings(data: Mapping[str, Any], source: Path | None = None) -> Setti
         source=source,
         extra_mailboxes=tuple(resolve_refresh_token_files(m, base) for m in extra),
         lmtp=lmtp,
+        teams=teams,
+        routing=routing,
     )
 
 

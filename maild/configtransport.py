@@ -58,6 +58,7 @@ class MailboxSettings:
     # which may differ from the token's owner: a shared mailbox).
     oauth2: OAuth2Settings | None = None
     label: str = ""  # "" for [mailbox]; the <label> of [mailboxes.<label>]
+    team: str | None = None  # its new cases' team (SPEC §10), checked against [teams.*] by config.py
 
     @property
     def name(self) -> str:
@@ -189,6 +190,7 @@ def mailbox_section(t: TomlTable, label: str = "") -> MailboxSettings:
         auth=auth,
         oauth2=oauth2,
         label=label,
+        team=t.optional_string("team"),
     )
     t.finish()
     return settings
@@ -200,7 +202,8 @@ def extra_mailboxes(root: TomlTable, first: MailboxSettings | None) -> tuple[Mai
         return ()
     tables = root.sub("mailboxes")
     given = root.data.get("mailbox")
-    base: dict[str, Any] = given if isinstance(given, dict) else {}
+    # Each mailbox names its own team: one left unset routes by topic and the defaults.
+    base: dict[str, Any] = {k: v for k, v in given.items() if k != "team"} if isinstance(given, dict) else {}
     out: list[MailboxSettings] = []
     names = {first.name: "[mailbox]"} if first is not None else {}
     for label, data in tables.data.items():

@@ -61,6 +61,11 @@ class Event(StrEnum):
     ESCALATE_REFUSED = "escalate_refused"
     SEVERITY_CHANGED = "severity_changed"
     HELD = "held"
+    # SPEC §10: the team's side of a case, never sent to a contact.
+    ASSIGNED = "assigned"
+    MOVED = "moved"
+    NOTE_ADDED = "note_added"
+    COMMANDS_APPLIED = "commands_applied"
 
 
 class OutboxStatus(StrEnum):

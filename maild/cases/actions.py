@@ -119,7 +119,7 @@ def escalate(
     session.flush()
     settings = env.settings.escalation
     config = {lv.level: lv for lv in settings.levels}.get(level)
-    managers = config.recipients if config else settings.recipients
+    managers = env.notifier.managers(case, config.recipients if config else settings.recipients)
     extra = {
         "level": level,
         "reason": reason,

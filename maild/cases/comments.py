@@ -4,7 +4,11 @@ A comment is the busiest write after a new case, so the case is read and
 updated with Core (a CaseRow, one UPDATE). Its status follows
 maild.policy.lifecycle.next_status, whichever path the comment came by; a
 command in the reply (`#close`, `#escalate`) is handed to maild.cases.actions
-once the comment is written.
+once the comment is written. An internal note (SPEC §10) is a comment too,
+but it changes no status, answers no deadline and goes to the team only
+(maild.cases.teamwork); an agent's first public reply makes them the owner
+of an unowned case. An agent's reply that carries commands is
+maild.cases.commands' (it runs them around the comment).
 """
 
 from __future__ import annotations
@@ -13,20 +17,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from maild.cases.actions import command_close, command_escalate, next_escalation, sent_levels
 from maild.cases.env import CaseEnv, insert_row
 from maild.cases.facts import CaseRow, load_case
+from maild.cases.notices import refuse
 from maild.cases.opening import add_collaborators, note_not_added, store_attachments
 from maild.cases.recording import Applied, RecordAt, record
-from maild.inbound.intake import strip_command
+from maild.cases.teamwork import notify_note
+from maild.inbound.commands import read_commands
 from maild.inbound.message import InboundMail
 from maild.inbound.quotes import extract_reply
-from maild.policy.lifecycle import CaseChange, next_status
+from maild.policy.lifecycle import AGENT_COMMANDS, CaseChange, next_status
 from maild.policy.route import AddComment
-from maild.store.models import Case, Comment, table
+from maild.store.models import Agent, Case, Comment, table
 from maild.vocab import CaseStatus, Event, Role
 
 __all__ = ["Author", "NewComment", "add_comment", "after_comment", "comment"]
@@ -51,6 +57,18 @@ class NewComment:
     role: str
     body: str
     attachments: tuple[tuple[str, int], ...] = ()
+    internal: bool = False
+
+    def context(self) -> dict[str, Any]:
+        """What templates read as `comment.*`."""
+        return {
+            "author": self.author_email,
+            "author_name": self.author_name,
+            "role": self.role,
+            "body": self.body,
+            "attachments": [{"filename": name, "size": size} for name, size in self.attachments],
+            "internal": self.internal,
+        }
 
 
 def comment(
@@ -61,10 +79,12 @@ def comment(
     at: RecordAt,
     loaded: Mapping[int, CaseRow],
 ) -> Applied:
-    """A reply by e-mail: the comment, its attachments and Cc'd collaborators, then its command."""
+    """A reply by e-mail: the comment, its attachments and Cc'd collaborators, then its commands."""
     case = loaded.get(d.case.id) or load_case(session, d.case.id)
     assert case is not None
-    body = strip_command(extract_reply(mail.text)) if d.command else extract_reply(mail.text)
+    body = extract_reply(mail.text)
+    if d.commands:
+        body = read_commands(body).body
     inbound_id = record(env, session, mail, at, d.outcome, d.reason, case.id)
     written = add_comment(
         env,
@@ -90,13 +110,26 @@ def comment(
         reopen=d.reopen,
         thread_ids=[mail.message_id],
     )
-    if d.command is not None:
-        # Commands are rare: they work on the ORM case, read fresh after the UPDATE above.
-        orm = session.get(Case, case.id)
-        assert orm is not None
-        run = command_close if d.command == "close" else command_escalate
-        sent += run(env, session, mail, orm, d)
+    if d.commands:
+        sent += _contact_commands(env, session, mail, case.id, d)
     return Applied(d.outcome, d.reason, case.number, sent)
+
+
+def _contact_commands(env: CaseEnv, session: Session, mail: InboundMail, case_id: int, d: AddComment) -> int:
+    """A contact's `#close` / `#escalate`; an agents' command changes nothing and is refused once."""
+    # Commands are rare: they work on the ORM case, read fresh after the UPDATE above.
+    orm = session.get(Case, case_id)
+    assert orm is not None
+    sent = 0
+    names = list(dict.fromkeys(c.name for c in d.commands))
+    if any(name in AGENT_COMMANDS for name in names):
+        language = d.contact.language if d.contact else None
+        sent += refuse(env, session, mail, "agent_command", language, orm)
+    for name in names:
+        if name in ("close", "escalate"):
+            run = command_close if name == "close" else command_escalate
+            sent += run(env, session, mail, orm, d)
+    return sent
 
 
 def add_comment(
@@ -110,6 +143,7 @@ def add_comment(
     inbound_id: int | None = None,
     source: str = "email",
     attachments: tuple[tuple[str, int], ...] = (),
+    internal: bool = False,
 ) -> NewComment:
     """The comment row; `attachments` (filename, size) are the ones stored with it."""
     values = {
@@ -122,9 +156,10 @@ def add_comment(
         "source": source,
         "inbound_message_id": inbound_id,
         "created_at": env.now(),
+        "internal": internal,
     }
     comment_id = insert_row(session, _INSERT_COMMENT, values)
-    return NewComment(comment_id, author.email, author.name, str(author.role), body, attachments)
+    return NewComment(comment_id, author.email, author.name, str(author.role), body, attachments, internal)
 
 
 def after_comment(
@@ -142,16 +177,14 @@ def after_comment(
     """Status bookkeeping and notifications that every comment causes (one Core UPDATE).
 
     `thread_ids`: Message-IDs to record as the case's (the inbound reply's own).
+    An internal note changes nothing but `updated_at` and goes to the team only.
     """
+    if comment.internal:
+        session.connection().execute(update(Case).where(Case.id == case.id).values(updated_at=env.now()))
+        return notify_note(env, session, case, comment.context(), comment.author_email)
     old_status = case.status
-    _update_case(env, session, case, _change_of(role, reopen, waiting))
-    comment_ctx = {
-        "author": comment.author_email,
-        "author_name": comment.author_name,
-        "role": comment.role,
-        "body": comment.body,
-        "attachments": [{"filename": name, "size": size} for name, size in comment.attachments],
-    }
+    _update_case(env, session, case, _change_of(role, reopen, waiting), comment.author_email)
+    comment_ctx = comment.context()
     recipients = env.notifier.case_recipients(
         session, case, exclude=[comment.author_email], languages=case.languages
     )
@@ -181,13 +214,20 @@ def _change_of(role: str, reopen: bool, waiting: bool) -> CaseChange:
     return CaseChange.REOPENED if reopen else CaseChange.CONTACT_REPLIED
 
 
-def _update_case(env: CaseEnv, session: Session, case: CaseRow, change: CaseChange) -> None:
-    """The case's new status and times, in `case` and in one UPDATE."""
+def _update_case(env: CaseEnv, session: Session, case: CaseRow, change: CaseChange, author: str) -> None:
+    """The case's new status, times and owner, in `case` and in one UPDATE."""
     now = env.now()
     changes: dict[str, Any] = {"updated_at": now}
-    if change in (CaseChange.AGENT_REPLIED, CaseChange.AGENT_ASKED) and case.first_responded_at is None:
+    answered = change in (CaseChange.AGENT_REPLIED, CaseChange.AGENT_ASKED)
+    if answered and case.first_responded_at is None:
         case.first_responded_at = changes["first_responded_at"] = now
         changes["next_escalation_at"] = None
+    if answered and case.owner_id is None:
+        # SPEC §10: the first agent who responds owns an unowned case.
+        agent_id = session.connection().execute(select(Agent.id).where(Agent.email == author)).scalar()
+        if agent_id is not None:
+            case.owner_id = changes["owner_id"] = agent_id
+            case.owner_email = author
     status = next_status(case.status, change, answered=case.first_responded_at is not None)
     if status != case.status:
         if case.status == CaseStatus.CLOSED:

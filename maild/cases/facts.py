@@ -78,6 +78,10 @@ class CaseRow:
     description: str
     participants: list[NewParticipant]
     languages: dict[str, str | None]  # participant email -> contact language, read with them
+    team: str | None = None
+    owner_id: int | None = None
+    owner_email: str | None = None
+    topic: str | None = None
 
     @property
     def number(self) -> str:
@@ -98,6 +102,9 @@ class CaseRow:
             first_responded_at=self.first_responded_at,
             fields=self.fields,
             description=self.description,
+            team=self.team,
+            owner=self.owner_email,
+            topic=self.topic,
         )
 
 
@@ -112,6 +119,7 @@ def case_facts(case: CaseRow, account_domains: tuple[str, ...] = ()) -> CaseFact
         first_response_due_at=case.first_response_due_at,
         first_responded_at=case.first_responded_at,
         account_domains=account_domains,
+        team=case.team,
     )
 
 
@@ -242,6 +250,7 @@ class DbFacts:
 
 
 _PRIMARY = aliased(Contact)
+_OWNER = aliased(Agent)
 # What a case and a new case's contact carry of their account.
 _ACCOUNT_COLUMNS = (Account.name.label("account_name"), Account.plan.label("account_plan"))
 _CASE_ROW = (
@@ -260,9 +269,14 @@ _CASE_ROW = (
         Case.closed_at,
         Case.fields,
         Case.description,
+        Case.team,
+        Case.owner_id,
+        _OWNER.email.label("owner_email"),
+        Case.topic,
     )
     .join(Account, Account.id == Case.account_id)
     .join(_PRIMARY, _PRIMARY.id == Case.primary_contact_id)
+    .outerjoin(_OWNER, _OWNER.id == Case.owner_id)
     .where(Case.id == bindparam("case_id"))
 )
 _CASE_PARTICIPANTS = (

@@ -58,7 +58,7 @@ def helpdesk(env: CaseEnv, session: Session, mail: InboundMail, d: Helpdesk, at:
 def hold(env: CaseEnv, session: Session, mail: InboundMail, d: Hold, at: RecordAt) -> Applied:
     """Nothing reaches the case; the support team gets one notice to release or discard it."""
     inbound_id = record(env, session, mail, at, d.outcome, d.reason, d.case.id)
-    team = env.settings.support.agent_address
+    team = env.notifier.team_address(d.case.team)
     sent = False
     if team and _total_notices_allowed(env, session):
         # No case and so no reply address: answering the notice must not reach the case.

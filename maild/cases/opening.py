@@ -21,9 +21,11 @@ from maild.cases.recording import Applied, RecordAt, record
 from maild.inbound.intake import read_fields
 from maild.inbound.message import Address, InboundMail
 from maild.inbound.quotes import extract_reply
+from maild.inbound.topics import read_topic
 from maild.policy.lifecycle import next_escalation_at
 from maild.policy.route import OpenCase
 from maild.policy.sla import first_response_due
+from maild.policy.teams import TeamRouting, choose_team
 from maild.store import blobs
 from maild.store.models import Attachment, Case, Contact, Participant, table
 from maild.vocab import CaseStatus, Event, Role
@@ -35,7 +37,7 @@ MAX_NOT_ADDED = 500  # addresses kept per case as not added over the caps
 
 def open_case(env: CaseEnv, session: Session, mail: InboundMail, d: OpenCase, at: RecordAt) -> Applied:
     """A new case, its sharing settings and its acknowledgements, in Core statements."""
-    case = _insert_case(env, session, mail, d)
+    case = _insert_case(env, session, mail, d, at.mailbox)
     record(env, session, mail, at, d.outcome, d.reason, case.id)
     note_not_added(session, case.id, d.not_added)
     store_attachments(env, session, mail, case.id, None)
@@ -56,9 +58,26 @@ def open_case(env: CaseEnv, session: Session, mail: InboundMail, d: OpenCase, at
     return Applied(d.outcome, d.reason, case.number, len(rows))
 
 
-def _insert_case(env: CaseEnv, session: Session, mail: InboundMail, d: OpenCase) -> CaseRow:
+def _team_of(env: CaseEnv, mail: InboundMail, d: OpenCase, mailbox: str) -> tuple[str | None, str | None]:
+    """A new case's team and topic (SPEC §10; maild.policy.teams has the order)."""
+    settings = env.settings
+    topic = read_topic(mail.subject, mail.text)
+    if not settings.teams:
+        return None, topic
+    routing = TeamRouting(
+        topics={word: t.name for t in settings.teams.values() for word in t.topics},
+        default_team=settings.routing.default_team,
+        designated_contacts_team=settings.routing.designated_contacts_team,
+    )
+    mailbox_team = settings.mailbox_team(mailbox)
+    team = choose_team(routing, topic=topic, mailbox_team=mailbox_team, designated=d.contact.designated)
+    return team, topic
+
+
+def _insert_case(env: CaseEnv, session: Session, mail: InboundMail, d: OpenCase, mailbox: str) -> CaseRow:
     """The case row and its sharing settings; the case as a CaseRow, for its acknowledgements."""
     now = env.now()
+    team, topic = _team_of(env, mail, d, mailbox)
     contact = d.contact
     plan = env.settings.sla.plan(contact.account_plan)
     text = mail.text.strip("\n")
@@ -83,6 +102,8 @@ def _insert_case(env: CaseEnv, session: Session, mail: InboundMail, d: OpenCase)
         description=extract_reply(text) if d.previous_case else text.strip(),
         participants=[],
         languages={},
+        team=team,
+        topic=topic,
     )
     case.id = insert_row(
         session,
@@ -106,6 +127,8 @@ def _insert_case(env: CaseEnv, session: Session, mail: InboundMail, d: OpenCase)
             "first_responded_at": None,
             "closed_at": None,
             "next_escalation_at": next_escalation_at(case.status, None, now, due, levels, (), plan.calendar),
+            "team": team,
+            "topic": topic,
         },
     )
     primary = NewParticipant(

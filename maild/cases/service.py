@@ -13,15 +13,15 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
-from maild.cases import actions, comments, notices, opening, recording
+from maild.cases import actions, commands, comments, notices, opening, recording, teamwork
 from maild.cases.env import CaseEnv
 from maild.cases.facts import CaseRow
 from maild.cases.recording import Applied, RecordAt
 from maild.config import Settings
 from maild.inbound.message import InboundMail
 from maild.outbound.notify import Notifier
-from maild.policy.route import Decision, Helpdesk, Hold, Ignore, OpenCase, Reject
-from maild.store.models import Case
+from maild.policy.route import AddComment, Decision, Helpdesk, Hold, Ignore, OpenCase, Reject
+from maild.store.models import Agent, Case
 from maild.vocab import Role
 
 __all__ = ["CaseService"]
@@ -71,6 +71,8 @@ class CaseService:
             return notices.hold(env, session, mail, decision, at)
         if isinstance(decision, OpenCase):
             return opening.open_case(env, session, mail, decision, at)
+        if isinstance(decision, AddComment) and decision.role == Role.AGENT and decision.commands:
+            return commands.agent_commands(env, session, mail, decision, at, loaded or {})
         return comments.comment(env, session, mail, decision, at, loaded or {})
 
     def record(
@@ -98,10 +100,13 @@ class CaseService:
         full_body: str,
         *,
         source: str = "email",
+        internal: bool = False,
     ) -> comments.NewComment:
-        """An agent's reply from the command line (e-mail replies come through apply)."""
+        """An agent's reply or note from the command line (e-mail replies come through apply)."""
         writer = comments.Author(author, author_name, role)
-        return comments.add_comment(self.env, session, case, writer, body, full_body, source=source)
+        return comments.add_comment(
+            self.env, session, case, writer, body, full_body, source=source, internal=internal
+        )
 
     def after_comment(
         self,
@@ -129,6 +134,14 @@ class CaseService:
         self, session: Session, case: Case, severity: int, actor: str, reason: str = ""
     ) -> int:
         return actions.change_severity(self.env, session, case, severity, actor, reason)
+
+    def assign(self, session: Session, case: Case, agent: Agent, actor: str) -> int:
+        """Make `agent` the owner of `case` (SPEC §10); notifications queued."""
+        return teamwork.assign(self.env, session, case, agent, actor)
+
+    def move(self, session: Session, case: Case, team: str, actor: str) -> int:
+        """Hand `case` to the configured team `team` (SPEC §10); notifications queued."""
+        return teamwork.move(self.env, session, case, team, actor)
 
     def close(self, session: Session, case: Case, actor: str) -> int:
         """Close `case`; the caller has checked maild.policy.lifecycle.may_close for `actor`."""

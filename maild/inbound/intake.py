@@ -18,6 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from maild.inbound.commands import read_commands
 from maild.mailids import strip_routing_tags
 
 __all__ = [
@@ -84,7 +85,6 @@ _SEVERITY_LINE = re.compile(
     re.IGNORECASE,
 )
 
-_COMMANDS: dict[str, Literal["escalate", "close"]] = {"escalate": "escalate", "close": "close"}
 _INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
 
 
@@ -326,33 +326,22 @@ def _first_line(text: str) -> tuple[int, str] | None:
 
 
 def read_command(text: str) -> Literal["escalate", "close"] | None:
-    """`#escalate` or `#close` when it is the whole first non-blank line of a reply.
+    """A contact's `#escalate` or `#close` when it opens the reply (maild.inbound.commands' grammar).
 
     Only there, and only alone on its line: a command must be deliberate, so
     "#close" further down, inside a sentence, or quoted ("> #close") is text.
-    Case does not matter, and the full-width "＃" typed by Japanese input
-    methods is accepted.
     """
-    first = _first_line(text)
-    if first is None:
-        return None
-    line = first[1]
-    if line[:1] not in ("#", "＃"):
-        return None
-    return _COMMANDS.get(line[1:].strip().lower())
+    commands = read_commands(text).commands
+    first = commands[0].name if commands else None
+    if first == "escalate" or first == "close":
+        return first
+    return None
 
 
 def strip_command(text: str) -> str:
-    """The reply without its command line (and the blank lines before and after it).
+    """The reply without its command lines (and the blank lines around them).
 
     Text without a command is returned unchanged, so the comment body is
     exactly what the customer wrote apart from the instruction to us.
     """
-    if read_command(text) is None:
-        return text
-    first = _first_line(text)
-    assert first is not None
-    rest = text.splitlines(keepends=True)[first[0] + 1 :]
-    while rest and not rest[0].strip():
-        rest.pop(0)
-    return "".join(rest)
+    return read_commands(text).body

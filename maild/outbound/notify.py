@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from maild.clock import Clock
 from maild.config import SupportSettings
+from maild.configteams import TeamSettings
 from maild.mailids import case_tag
 from maild.outbound import outbox
 from maild.outbound.compose import Composer
@@ -73,18 +74,29 @@ class CaseRef(Protocol):
     def number(self) -> str: ...
     @property
     def participants(self) -> Sequence[ParticipantRef]: ...
+    @property
+    def team(self) -> str | None: ...
+    @property
+    def owner_email(self) -> str | None: ...
 
 
 class Notifier:
     """Turns one event into one queued message per recipient (see the module docstring).
 
-    `composer` and `support` are replaced in place on reload (SIGHUP).
+    `composer`, `support` and `teams` are replaced in place on reload (SIGHUP).
     """
 
-    def __init__(self, composer: Composer, support: SupportSettings, clock: Clock) -> None:
+    def __init__(
+        self,
+        composer: Composer,
+        support: SupportSettings,
+        clock: Clock,
+        teams: Mapping[str, TeamSettings] | None = None,
+    ) -> None:
         self.composer = composer
         self.support = support
         self.clock = clock
+        self.teams: Mapping[str, TeamSettings] = teams or {}
 
     # ------------------------------------------------------------------ recipients
 
@@ -96,23 +108,52 @@ class Notifier:
         exclude: Iterable[str] = (),
         include_agent: bool = True,
         languages: Mapping[str, str | None] | None = None,
+        internal: bool = False,
     ) -> list[Recipient]:
-        """Everyone in the sharing settings (and the agent address), less `exclude`.
+        """Everyone in the sharing settings, the team's copy and the owner, less `exclude`.
 
-        `languages` (email -> contact language) saves the lookup when the caller has them.
+        `internal`: the team's copy and the owner only (an internal note,
+        SPEC §10): nobody in the sharing settings. `include_agent=False`
+        leaves out the team's copy. `languages` (email -> contact language)
+        saves the lookup when the caller has them.
         """
         skip = {e.lower() for e in exclude}
-        if languages is None:
-            languages = self._contact_languages(session, [p.email for p in case.participants])
         out: list[Recipient] = []
-        for p in case.participants:
-            if p.email in skip:
-                continue
-            out.append(Recipient(p.email, p.name, languages.get(p.email) or self.language(None), p.role))
-        agent = self.support.agent_address
-        if include_agent and agent and agent not in skip and all(r.email != agent for r in out):
-            out.append(Recipient(agent, "", self.language(None), Role.AGENT))
+        if not internal:
+            if languages is None:
+                languages = self._contact_languages(session, [p.email for p in case.participants])
+            for p in case.participants:
+                if p.email not in skip:
+                    language = languages.get(p.email) or self.language(None)
+                    out.append(Recipient(p.email, p.name, language, p.role))
+        for staff in self.staff(case, include_team=include_agent):
+            if staff.email not in skip and all(r.email != staff.email for r in out):
+                out.append(staff)
         return out
+
+    def staff(self, case: CaseRef, *, include_team: bool = True) -> list[Recipient]:
+        """The support side of a case's notifications: its team's copy (else the agent address), its owner."""
+        out: list[Recipient] = []
+        team = self.team_address(case.team) if include_team else None
+        if team:
+            out.append(Recipient(team, "", self.language(None), "team"))
+        owner = case.owner_email
+        if owner and owner != team:
+            out.append(Recipient(owner, "", self.language(None), "owner"))
+        return out
+
+    def team_address(self, team: str | None) -> str | None:
+        """The team's address for its cases' copies, else `support.agent_address` (SPEC §10)."""
+        found = self.teams.get(team) if team else None
+        return (found.address if found else None) or self.support.agent_address
+
+    def managers(self, case: CaseRef, fallback: Sequence[str]) -> list[str]:
+        """Who gets a case's escalation notices: its team's managers (else `fallback`) and its owner."""
+        found = self.teams.get(case.team) if case.team else None
+        chosen = list((found.managers if found else ()) or fallback)
+        if case.owner_email and case.owner_email not in chosen:
+            chosen.append(case.owner_email)
+        return chosen
 
     def _contact_languages(self, session: Session, emails: Sequence[str]) -> dict[str, str | None]:
         if not emails:
@@ -142,6 +183,9 @@ class Notifier:
             first_responded_at=case.first_responded_at,
             fields=case.fields or {},
             description=case.description,
+            team=case.team,
+            owner=case.owner_email,
+            topic=case.topic,
         )
 
     # ------------------------------------------------------------------ queueing
@@ -318,6 +362,9 @@ def case_view(
     first_responded_at: datetime | None,
     fields: Mapping[str, Any],
     description: str,
+    team: str | None = None,
+    owner: str | None = None,
+    topic: str | None = None,
 ) -> dict[str, Any]:
     """The template view of a case: what templates may read as `case.*`."""
     return {
@@ -335,4 +382,7 @@ def case_view(
         "first_responded_at": first_responded_at,
         "fields": dict(fields),
         "description": description,
+        "team": team,
+        "owner": owner,
+        "topic": topic,
     }

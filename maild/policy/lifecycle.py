@@ -18,7 +18,9 @@ from maild.policy.sla import BusinessCalendar, EscalationLevel, level_threshold
 from maild.vocab import CaseStatus, Role
 
 __all__ = [
+    "AGENT_COMMANDS",
     "CaseChange",
+    "command_refusal",
     "may_close",
     "may_escalate",
     "next_escalation_at",
@@ -53,6 +55,26 @@ def may_escalate(role: str | None, designated: bool) -> bool:
     contact who may not open cases may not summon managers either.
     """
     return role is not None and role != Role.AGENT and designated
+
+
+AGENT_COMMANDS = frozenset({"note", "assign", "team", "severity", "waiting"})
+
+
+def command_refusal(name: str, role: str | None, designated: bool) -> str | None:
+    """Why this person may not use the reply command `name` (a refusal code), or None if they may.
+
+    The agents' commands of SPEC §10 are the support team's tools: a
+    contact's `#note` or `#severity 1` changes nothing. `#close` and
+    `#escalate` follow may_close and may_escalate, so a command by e-mail
+    and the command line cannot disagree.
+    """
+    if name in AGENT_COMMANDS:
+        return None if role == Role.AGENT else "agent_command"
+    if name == "close":
+        return None if may_close(role) else "close_not_allowed"
+    if name == "escalate":
+        return None if may_escalate(role, designated) else "escalate_refused"
+    return "unknown_command"
 
 
 def unanswered_and_open(status: str, first_responded_at: datetime | None) -> bool:

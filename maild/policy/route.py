@@ -26,14 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Protocol
 
-from maild.inbound.intake import (
-    SeverityChoice,
-    clean_subject,
-    read_command,
-    read_severity,
-    strip_severity_tag,
-)
+from maild.inbound.commands import ReplyCommand, read_commands
+from maild.inbound.intake import SeverityChoice, clean_subject, read_severity, strip_severity_tag
 from maild.inbound.message import Address, InboundMail
+from maild.inbound.topics import strip_topic_tag
 from maild.mailids import find_case_tag, is_own_address
 from maild.policy.auth import sender_authenticated
 from maild.policy.rules import AutomaticMail, classify_automatic
@@ -44,7 +40,6 @@ Via = Literal["token", "thread", "tag"]
 # How a reply shows who wrote it; "released": an agent vouched for it (maild inbound release).
 Proof = Literal["possession", "authenticated", "released", "none"]
 Unproven = Literal["hold", "refuse", "accept"]
-Command = Literal["escalate", "close"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +80,7 @@ class CaseFacts:
     first_response_due_at: datetime | None = None
     first_responded_at: datetime | None = None
     account_domains: tuple[str, ...] = ()
+    team: str | None = None  # SPEC §10: whose address hears of a held reply
 
 
 class Facts(Protocol):
@@ -118,6 +114,13 @@ class RoutingPolicy:
     unproven: Unproven = "hold"
     max_new_collaborators: int = 10
     max_collaborators: int = 50
+    # [teams.*] addresses and managers: ours, like agent_address (SPEC §10).
+    team_addresses: tuple[str, ...] = ()
+
+    @property
+    def staff_addresses(self) -> tuple[str, ...]:
+        """Our people's shared addresses: never collaborators; holders of their copies' reply addresses."""
+        return (*([self.agent_address] if self.agent_address else []), *self.team_addresses)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -187,7 +190,9 @@ class AddComment:
     author_name: str
     role: Role
     via: Via
-    command: Command | None = None
+    # The `#…` lines at the top of the reply (maild.inbound.commands), in order; who may use which
+    # is decided where they are carried out (maild.cases.commands, through maild.policy.lifecycle).
+    commands: tuple[ReplyCommand, ...] = ()
     reopen: bool = False
     contact: ContactFacts | None = None
     new_collaborators: tuple[Address, ...] = field(default_factory=tuple)
@@ -195,6 +200,10 @@ class AddComment:
     outcome: ClassVar[InboundOutcome] = InboundOutcome.COMMENT_ADDED
     not_added: tuple[str, ...] = ()  # To/Cc addresses over the collaborator caps
     proof: Proof = "none"
+
+    @property
+    def command_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.commands)
 
 
 Decision = Ignore | Reject | Helpdesk | Hold | OpenCase | AddComment
@@ -284,9 +293,7 @@ def _case_from_tokens(
         case = facts.case_by_id(parsed.case_id) if parsed else None
         if parsed is None or case is None:
             return Reject("the reply address is not one we issued", notify=False)
-        candidates = [sender, *case.participants, *facts.agent_emails()]
-        if policy.agent_address:
-            candidates.append(policy.agent_address)
+        candidates = [sender, *case.participants, *facts.agent_emails(), *policy.staff_addresses]
         holder = issued_to(policy.secret, parsed, candidates)
         if holder is None:
             return Reject(
@@ -323,11 +330,11 @@ def _reply(
     reopen = case.status == CaseStatus.CLOSED and role != Role.AGENT
     if reopen and now - (case.closed_at or now) > policy.reopen_window:
         return _after_reopen_window(mail, policy, sender, case, contact)
-    command = read_command(mail.text)
+    commands = read_commands(mail.text).commands
     added, not_added = _added_by_cc(mail, facts, policy, sender, case)
     proven = proof != "none"
     if not proven:
-        wants = _needs_proof(role, command, added)
+        wants = _needs_proof(role, commands, added)
         if wants or policy.unproven != "accept":
             what = wants or "a comment"
             reason = f"{what} from {sender} to case {case.number} via {via}, with no proof of the sender"
@@ -347,7 +354,7 @@ def _reply(
         name,
         role,
         via,
-        command,
+        commands,
         reopen=reopen,
         contact=contact,
         new_collaborators=added,
@@ -357,12 +364,12 @@ def _reply(
     )
 
 
-def _needs_proof(role: Role, command: Command | None, added: Sequence[Address]) -> str | None:
+def _needs_proof(role: Role, commands: Sequence[ReplyCommand], added: Sequence[Address]) -> str | None:
     """What in a reply needs proof whatever `support.unproven` says (SPEC §8), or None."""
     if role == Role.AGENT:
         return "an agent's reply"
-    if command is not None:
-        return f"the #{command} command"
+    if commands:
+        return f"the #{commands[0].name} command"
     if added:
         return "adding collaborators by Cc"
     return None
@@ -378,7 +385,7 @@ def _after_reopen_window(
         return Helpdesk(reason, contact)
     return OpenCase(
         contact=contact,
-        subject=clean_subject(strip_severity_tag(mail.subject)),
+        subject=new_case_subject(mail.subject),
         severity=read_severity(mail.subject, mail.text, policy.default_severity),
         collaborators=(),
         previous_case=case,
@@ -416,11 +423,16 @@ def _new_case(mail: InboundMail, facts: Facts, policy: RoutingPolicy, sender: st
     added, not_added = cap_collaborators(chosen, policy, 0)
     return OpenCase(
         contact=contact,
-        subject=clean_subject(strip_severity_tag(mail.subject)),
+        subject=new_case_subject(mail.subject),
         severity=read_severity(mail.subject, mail.text, policy.default_severity),
         collaborators=added,
         not_added=not_added,
     )
+
+
+def new_case_subject(subject: str) -> str:
+    """A new case's subject: without reply prefixes, the severity tag and the topic tag."""
+    return clean_subject(strip_topic_tag(strip_severity_tag(subject)))
 
 
 def pick_collaborators(
@@ -430,7 +442,7 @@ def pick_collaborators(
     if policy.collaborators == "none":
         return ()
     chosen: dict[str, Address] = {}
-    own = (*policy.own_addresses, *([policy.agent_address] if policy.agent_address else []))
+    own = (*policy.own_addresses, *policy.staff_addresses)
     for address in mail.recipients:
         email = address.email
         if not email or "@" not in email or email == sender or email in chosen:

@@ -125,6 +125,23 @@ class Agent(Base):
     created_at: Mapped[datetime]
 
 
+class AgentTeam(Base):
+    """An agent's membership of a configured team (`maild agent add --team`, SPEC §10).
+
+    Teams themselves live in the configuration; a membership names one by
+    its configured name, so renaming a team in the file leaves old rows that
+    name no team (they are shown, never routed to).
+    """
+
+    __tablename__ = "agent_teams"
+    __table_args__ = (UniqueConstraint("agent_id", "team"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    team: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime]
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
@@ -154,6 +171,10 @@ class Case(Base):
     next_escalation_at: Mapped[datetime | None]
     # Addresses from To/Cc left out by the collaborator caps (SPEC §8), shown with the case.
     collaborators_not_added: Mapped[list[str] | None] = mapped_column(JSON)
+    # SPEC §10: the team that handles it (a configured name; NULL with no teams), its owner, its topic.
+    team: Mapped[str | None] = mapped_column(String(100), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    topic: Mapped[str | None] = mapped_column(String(200))
 
     account: Mapped[Account] = relationship()
     primary_contact: Mapped[Contact] = relationship()
@@ -162,10 +183,15 @@ class Case(Base):
     )
     comments: Mapped[list[Comment]] = relationship(back_populates="case", order_by="Comment.id")
     escalations: Mapped[list[Escalation]] = relationship(back_populates="case", order_by="Escalation.id")
+    owner: Mapped[Agent | None] = relationship()
 
     @property
     def number(self) -> str:
         return format_case_number(self.id)
+
+    @property
+    def owner_email(self) -> str | None:
+        return self.owner.email if self.owner is not None else None
 
 
 def format_case_number(case_id: int) -> str:
@@ -231,6 +257,8 @@ class Comment(Base):
     body: Mapped[str] = mapped_column(Text)
     full_body: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(20), default="email")
+    # An internal note (SPEC §10): the owner and the team see it, contacts never do.
+    internal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
     created_at: Mapped[datetime]
 

@@ -60,17 +60,18 @@ MAX_MODULE_LINES = 500
 
 # Room -> the rooms it may import. The top-level modules of one job each
 # (clock, errors, mailids, ...) are leaves any room may use; the settings
-# (config, configread, configtransport) sit above policy (they hold its calendar and
+# (config, configread, configtransport, configteams) sit above policy (they hold its calendar and
 # escalation types), so the mail-reading rooms below them may not read
 # settings; `app`, the composition root, is for the daemon and the command
 # line. A room missing here may import no other room.
 LEAF_MODULES = frozenset({"clock", "errors", "logs", "mailids", "safetext", "tls", "vocab"})
-SETTINGS = frozenset({"config", "configread", "configtransport"})
+SETTINGS = frozenset({"config", "configread", "configtransport", "configteams"})
 ROOM_IMPORTS: dict[str, frozenset[str]] = {
     "inbound": frozenset({"oauth2"}),
     "policy": frozenset({"inbound"}),
-    "config": frozenset({"configread", "configtransport", "policy"}),
+    "config": frozenset({"configread", "configtransport", "configteams", "policy"}),
     "configtransport": frozenset({"configread", "oauth2"}),
+    "configteams": frozenset({"configread"}),
     "configread": frozenset({"policy"}),
     "outbound": SETTINGS | {"policy", "store", "oauth2"},
     "cases": SETTINGS | {"inbound", "policy", "outbound", "store"},

@@ -302,9 +302,9 @@ def test_agents_commands_and_cc_adds_need_proof_whatever_the_setting(unproven: s
         assert isinstance(d, Hold), (m.from_addr, d)
     # Positive controls: the same with proof act.
     d = decide(replace(forged_agent, to=(Address(token_to(1, "agent@example.com")),)), policy=policy)
-    assert isinstance(d, AddComment) and d.role == "agent" and d.command == "close"
+    assert isinstance(d, AddComment) and d.role == "agent" and d.command_names == ("close",)
     d = decide(replace(forged_close, in_reply_to=("<ack1@example.com>",)), policy=policy)
-    assert isinstance(d, AddComment) and d.command == "close"
+    assert isinstance(d, AddComment) and d.command_names == ("close",)
     d = decide(replace(forged_cc, to=(Address(token_to(1, "bob@acme.example")),)), policy=policy)
     assert isinstance(d, AddComment) and [a.email for a in d.new_collaborators] == ["eve@evil.example"]
 
@@ -351,11 +351,11 @@ def test_commands_are_read() -> None:
     d = decide(
         mail(sender="alice@acme.example", text="#close\nThanks, solved.", in_reply_to=["<ack1@example.com>"])
     )
-    assert isinstance(d, AddComment) and d.command == "close"
+    assert isinstance(d, AddComment) and d.command_names == ("close",)
     d = decide(
         mail(sender="alice@acme.example", text="#escalate\nPlease hurry.", in_reply_to=["<ack1@example.com>"])
     )
-    assert isinstance(d, AddComment) and d.command == "escalate"
+    assert isinstance(d, AddComment) and d.command_names == ("escalate",)
 
 
 # ------------------------------------------------------------------ closed cases

@@ -247,7 +247,7 @@ def check_invariants(mail: InboundMail, policy: RoutingPolicy) -> object:
         # SPEC §8: without proof only a plain comment by a participant, and only under "accept".
         if decision.proof == "none":
             assert policy.unproven == "accept", decision
-            assert decision.role != "agent" and decision.command is None, decision
+            assert decision.role != "agent" and decision.command_names == (), decision
             assert decision.new_collaborators == (), decision
         assert len(decision.new_collaborators) <= policy.max_new_collaborators
     if isinstance(decision, OpenCase):
@@ -377,7 +377,7 @@ def test_parse_then_route_never_raises_on_mutated_bytes(
 def test_the_seeds_route_as_intended() -> None:
     """The unmutated seeds reach the decisions the mutations start from (so the property is not vacuous)."""
     decisions = [route(parse_message(raw), FACTS, POLICY, NOW) for raw in SEEDS]
-    assert isinstance(decisions[0], AddComment) and decisions[0].command == "close"
+    assert isinstance(decisions[0], AddComment) and decisions[0].command_names == ("close",)
     assert isinstance(decisions[1], Ignore)
     assert not isinstance(decisions[3], AddComment | OpenCase)
     assert [type(d).__name__ for d in decisions] == ["AddComment", "Ignore", "Reject", "Reject"]
