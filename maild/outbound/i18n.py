@@ -135,6 +135,10 @@ REJECTION_REASONS: dict[str, dict[str, str]] = {
             "We could not confirm that the message came from you. Please reply to the notification "
             "we sent to your own address, using its reply address."
         ),
+        "agent_command": (
+            "Only support engineers can use #note, #assign, #team, #severity and #waiting; "
+            "your message was added to the case as a comment."
+        ),
     },
     "ja": {
         "not_participant": "ケースに追加できるのは、ケースを共有しているメンバーのみです。",
@@ -148,6 +152,10 @@ REJECTION_REASONS: dict[str, dict[str, str]] = {
         "unproven": (
             "メッセージの送信者を確認できませんでした。お客様宛てにお送りした通知に、"
             "その返信先アドレスのまま返信してください。"
+        ),
+        "agent_command": (
+            "#note、#assign、#team、#severity、#waiting はサポートエンジニア専用のコマンドです。"
+            "お送りいただいたメッセージは、コメントとしてケースに追加いたしました。"
         ),
     },
 }

@@ -28,7 +28,7 @@ from maild.outbound.compose import (
 from tests.unit.test_message import BASE_HEADERS, build, header_names, parse
 
 LANGUAGES = ("en", "ja")
-ROLES = ("primary_contact", "collaborator", "agent", "manager", "other")
+ROLES = ("primary_contact", "collaborator", "agent", "manager", "other", "owner", "team")
 CASE_EVENTS = tuple(e for e in EVENTS if e != "helpdesk")
 TAG = "[Case #00001042]"
 OPENED = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -54,6 +54,18 @@ def full_context(language: str = "en", role: str = "primary_contact", **event: A
         "inbound_id": 7,
         "sender": "alice@acme.example",
         "excerpt": "Please close this.",
+        "owner": "dave@vendor.example",
+        "owner_name": "Dave",
+        "previous_owner": "erin@vendor.example",
+        "assigned_by": "erin@vendor.example",
+        "old_team": "Tier 1",
+        "new_team": "Tier 2",
+        "moved_by": "erin@vendor.example",
+        "results": [
+            {"line": "#assign me", "ok": True, "code": "assigned", "detail": "dave@vendor.example"},
+            {"line": "#team nowhere", "ok": False, "code": "unknown_team", "detail": "nowhere"},
+        ],
+        "teams": ["Tier 1", "Tier 2"],
     }
     values.update(event)
     return {
@@ -75,6 +87,9 @@ def full_context(language: str = "en", role: str = "primary_contact", **event: A
             "first_responded_at": None,
             "fields": {"business_impact": "Nobody can log in", "users_affected": "300", "org_id": "00D123"},
             "description": "Since 9:00 the login page answers 500.",
+            "team": "Tier 2",
+            "owner": "dave@vendor.example",
+            "topic": "Login",
         },
         "comment": {
             "author": "bob@acme.example",
