@@ -88,7 +88,7 @@ def command_close(env: CaseEnv, session: Session, mail: InboundMail, case: Case,
     if may_close(d.role):
         return close(env, session, case, d.author)
     language = d.contact.language if d.contact else None
-    return refuse(env, session, mail, "close_not_allowed", language, case)
+    return refuse(env, session, mail, "close_not_allowed", language, case, commented=True)
 
 
 def command_escalate(env: CaseEnv, session: Session, mail: InboundMail, case: Case, d: AddComment) -> int:
@@ -102,7 +102,7 @@ def command_escalate(env: CaseEnv, session: Session, mail: InboundMail, case: Ca
     by_customer = Escalation.reason == CUSTOMER_REQUEST
     asked_before = session.scalar(select(Escalation.id).where(Escalation.case_id == case.id, by_customer))
     if asked_before:
-        return refuse(env, session, mail, "already_escalated", language, case)
+        return refuse(env, session, mail, "already_escalated", language, case, commented=True)
     level = max(sent_levels(session, case.id), default=0) + 1
     return escalate(env, session, case, level, CUSTOMER_REQUEST, d.author)
 

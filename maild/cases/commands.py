@@ -126,6 +126,8 @@ def _comment(
     """The reply's text as a comment (a note under `#note`), and `#waiting`; none when it has no text."""
     body = read_commands(extract_reply(mail.text)).body.strip("\n")
     internal = "note" in names
+    if not internal:
+        body = teamwork.without_notes(session, case.id, body)
     waiting = "waiting" in names
     attachments = tuple((a.filename, a.size) for a in mail.attachments)
     sent = 0

@@ -26,7 +26,7 @@ from maild.cases.facts import CaseRow, load_case
 from maild.cases.notices import refuse
 from maild.cases.opening import add_collaborators, note_not_added, store_attachments
 from maild.cases.recording import Applied, RecordAt, record
-from maild.cases.teamwork import notify_note
+from maild.cases.teamwork import notify_note, without_notes
 from maild.inbound.commands import read_commands
 from maild.inbound.message import InboundMail
 from maild.inbound.quotes import extract_reply
@@ -85,6 +85,8 @@ def comment(
     body = extract_reply(mail.text)
     if d.commands:
         body = read_commands(body).body
+    if d.role == Role.AGENT:
+        body = without_notes(session, case.id, body)
     inbound_id = record(env, session, mail, at, d.outcome, d.reason, case.id)
     written = add_comment(
         env,
@@ -124,7 +126,7 @@ def _contact_commands(env: CaseEnv, session: Session, mail: InboundMail, case_id
     names = list(dict.fromkeys(c.name for c in d.commands))
     if any(name in AGENT_COMMANDS for name in names):
         language = d.contact.language if d.contact else None
-        sent += refuse(env, session, mail, "agent_command", language, orm)
+        sent += refuse(env, session, mail, "agent_command", language, orm, commented=True)
     for name in names:
         if name in ("close", "escalate"):
             run = command_close if name == "close" else command_escalate

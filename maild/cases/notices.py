@@ -82,15 +82,20 @@ def refuse(
     code: str,
     language: str | None,
     case: Case | None = None,
+    *,
+    commented: bool = False,
 ) -> int:
-    """Tell the sender why their message changed nothing, in their language.
+    """Tell the sender why their message (or its command) changed nothing, in their language.
 
     Without `case` the notice names no case and carries no reply address:
     someone outside the sharing settings learns nothing about it.
+    `commented`: the message was added as a comment and only its command was
+    refused, so the notice must not say the message was not added.
     """
     extra = {
         "reason_text": rejection_reason_text(code, env.notifier.language(language)),
         "case_number": case.number if case else None,
+        "commented": commented,
     }
     return notice(env, session, mail, Event.REJECTED, extra, language, case=case)
 

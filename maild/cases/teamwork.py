@@ -16,10 +16,13 @@ from sqlalchemy.orm import Session
 from maild.cases.env import CaseEnv
 from maild.cases.facts import CaseRow
 from maild.outbound.notify import Recipient
-from maild.store.models import Agent, AgentTeam, Case
+from maild.store.models import Agent, AgentTeam, Case, Comment
 from maild.vocab import Event
 
-__all__ = ["agent_by_email", "assign", "is_member", "move", "notify_note"]
+__all__ = ["agent_by_email", "assign", "is_member", "move", "notify_note", "without_notes"]
+
+NOTE_LINE_MIN = 12  # shorter note lines ("Thanks,") are too common to remove from a reply
+NOTES_READ = 50  # the latest internal notes a public reply is checked against
 
 
 def agent_by_email(session: Session, email: str) -> Agent | None:
@@ -92,3 +95,33 @@ def _tell_staff(
 ) -> int:
     chosen = [r for r in recipients if r.email != actor]
     return env.tell_case(session, case, event, extra=extra, recipients=chosen)
+
+
+def without_notes(session: Session, case_id: int, body: str) -> str:
+    """An agent's public reply without any line of the case's internal notes.
+
+    Quote stripping removes the quoted note_added notification an agent
+    answers, but a mail client's unknown reply header or a top-posted copy
+    can defeat it; a note must never reach a contact (SPEC §10), so a
+    public comment drops every line that repeats a line of a note (with or
+    without `>` quoting). Lines shorter than NOTE_LINE_MIN stay: they are
+    greetings and sign-offs more often than secrets.
+    """
+    query = (
+        select(Comment.body)
+        .where(Comment.case_id == case_id, Comment.internal.is_(True))
+        .order_by(Comment.id.desc())
+        .limit(NOTES_READ)
+    )
+    notes = session.connection().execute(query).scalars().all()
+    if not notes:
+        return body
+    lines = (_plain(line) for note in notes for line in note.splitlines())
+    secret = {line for line in lines if len(line) >= NOTE_LINE_MIN}
+    kept = [line for line in body.splitlines(keepends=True) if _plain(line) not in secret]
+    return "".join(kept)
+
+
+def _plain(line: str) -> str:
+    """A line as compared with a note's: without quoting marks and surrounding or repeated blanks."""
+    return " ".join(line.lstrip(" \t>|").split())

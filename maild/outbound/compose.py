@@ -10,14 +10,16 @@ Template context (a plain Mapping; objects with the same attributes work too)
 ------------------------------------------------------------------------------
 ``support``          {name, address}
 ``recipient``        {email, name, language, role}; role is one of
-                     primary_contact, collaborator, agent, manager, other
+                     primary_contact, collaborator, agent, manager, other,
+                     owner (the case's owner), team (the team's copy)
 ``reply_address``    the recipient's own reply address, or None
 ``case``             None (helpdesk, some rejections) or
                      {number, tag, subject, severity (int), severity_name,
                      status, account, primary_contact, collaborators
                      (list[str]), created_at (aware datetime),
                      first_response_due_at (aware datetime | None),
-                     first_responded_at, fields (dict key -> str), description}
+                     first_responded_at, fields (dict key -> str), description,
+                     team, owner, topic (each str | None; staff only)}
 ``comment``          None or {author, author_name, role, body,
                      attachments: [{filename, size}]}
 ``event``            event-specific, all keys optional:
@@ -27,11 +29,18 @@ Template context (a plain Mapping; objects with the same attributes work too)
                      escalated {level, reason: deadline | customer_request,
                      due_at: the deadline that passed};
                      closed {reopen_until: optional datetime};
-                     rejected {reason_text};
+                     rejected {reason_text, commented: the message was added
+                     as a comment and only its command was refused};
                      escalate_too_early {possible_at};
                      helpdesk {helpdesk_message};
                      held {case_number, inbound_id, sender, original_subject,
-                     reason, excerpt} (to the support team only)
+                     reason, excerpt} (to the support team only);
+                     assigned {owner, owner_name, previous_owner, assigned_by};
+                     moved {old_team, new_team, moved_by, owner};
+                     note_added {} (the note is ``comment``);
+                     commands_applied {results: [{line, ok, code, detail}],
+                     teams: configured team names}
+                     (these four to the support side only)
 
 Filters: ``datetime`` (UTC, per language), ``severity_name``, ``status_name``,
 ``field_label``, ``role_name``, ``escalation_reason``, ``filesize``,
@@ -262,7 +271,7 @@ def _make_environment(search_path: list[Path], language: str, strict: bool) -> j
 
 def _is_staff(role: Any) -> bool:
     """Agents and managers get the internal wording (account, contact) instead of the customer's."""
-    return role in (Role.AGENT, "manager")
+    return role in (Role.AGENT, "manager", "owner", "team")
 
 
 def _plain(value: Any) -> Any:
@@ -331,6 +340,9 @@ def sample_context(*, language: str = "en", role: str = "primary_contact") -> di
             "first_responded_at": opened + timedelta(hours=1),
             "fields": {key: f"sample {key}" for key in i18n.FIELD_ORDER},
             "description": "The login page returns 500 since this morning.",
+            "team": "tier2",
+            "owner": "dave@example.com",
+            "topic": "Login",
         },
         "comment": {
             "author": "bob@acme.example",
@@ -348,6 +360,7 @@ def sample_context(*, language: str = "en", role: str = "primary_contact") -> di
             "due_at": opened + timedelta(hours=2),
             "reopen_until": opened + timedelta(days=14),
             "reason_text": "Only the people the case is shared with can add to it.",
+            "commented": False,
             "possible_at": opened + timedelta(hours=2),
             "helpdesk_message": "Please contact your company's help desk.",
             "original_subject": "Need help",
@@ -357,5 +370,17 @@ def sample_context(*, language: str = "en", role: str = "primary_contact") -> di
             "excerpt": "Please close this.",
             "old_severity": 3,
             "new_severity": 1,
+            "owner": "dave@example.com",
+            "owner_name": "Dave Example",
+            "previous_owner": "erin@example.com",
+            "assigned_by": "erin@example.com",
+            "old_team": "tier1",
+            "new_team": "tier2",
+            "moved_by": "erin@example.com",
+            "results": [
+                {"line": "#assign me", "ok": True, "code": "assigned", "detail": "dave@example.com"},
+                {"line": "#team nowhere", "ok": False, "code": "unknown_team", "detail": "nowhere"},
+            ],
+            "teams": ["tier1", "tier2"],
         },
     }

@@ -47,6 +47,7 @@ def full_context(language: str = "en", role: str = "primary_contact", **event: A
         "due_at": OPENED + timedelta(hours=2),
         "reopen_until": OPENED + timedelta(days=14),
         "reason_text": "bob@acme.example is not in the sharing settings of case 00001042",
+        "commented": False,
         "possible_at": OPENED + timedelta(hours=2),
         "helpdesk_message": "Ask IT on extension 4242.",
         "original_subject": "Printer on fire",
