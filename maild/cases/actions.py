@@ -119,7 +119,10 @@ def escalate(
     session.flush()
     settings = env.settings.escalation
     config = {lv.level: lv for lv in settings.levels}.get(level)
-    managers = env.notifier.managers(case, config.recipients if config else settings.recipients)
+    # A level with its own recipients (e.g. the head of support at 200%) goes to them whatever the
+    # team; at the others the case's team's managers stand in for the general list (SPEC §10).
+    own = config.recipients if config and config.recipients != settings.recipients else ()
+    managers = env.notifier.managers(case, settings.recipients, instead=own)
     extra = {
         "level": level,
         "reason": reason,

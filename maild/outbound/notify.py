@@ -147,10 +147,11 @@ class Notifier:
         found = self.teams.get(team) if team else None
         return (found.address if found else None) or self.support.agent_address
 
-    def managers(self, case: CaseRef, fallback: Sequence[str]) -> list[str]:
-        """Who gets a case's escalation notices: its team's managers (else `fallback`) and its owner."""
+    def managers(self, case: CaseRef, fallback: Sequence[str], *, instead: Sequence[str] = ()) -> list[str]:
+        """Who gets a case's escalation notice: `instead` when given, else its team's managers
+        (else `fallback`); and its owner."""
         found = self.teams.get(case.team) if case.team else None
-        chosen = list((found.managers if found else ()) or fallback)
+        chosen = list(instead or (found.managers if found else ()) or fallback)
         if case.owner_email and case.owner_email not in chosen:
             chosen.append(case.owner_email)
         return chosen
