@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from maild.cases.facts import load_case
@@ -181,14 +181,34 @@ def find_case(session: Session, number: str) -> Case:
     return case
 
 
-def list_cases(session: Session, which: CaseFilter) -> list[Case]:
-    """Cases by number, with what the summary shows; "open" is every status but closed."""
+def list_cases(
+    session: Session,
+    which: CaseFilter,
+    *,
+    team: str | None = None,
+    owner: Agent | None = None,
+    unassigned: bool = False,
+) -> list[Case]:
+    """Cases by number, with what the summary shows; "open" is every status but closed.
+
+    `team` matches in any case: a case keeps the name it was routed under,
+    so a team renamed (or only re-cased) in the config still finds its old
+    cases. `owner` and `unassigned` exclude each other (the parser says so).
+    """
     query = select(Case).order_by(Case.id)
     if which == "open":
         query = query.where(Case.status != CaseStatus.CLOSED)
     elif which == "closed":
         query = query.where(Case.status == CaseStatus.CLOSED)
-    query = query.options(selectinload(Case.account), selectinload(Case.primary_contact))
+    if team is not None:
+        query = query.where(func.lower(Case.team) == team.strip().lower())
+    if owner is not None:
+        query = query.where(Case.owner_id == owner.id)
+    elif unassigned:
+        query = query.where(Case.owner_id.is_(None))
+    query = query.options(
+        selectinload(Case.account), selectinload(Case.primary_contact), selectinload(Case.owner)
+    )
     return list(session.execute(query).scalars())
 
 

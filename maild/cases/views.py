@@ -39,6 +39,7 @@ def comment_json(c: Comment) -> dict[str, Any]:
         **_as_stored(c, "author_name", "role", "body"),
         "created_at": iso_utc(c.created_at),
         "source": c.source,
+        "internal": bool(c.internal),
         "attachments": [_attachment(a) for a in c.attachments],
     }
 
@@ -51,12 +52,17 @@ def case_summary(case: Case) -> dict[str, Any]:
         "created_at": iso_utc(case.created_at),
         "first_response_due_at": iso_utc(case.first_response_due_at),
         "first_responded_at": iso_utc(case.first_responded_at),
+        "team": case.team,
+        "owner": case.owner_email,
     }
 
 
 def case_json(case: Case, opening_attachments: list[Attachment]) -> dict[str, Any]:
     data = case_summary(case)
     data.update(
+        topic=case.topic,
+        # SPEC §11 (issue 17) adds the column; until then the key is there and null.
+        next_response_due_at=iso_utc(getattr(case, "next_response_due_at", None)),
         collaborators=[p.email for p in case.participants if p.role == Role.COLLABORATOR],
         collaborators_not_added=list(case.collaborators_not_added or []),
         description=case.description,
@@ -81,12 +87,18 @@ def case_json(case: Case, opening_attachments: list[Attachment]) -> dict[str, An
 
 
 def case_table(cases: list[Case]) -> str:
+    """One line per case; TEAM and OWNER as wide as their longest value, so the columns stay aligned."""
     if not cases:
         return "no cases"
-    lines = [f"{'NUMBER':<9} {'SEV':<3} {'STATUS':<20} {'PRIMARY CONTACT':<32} SUBJECT"]
-    for c in cases:
+    teams = [visible(c.team) if c.team else "-" for c in cases]
+    owners = [visible(c.owner_email) if c.owner_email else "-" for c in cases]
+    tw = max(4, *(len(t) for t in teams))
+    ow = max(5, *(len(o) for o in owners))
+    head = f"{'NUMBER':<9} {'SEV':<3} {'STATUS':<20} {'TEAM':<{tw}} {'OWNER':<{ow}}"
+    lines = [f"{head} {'PRIMARY CONTACT':<32} SUBJECT"]
+    for c, team, owner in zip(cases, teams, owners, strict=True):
         lines.append(
-            f"{c.number:<9} {c.severity:<3} {visible(c.status):<20} "
+            f"{c.number:<9} {c.severity:<3} {visible(c.status):<20} {team:<{tw}} {owner:<{ow}} "
             f"{visible(c.primary_contact.email):<32} {visible(c.subject)}"
         )
     return "\n".join(lines)
@@ -105,6 +117,8 @@ def case_text(data: dict[str, Any]) -> str:
         f"collaborators: {', '.join(v(c) for c in data['collaborators']) or '-'}",
         f"  opened {data['created_at']}, first response due {data['first_response_due_at']}, "
         f"responded {data['first_responded_at'] or '-'}",
+        f"  team {v(data.get('team') or '-')}; owner {v(data.get('owner') or 'none (unassigned)')}; "
+        f"topic {v(data.get('topic') or '-')}",
     ]
     for key, value in data["fields"].items():
         lines.append(f"  {v(key)}: {v(value)}")
@@ -114,7 +128,9 @@ def case_text(data: dict[str, Any]) -> str:
     lines.append(visible_text(data["description"]))
     for c in data["comments"]:
         lines.append("")
-        lines.append(f"--- {v(c['author'])} ({v(c['role'])}) at {c['created_at']}")
+        # A note must never be mistaken for something the customer saw (SPEC §10).
+        kind = f"{v(c['role'])}, INTERNAL NOTE" if c.get("internal") else v(c["role"])
+        lines.append(f"--- {v(c['author'])} ({kind}) at {c['created_at']}")
         lines.append(visible_text(c["body"]))
         for a in c["attachments"]:
             lines.append(f"    [attachment {a['id']}] {v(a['filename'])} ({a['size']} bytes)")

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from maild.cli.auth import cmd_auth_check, cmd_auth_login
 from maild.cli.cases import (
+    cmd_case_assign,
     cmd_case_attachment,
     cmd_case_close,
     cmd_case_list,
+    cmd_case_move,
+    cmd_case_note,
     cmd_case_reply,
     cmd_case_severity,
     cmd_case_show,
@@ -113,12 +116,23 @@ def _people_commands(sub: _Commands) -> None:
     g_add.add_argument("email")
     g_add.add_argument("--name", default="")
     g_add.add_argument("--manager", action="store_true")
+    g_add.add_argument(
+        "--team",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="make the agent a member of this configured team (repeatable; adds teams to an existing agent)",
+    )
 
 
 def _case_commands(sub: _Commands) -> None:
     case = _group(sub, "case", "cases")
     k_list = _command(case, "list", cmd_case_list, "list cases")
     k_list.add_argument("--status", choices=("open", "closed", "all"), default="open")
+    k_list.add_argument("--team", metavar="NAME", help="only cases of this team (any case)")
+    whose = k_list.add_mutually_exclusive_group()
+    whose.add_argument("--owner", metavar="EMAIL", help="only cases owned by this agent")
+    whose.add_argument("--unassigned", action="store_true", help="only cases without an owner")
     k_list.add_argument("--json", action="store_true")
     k_show = _command(case, "show", cmd_case_show, "one case with its comments")
     k_show.add_argument("number")
@@ -132,6 +146,7 @@ def _case_commands(sub: _Commands) -> None:
     k_reply.add_argument(
         "--waiting", action="store_true", help="ask the customer something: waiting_on_customer"
     )
+    _team_commands(case)
     k_sev = _command(
         case, "severity", cmd_case_severity, "change a case's severity (recomputes its deadline)"
     )
@@ -148,6 +163,28 @@ def _case_commands(sub: _Commands) -> None:
     k_close = _command(case, "close", cmd_case_close, "close a case")
     k_close.add_argument("number")
     k_close.add_argument("--as", dest="as_", metavar="EMAIL")
+
+
+def _team_commands(case: _Commands) -> None:
+    """`case assign|move|note` (SPEC §10): the command line's `#assign`, `#team` and `#note`."""
+    k_assign = _command(case, "assign", cmd_case_assign, "make an agent the case's owner")
+    k_assign.add_argument("number")
+    k_assign.add_argument("agent", metavar="AGENT_EMAIL", help="the new owner (an agent)")
+    k_assign.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
+    k_move = _command(
+        case, "move", cmd_case_move, "hand a case to another team (its owner stays only if a member)"
+    )
+    k_move.add_argument("number")
+    k_move.add_argument("team", metavar="TEAM", help="a configured team ([teams.TEAM])")
+    k_move.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
+    k_note = _command(
+        case, "note", cmd_case_note, "an internal note: to the owner and the team only, never to contacts"
+    )
+    k_note.add_argument("number")
+    k_note.add_argument("--as", dest="as_", required=True, metavar="AGENT_EMAIL")
+    body = k_note.add_mutually_exclusive_group(required=True)
+    body.add_argument("--body")
+    body.add_argument("--body-file")
 
 
 def _inbound_commands(sub: _Commands) -> None:

@@ -1,4 +1,4 @@
-"""`maild account add`, `maild contact add`, `maild agent add`: who may write to support.
+"""`maild account add`, `maild contact add`, `maild agent add [--team]`: who may write to support.
 
 Parsing and printing only; the rules (each exists once, one primary contact
 per account) are maild.cases.admin's.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from maild.app import App
-from maild.cases import admin
+from maild.cases import admin, teamadmin
 from maild.safetext import visible
 
 __all__ = ["cmd_account_add", "cmd_agent_add", "cmd_contact_add"]
@@ -50,7 +50,27 @@ def cmd_contact_add(app: App, args: argparse.Namespace) -> int:
 
 def cmd_agent_add(app: App, args: argparse.Namespace) -> int:
     with app.db.session() as s:
-        agent = admin.add_agent(s, args.email, name=args.name, manager=args.manager, now=app.clock.now())
-        email = agent.email
-    print(f"agent {visible(email)} created")
+        done = teamadmin.add_agent(
+            s,
+            args.email,
+            name=args.name,
+            manager=args.manager,
+            teams=args.team,
+            settings=app.settings,
+            now=app.clock.now(),
+        )
+    print(_agent_added(done, args))
     return 0
+
+
+def _agent_added(done: teamadmin.AgentTeams, args: argparse.Namespace) -> str:
+    email = visible(done.email)
+    joined = ", ".join(visible(t) for t in done.joined)
+    if done.created:
+        return f"agent {email} created" + (f", a member of {joined}" if joined else "")
+    text = f"agent {email} is now a member of {joined}" if joined else f"agent {email} exists"
+    if done.already:
+        text += f" (already a member of {', '.join(visible(t) for t in done.already)})"
+    if args.name or args.manager:
+        text += "; its name and manager flag are unchanged"
+    return text

@@ -6,6 +6,7 @@ cheap even with many cases. The clock is passed in.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,9 @@ from maild.store.models import (
     Outbox,
 )
 from maild.vocab import CaseStatus, InboundOutcome, OutboxStatus
+
+# The bucket of open cases without a team; no configured team can be named so (not one word).
+NO_TEAM = "(no team)"
 
 
 @dataclass
@@ -89,6 +93,28 @@ class Health:
     due_within_hour: int = 0
     escalations_total: int = 0
     oauth2: list[OAuth2Health] = field(default_factory=list)
+    teams: tuple[str, ...] = ()  # configured (SPEC §10), so a team without open cases shows 0
+    open_by_team: dict[str | None, int] = field(default_factory=dict)
+    unassigned_by_team: dict[str | None, int] = field(default_factory=dict)
+
+    @property
+    def unassigned(self) -> int:
+        """Open cases without an owner, in all teams."""
+        return sum(self.unassigned_by_team.values())
+
+    def cases_by_team(self) -> dict[str, int]:
+        """Open cases per team: configured teams first (0 too), then old names cases still carry.
+
+        Cases without a team are counted under NO_TEAM when there are teams to
+        tell them apart from; with no teams at all the map is empty, as before SPEC §10.
+        """
+        counts: dict[str, int] = dict.fromkeys(self.teams, 0)
+        for team, count in sorted(self.open_by_team.items(), key=lambda item: item[0] or ""):
+            if team is not None:
+                counts[team] = counts.get(team, 0) + count
+        if counts:
+            counts[NO_TEAM] = self.open_by_team.get(None, 0)
+        return counts
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -113,12 +139,15 @@ class Health:
                 "due_within_1h_unanswered": self.due_within_hour,
                 "escalations_total": self.escalations_total,
             },
+            "cases_by_team": self.cases_by_team(),
+            "unassigned_cases": self.unassigned,
             "oauth2": [o.as_json() for o in self.oauth2],
         }
 
 
-def snapshot(session: Session, now: datetime) -> Health:
-    h = Health(at=now)
+def snapshot(session: Session, now: datetime, teams: Collection[str] = ()) -> Health:
+    """`teams`: the configured team names, so that a team with no open case is listed with 0."""
+    h = Health(at=now, teams=tuple(teams))
     listed = select(MailboxWork.mailbox, func.count()).group_by(MailboxWork.mailbox)
     waiting: dict[str, int] = {mailbox: count for mailbox, count in session.execute(listed)}
     for lease in session.execute(select(MailboxLease).order_by(MailboxLease.mailbox)).scalars():
@@ -149,10 +178,16 @@ def snapshot(session: Session, now: datetime) -> Health:
     h.quarantined_total = int(
         session.scalar(select(func.count()).where(InboundMessage.outcome == InboundOutcome.QUARANTINED)) or 0
     )
-    open_cases = select(Case.status, Case.severity, func.count()).where(Case.status != CaseStatus.CLOSED)
-    for status, severity, count in session.execute(open_cases.group_by(Case.status, Case.severity)):
+    # One GROUP BY for every open-case count: a few rows (status x severity x team), never one per case.
+    open_cases = select(Case.status, Case.severity, Case.team, func.count(), func.count(Case.owner_id)).where(
+        Case.status != CaseStatus.CLOSED
+    )
+    grouped = open_cases.group_by(Case.status, Case.severity, Case.team)
+    for status, severity, team, count, owned in session.execute(grouped):
         h.open_by_status[status] = h.open_by_status.get(status, 0) + count
         h.open_by_severity[severity] = h.open_by_severity.get(severity, 0) + count
+        h.open_by_team[team] = h.open_by_team.get(team, 0) + count
+        h.unassigned_by_team[team] = h.unassigned_by_team.get(team, 0) + count - owned
     unanswered = select(func.count()).where(
         Case.status != CaseStatus.CLOSED,
         Case.first_responded_at.is_(None),
@@ -202,6 +237,12 @@ def health_text(h: Health) -> str:
     lines.append(f"  inbound last 24h: {inbound}; quarantined in all: {h.quarantined_total}")
     by_status = ", ".join(f"{visible(k)} {v}" for k, v in sorted(h.open_by_status.items())) or "none"
     lines.append(f"  open cases: {sum(h.open_by_status.values())} ({by_status})")
+    by_team = h.cases_by_team()
+    if by_team:
+        teams = ", ".join(f"{visible(k)} {v}" for k, v in by_team.items())
+        lines.append(f"  open cases by team: {teams}; unassigned: {h.unassigned}")
+    else:
+        lines.append(f"  unassigned open cases: {h.unassigned}")
     lines.append(
         f"  unanswered past deadline: {h.past_deadline}; due within the hour: {h.due_within_hour}; "
         f"escalations in all: {h.escalations_total}"

@@ -9,29 +9,34 @@ same truth and nothing drifts across restarts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from maild.clock import Clock
-from maild.daemon.health import snapshot
+from maild.daemon.health import NO_TEAM, Health, snapshot
 from maild.store.db import Database
 
 log = logging.getLogger("maild.metrics")
 
 
 class StateCollector(Collector):
-    def __init__(self, db: Database, clock: Clock) -> None:
+    """`teams` returns the configured team names at scrape time, so a reload's new teams show at once."""
+
+    def __init__(self, db: Database, clock: Clock, teams: Callable[[], Collection[str]] = lambda: ()) -> None:
         self.db = db
         self.clock = clock
+        self.teams = teams
+        # Team labels reported before: one whose last case closed reads 0, not a series that vanishes.
+        self.seen_teams: set[str] = set()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self.clock.now()
         try:
             with self.db.reader() as s:
-                h = snapshot(s, now)
+                h = snapshot(s, now, self.teams())
         except Exception as e:
             log.warning("metrics: cannot read the database: %s", e)
             return
@@ -49,6 +54,7 @@ class StateCollector(Collector):
         for severity in (1, 2, 3, 4):
             cases.add_metric([str(severity)], h.open_by_severity.get(severity, 0))
         yield cases
+        yield from self._team_gauges(h)
         yield GaugeMetricFamily(
             "maild_deadlines_breached",
             "Open unanswered cases past their initial response deadline",
@@ -57,6 +63,23 @@ class StateCollector(Collector):
         yield GaugeMetricFamily(
             "maild_quarantined_messages", "Inbound messages kept in quarantine", value=h.quarantined_total
         )
+
+    def _team_gauges(self, h: Health) -> Iterator[GaugeMetricFamily]:
+        """Open and unassigned cases per team (SPEC §10), from the snapshot's one GROUP BY."""
+        by_team = h.cases_by_team()
+        self.seen_teams.update(by_team)
+        if not self.seen_teams:
+            return  # no teams configured, none ever on a case: nothing to label
+        unassigned = {NO_TEAM if k is None else k: v for k, v in h.unassigned_by_team.items()}
+        open_cases = GaugeMetricFamily("maild_open_cases_by_team", "Open cases by team", labels=["team"])
+        no_owner = GaugeMetricFamily(
+            "maild_unassigned_open_cases", "Open cases without an owner, by team", labels=["team"]
+        )
+        for team in sorted(self.seen_teams):
+            open_cases.add_metric([team], by_team.get(team, 0))
+            no_owner.add_metric([team], unassigned.get(team, 0))
+        yield open_cases
+        yield no_owner
 
 
 class Metrics:
@@ -88,8 +111,11 @@ class Metrics:
         self.messages.labels(outcome).inc()
         self.latency.observe(seconds)
 
-    def serve(self, listen: str, db: Database, clock: Clock) -> None:
+    def serve(
+        self, listen: str, db: Database, clock: Clock, teams: Callable[[], Collection[str]] = lambda: ()
+    ) -> None:
+        """`teams`: the configured team names, read at each scrape (pass the live settings' getter)."""
         host, _, port = listen.rpartition(":")
-        self.registry.register(StateCollector(db, clock))
+        self.registry.register(StateCollector(db, clock, teams))
         start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
         log.info("metrics on http://%s/metrics", listen)
