@@ -17,12 +17,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maild.cases import admin
+from maild.cases import admin, teamadmin
+from maild.config import Settings, parse_settings
 from maild.errors import MaildError, NotFound, UsageError
 from maild.mailids import is_email_address
 from maild.store.db import Database
-from maild.store.models import Base, Case, Contact, Participant
+from maild.store.models import Agent, AgentTeam, Base, Case, Contact, Participant
 from maild.vocab import CaseStatus, Role
+from tests.unit.test_config import cfg
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
@@ -215,3 +217,71 @@ def test_inbound_listing_and_raw_bytes_are_checked(db: Database) -> None:
         assert admin.list_inbound(s, "held", 5) == []
         with pytest.raises(NotFound, match="inbound message 7 does not exist"):
             admin.inbound_raw(s, 7)
+
+
+# ---------------------------------------------------------------- teams (SPEC §10)
+
+
+def _teams_settings() -> Settings:
+    return parse_settings(cfg(teams={"tier1": {}, "Tier2": {"topics": ["api"]}}))
+
+
+def test_a_team_named_by_an_operator_is_matched_in_any_case_and_stored_as_configured() -> None:
+    settings = _teams_settings()
+    assert teamadmin.configured_team(settings, " TIER2 ") == "Tier2"
+    with pytest.raises(
+        UsageError, match=re.escape("team 'tier3' is not configured (configured teams: tier1, Tier2)")
+    ):
+        teamadmin.configured_team(settings, "tier3")
+    with pytest.raises(UsageError, match=re.escape("this config has no [teams.<name>] tables")):
+        teamadmin.configured_team(parse_settings(cfg()), "tier1")
+
+
+def test_agent_add_with_teams_adds_memberships_to_an_existing_agent(db: Database) -> None:
+    settings = _teams_settings()
+    with db.session() as s:
+        done = teamadmin.add_agent(
+            s,
+            "Kim@example.com",
+            name="Kim",
+            manager=False,
+            teams=["tier2", "TIER2"],
+            settings=settings,
+            now=NOW,
+        )
+        assert done == teamadmin.AgentTeams("kim@example.com", True, ("Tier2",), ())
+    with db.session() as s:
+        done = teamadmin.add_agent(
+            s, "kim@example.com", name="", manager=True, teams=["tier1", "tier2"], settings=settings, now=NOW
+        )
+        assert done == teamadmin.AgentTeams("kim@example.com", False, ("tier1",), ("Tier2",))
+    with db.session() as s, pytest.raises(MaildError, match="already exists") as exists:
+        teamadmin.add_agent(
+            s, "kim@example.com", name="", manager=False, teams=[], settings=settings, now=NOW
+        )
+    assert exists.value.exit_code == 1
+    with db.session() as s, pytest.raises(UsageError, match="'nope' is not configured"):
+        teamadmin.add_agent(
+            s, "new@example.com", name="", manager=False, teams=["nope"], settings=settings, now=NOW
+        )
+    with db.reader() as s:
+        kim = admin.require_agent(s, "kim@example.com")
+        assert (kim.name, kim.manager) == ("Kim", False)  # an existing agent keeps its name and flag
+        rows = s.execute(select(AgentTeam.team).where(AgentTeam.agent_id == kim.id)).scalars()
+        assert sorted(rows) == ["Tier2", "tier1"]
+        assert s.scalar(select(Agent.id).where(Agent.email == "new@example.com")) is None
+
+
+def test_cases_are_listed_by_team_in_any_case_owner_or_no_owner(db: Database) -> None:
+    with db.session() as s:
+        case = _case(s)
+        agnes = admin.add_agent(s, "agnes@example.com", name="", manager=False, now=NOW)
+        s.flush()
+        case.team, case.owner_id = "Tier2", agnes.id
+    with db.reader() as s:
+        agnes = admin.require_agent(s, "agnes@example.com")
+        assert [c.id for c in admin.list_cases(s, "open", team="tier2")] == [1]
+        assert admin.list_cases(s, "open", team="tier1") == []
+        assert [c.owner_email for c in admin.list_cases(s, "all", owner=agnes)] == ["agnes@example.com"]
+        assert admin.list_cases(s, "open", unassigned=True) == []
+        assert admin.list_cases(s, "closed", team="tier2", owner=agnes) == []
