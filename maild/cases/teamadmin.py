@@ -21,6 +21,7 @@ from maild.cases import admin
 from maild.cases.admin import Reply, find_case, operator_address, require_agent
 from maild.cases.facts import load_case
 from maild.cases.service import CaseService
+from maild.cases.teamwork import is_member
 from maild.config import Settings
 from maild.errors import MaildError, UsageError
 from maild.store.models import Agent, AgentTeam
@@ -106,6 +107,7 @@ class Assigned:
     owner: str
     changed: bool
     queued: int
+    outside_team: str | None = None  # the case's team when the owner is not a member of it
 
 
 def assign_case(
@@ -115,10 +117,11 @@ def assign_case(
     case = find_case(session, number)
     actor = require_agent(session, actor_email)
     agent = require_agent(session, agent_email)
+    outside = case.team if case.team and not is_member(session, agent.id, case.team) else None
     if case.owner_id == agent.id:
-        return Assigned(case.number, agent.email, False, 0)
+        return Assigned(case.number, agent.email, False, 0, outside)
     queued = service.assign(session, case, agent, actor.email)
-    return Assigned(case.number, agent.email, True, queued)
+    return Assigned(case.number, agent.email, True, queued, outside)
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,10 @@ def cmd_case_assign(app: App, args: argparse.Namespace) -> int:
         print(f"case {done.number} is already owned by {visible(done.owner)}")
     else:
         print(f"case {done.number} assigned to {visible(done.owner)}; {done.queued} notification(s) queued")
+    if done.outside_team:
+        # Allowed (anyone may help), but a later move would drop them: say so while it is fixable.
+        team = visible(done.outside_team)
+        print(f"note: {visible(done.owner)} is not a member of {team} (maild agent add EMAIL --team {team})")
     return 0
 
 
