@@ -364,3 +364,15 @@ def test_the_contract_flags_are_in_help(command: tuple[str, ...], flags: list[st
     assert done.value.code == 0
     for flag in flags:
         assert flag in out.getvalue(), (command, flag)
+
+
+@pytest.mark.maild_config(TEAMS)
+def test_filters_and_team_counts_on_postgresql(pg_env: MaildEnv, imap_box: Any) -> None:
+    numbers = open_cases(pg_env, imap_box)
+    add_team_agents(pg_env)
+    pg_env.ok("case", "assign", numbers["api"], KIM, "--as", AGENT)
+    listed = pg_env.ok("case", "list", "--team", "TIER2", "--unassigned", "--json").json()
+    assert [c["number"] for c in listed] == [numbers["printer"]]
+    status = pg_env.ok("status", "--json").json()
+    assert status["cases_by_team"] == {"tier1": 1, "tier2": 2, "(no team)": 0}
+    assert status["unassigned_cases"] == 2
