@@ -40,11 +40,10 @@ def read_topic(subject: str, body: str) -> str | None:
         stripped = line.strip().lstrip(_BULLET)
         if stripped.startswith((">", "|")):
             continue
-        label, sep, value = stripped.partition(":")
-        if not sep or len(label) > 20:
-            label, sep, value = stripped.partition("：")
-        if sep and label.strip().lower() in _BODY_LABELS:
-            return _clean(value)
+        # The first colon of either width ends the label: `トピック：Salesforce: Apex` keeps its value.
+        cut = min((i for i in (stripped.find(":"), stripped.find("：")) if i >= 0), default=-1)
+        if cut >= 0 and stripped[:cut].strip().lower() in _BODY_LABELS:
+            return _clean(stripped[cut + 1 :])
     return None
 
 
