@@ -88,6 +88,10 @@ def comment(
     if d.role == Role.AGENT:
         body = without_notes(session, case.id, body)
     inbound_id = record(env, session, mail, at, d.outcome, d.reason, case.id)
+    if d.commands and not body.strip() and not mail.attachments:
+        # Commands only: no empty comment reaches the case's people.
+        sent = _contact_commands(env, session, mail, case.id, d, False)
+        return Applied(d.outcome, d.reason, case.number, sent)
     written = add_comment(
         env,
         session,
@@ -113,11 +117,13 @@ def comment(
         thread_ids=[mail.message_id],
     )
     if d.commands:
-        sent += _contact_commands(env, session, mail, case.id, d)
+        sent += _contact_commands(env, session, mail, case.id, d, True)
     return Applied(d.outcome, d.reason, case.number, sent)
 
 
-def _contact_commands(env: CaseEnv, session: Session, mail: InboundMail, case_id: int, d: AddComment) -> int:
+def _contact_commands(
+    env: CaseEnv, session: Session, mail: InboundMail, case_id: int, d: AddComment, commented: bool
+) -> int:
     """A contact's `#close` / `#escalate`; an agents' command changes nothing and is refused once."""
     # Commands are rare: they work on the ORM case, read fresh after the UPDATE above.
     orm = session.get(Case, case_id)
@@ -126,7 +132,7 @@ def _contact_commands(env: CaseEnv, session: Session, mail: InboundMail, case_id
     names = list(dict.fromkeys(c.name for c in d.commands))
     if any(name in AGENT_COMMANDS for name in names):
         language = d.contact.language if d.contact else None
-        sent += refuse(env, session, mail, "agent_command", language, orm, commented=True)
+        sent += refuse(env, session, mail, "agent_command", language, orm, commented=commented)
     for name in names:
         if name in ("close", "escalate"):
             run = command_close if name == "close" else command_escalate

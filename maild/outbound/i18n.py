@@ -135,10 +135,7 @@ REJECTION_REASONS: dict[str, dict[str, str]] = {
             "We could not confirm that the message came from you. Please reply to the notification "
             "we sent to your own address, using its reply address."
         ),
-        "agent_command": (
-            "Only support engineers can use #note, #assign, #team, #severity and #waiting; "
-            "your message was added to the case as a comment."
-        ),
+        "agent_command": ("Only support engineers can use #note, #assign, #team, #severity and #waiting."),
     },
     "ja": {
         "not_participant": "ケースに追加できるのは、ケースを共有しているメンバーのみです。",
@@ -155,7 +152,6 @@ REJECTION_REASONS: dict[str, dict[str, str]] = {
         ),
         "agent_command": (
             "#note、#assign、#team、#severity、#waiting はサポートエンジニア専用のコマンドです。"
-            "お送りいただいたメッセージは、コメントとしてケースに追加いたしました。"
         ),
     },
 }

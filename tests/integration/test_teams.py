@@ -284,11 +284,6 @@ def test_commands_without_an_agents_proof_change_nothing(
     assert "nosuchteam" in text_of(ack)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="maild/cases/comments.py comment(): a contact's reply of only command lines is added as an "
-    "empty comment and sent to everyone on the case",
-)
 @pytest.mark.maild_config(TEAMS)
 def test_a_customers_command_only_reply_adds_no_empty_comment(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
