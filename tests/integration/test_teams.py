@@ -307,3 +307,29 @@ def test_without_teams_the_agent_address_gets_the_copies(
     assert set(acks) == {ALICE, BOB, OPS, AGENT_DESK}
     assert env.case(number)["team"] is None
     assert SUPPORT not in acks
+
+
+@pytest.mark.maild_config(TEAMS)
+def test_a_mailboxs_team_takes_its_new_cases_unless_their_topic_names_another(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    client = imap_box.connect()
+    try:
+        if not client.folder_exists("Platform"):
+            client.create_folder("Platform")
+    finally:
+        client.logout()
+    env.set("mailboxes", {"platform": {"folder": "Platform", "team": "Platform"}})
+    imap_box.append(message(ALICE, "Slow dashboards", "Everything is slow.\n"), folder="Platform")
+    billing = message(ALICE, "[Topic: billing] Slow invoices", "The invoice page.\n")
+    imap_box.append(billing, folder="Platform")
+    imap_box.append(message(ALICE, "Plain question", "No topic, default mailbox.\n"))
+    env.run_once()
+    teams = {c["subject"]: env.case(c["number"])["team"] for c in env.cases()}
+    assert teams == {
+        "Slow dashboards": "platform",  # the mailbox's team (named in any case), before the designated team
+        "Slow invoices": "tier1",  # the topic before the mailbox
+        "Plain question": "tier2",  # [mailbox] has no team: designated_contacts_team
+    }
+    copies = {r for r, e, _m in sent(smtp_sink) if e == "case_opened" and r in STAFF}
+    assert copies == {PLATFORM, TIER1, TIER2}
