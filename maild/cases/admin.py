@@ -248,14 +248,23 @@ class Reply:
 
 
 def agent_reply(
-    session: Session, service: CaseService, number: str, agent_email: str, body: str, *, waiting: bool
+    session: Session,
+    service: CaseService,
+    number: str,
+    agent_email: str,
+    body: str,
+    *,
+    waiting: bool = False,
+    internal: bool = False,
 ) -> Reply:
-    """An agent's reply from the command line, notified like one by mail."""
+    """An agent's reply (or, `internal`, note) from the command line, notified like one by mail."""
     case = find_case(session, number)
     agent = require_agent(session, agent_email)
     row = load_case(session, case.id)
     assert row is not None  # found just above, in the same transaction
-    comment = service.add_comment(session, row, agent.email, agent.name, Role.AGENT, body, body, source="cli")
+    comment = service.add_comment(
+        session, row, agent.email, agent.name, Role.AGENT, body, body, source="cli", internal=internal
+    )
     queued = service.after_comment(session, row, comment, Role.AGENT, in_reply_to=None, waiting=waiting)
     return Reply(row.number, row.status, queued)
 

@@ -19,13 +19,11 @@ from sqlalchemy.orm import Session
 
 from maild.cases import admin
 from maild.cases.admin import Reply, find_case, operator_address, require_agent
-from maild.cases.facts import load_case
 from maild.cases.service import CaseService
 from maild.cases.teamwork import is_member
 from maild.config import Settings
 from maild.errors import MaildError, UsageError
 from maild.store.models import Agent, AgentTeam
-from maild.vocab import Role
 
 __all__ = [
     "AgentTeams",
@@ -152,12 +150,4 @@ def move_case(session: Session, service: CaseService, number: str, team_name: st
 
 def agent_note(session: Session, service: CaseService, number: str, agent_email: str, body: str) -> Reply:
     """An internal note from the command line, as `#note` by mail: the owner and the team only."""
-    case = find_case(session, number)
-    agent = require_agent(session, agent_email)
-    row = load_case(session, case.id)
-    assert row is not None  # found just above, in the same transaction
-    comment = service.add_comment(
-        session, row, agent.email, agent.name, Role.AGENT, body, body, source="cli", internal=True
-    )
-    queued = service.after_comment(session, row, comment, Role.AGENT, in_reply_to=None)
-    return Reply(row.number, row.status, queued)
+    return admin.agent_reply(session, service, number, agent_email, body, internal=True)
