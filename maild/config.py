@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -31,6 +32,7 @@ from maild.configtransport import (
 )
 from maild.errors import ConfigError
 from maild.policy.sla import BusinessCalendar, EscalationLevel
+from maild.policy.teams import TeamRouting
 from maild.safetext import redact_url
 
 T = TypeVar("T")
@@ -155,6 +157,15 @@ class Settings:
         if found is not None:
             return found
         return next((t for n, t in self.teams.items() if n.lower() == name.lower()), None)
+
+    @cached_property
+    def team_routing(self) -> TeamRouting:
+        """[teams.*] topics and [routing] as the pure router takes them, built once per configuration."""
+        return TeamRouting(
+            topics={word: t.name for t in self.teams.values() for word in t.topics},
+            default_team=self.routing.default_team,
+            designated_contacts_team=self.routing.designated_contacts_team,
+        )
 
     def mailbox_team(self, mailbox_name: str) -> str | None:
         """The team of the mailbox recorded under `mailbox_name` (MailboxSettings.name), if it has one."""

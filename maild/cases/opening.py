@@ -25,7 +25,7 @@ from maild.inbound.topics import read_topic
 from maild.policy.lifecycle import next_escalation_at
 from maild.policy.route import OpenCase
 from maild.policy.sla import first_response_due
-from maild.policy.teams import TeamRouting, choose_team
+from maild.policy.teams import choose_team
 from maild.store import blobs
 from maild.store.models import Attachment, Case, Contact, Participant, table
 from maild.vocab import CaseStatus, Event, Role
@@ -64,13 +64,10 @@ def _team_of(env: CaseEnv, mail: InboundMail, d: OpenCase, mailbox: str) -> tupl
     topic = read_topic(mail.subject, mail.text)
     if not settings.teams:
         return None, topic
-    routing = TeamRouting(
-        topics={word: t.name for t in settings.teams.values() for word in t.topics},
-        default_team=settings.routing.default_team,
-        designated_contacts_team=settings.routing.designated_contacts_team,
-    )
     mailbox_team = settings.mailbox_team(mailbox)
-    team = choose_team(routing, topic=topic, mailbox_team=mailbox_team, designated=d.contact.designated)
+    team = choose_team(
+        settings.team_routing, topic=topic, mailbox_team=mailbox_team, designated=d.contact.designated
+    )
     return team, topic
 
 

@@ -19,11 +19,20 @@ __all__ = ["TeamRouting", "choose_team", "topic_team"]
 
 @dataclass(frozen=True, slots=True)
 class TeamRouting:
-    """topic word or phrase (lower case) -> team name; and the routing defaults."""
+    """topic word or phrase (lower case) -> team name; and the routing defaults.
+
+    Built once per configuration (Settings.team_routing), not per message:
+    the topics' word sequences are split here, at construction.
+    """
 
     topics: Mapping[str, str] = field(default_factory=dict)
     default_team: str | None = None
     designated_contacts_team: str | None = None
+    phrases: Mapping[tuple[str, ...], str] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        phrases = {tuple(_words(key)): team for key, team in self.topics.items() if _words(key)}
+        object.__setattr__(self, "phrases", phrases)
 
 
 def _words(text: str) -> list[str]:
@@ -41,15 +50,15 @@ def _words(text: str) -> list[str]:
     return out
 
 
-def topic_team(topic: str | None, topics: Mapping[str, str]) -> str | None:
+def topic_team(topic: str | None, routing: TeamRouting) -> str | None:
     """The team whose topic matches `topic`, or None."""
-    if not topic or not topics:
+    if not topic or not routing.topics:
         return None
     whole = " ".join(topic.lower().split())
-    if whole in topics:
-        return topics[whole]
+    if whole in routing.topics:
+        return routing.topics[whole]
     words = _words(topic)[:50]
-    phrases = {tuple(_words(key)): team for key, team in topics.items() if _words(key)}
+    phrases = routing.phrases
     longest = max((len(p) for p in phrases), default=0)
     for start in range(len(words)):
         for size in range(min(longest, len(words) - start), 0, -1):
@@ -64,7 +73,7 @@ def choose_team(
 ) -> str | None:
     """The team of a new case (see the module docstring for the order)."""
     return (
-        topic_team(topic, routing.topics)
+        topic_team(topic, routing)
         or mailbox_team
         or (routing.designated_contacts_team if designated else None)
         or routing.default_team

@@ -45,7 +45,7 @@ ROUTING = TeamRouting(topics=TOPICS, default_team="tier1", designated_contacts_t
     ],
 )
 def test_topic_team(topic: str, team: str) -> None:
-    assert topic_team(topic, TOPICS) == team
+    assert topic_team(topic, TeamRouting(TOPICS)) == team
 
 
 @pytest.mark.parametrize(
@@ -53,30 +53,30 @@ def test_topic_team(topic: str, team: str) -> None:
     [None, "", "   ", "Apexes", "sales", "cloud", "loader data", "Marketing", "salescloud", "請求書"],
 )
 def test_topic_team_no_match(topic: str | None) -> None:
-    assert topic_team(topic, TOPICS) is None
+    assert topic_team(topic, TeamRouting(TOPICS)) is None
 
 
 def test_topic_team_with_no_topics() -> None:
-    assert topic_team("Apex", {}) is None
+    assert topic_team("Apex", TeamRouting({})) is None
 
 
 def test_the_longest_phrase_at_the_earliest_word_wins() -> None:
     topics = {"sales": "a", "sales cloud": "b", "cloud": "c"}
-    assert topic_team("sales cloud reports", topics) == "b"
-    assert topic_team("new sales figures in the cloud", topics) == "a"
-    assert topic_team("cloud sales", topics) == "c"
+    assert topic_team("sales cloud reports", TeamRouting(topics)) == "b"
+    assert topic_team("new sales figures in the cloud", TeamRouting(topics)) == "a"
+    assert topic_team("cloud sales", TeamRouting(topics)) == "c"
 
 
 def test_only_the_first_fifty_words_of_a_topic_are_looked_at() -> None:
-    assert topic_team("x " * 49 + "apex", TOPICS) == "apex"
-    assert topic_team("x " * 60 + "apex", TOPICS) is None
+    assert topic_team("x " * 49 + "apex", TeamRouting(TOPICS)) == "apex"
+    assert topic_team("x " * 60 + "apex", TeamRouting(TOPICS)) is None
 
 
 def test_a_hostile_topic_finishes() -> None:
     """About 1 MB of words against long phrases: the words are cut before the phrase scan."""
     topics = {"a b c d e f g h i j": "x", **TOPICS}
-    assert topic_team("a " * 500_000, topics) is None
-    assert topic_team("a" * 1_000_000, topics) is None
+    assert topic_team("a " * 500_000, TeamRouting(topics)) is None
+    assert topic_team("a" * 1_000_000, TeamRouting(topics)) is None
 
 
 # ------------------------------------------------------------------ choose_team
