@@ -85,11 +85,16 @@ class Plan:
     name: str
     targets: Mapping[int, timedelta]
     calendar: BusinessCalendar | None
+    # SPEC §11: next-response targets per severity; empty means no next-response clock.
+    next_response: Mapping[int, timedelta] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class SlaSettings:
     plans: Mapping[str, Plan]
+    # SPEC §11: while waiting on the customer, one reminder and then the automatic close (off when None).
+    waiting_reminder: timedelta | None = None
+    auto_close_after: timedelta | None = None
 
     def plan(self, name: str | None) -> Plan:
         """The account's plan, or the default one when it names none we know."""
@@ -101,6 +106,7 @@ class EscalationSettings:
     recipients: tuple[str, ...]
     notify_contacts: bool
     levels: tuple[EscalationLevel, ...]
+    warn_before: timedelta | None = None  # SPEC §11: one warning this long before each response deadline
 
 
 @dataclass(frozen=True)
@@ -252,6 +258,7 @@ def _support(t: TomlTable) -> SupportSettings:
 
 
 def _targets(t: TomlTable, fallback: Mapping[int, timedelta]) -> dict[int, timedelta]:
+    """Targets per severity, each falling back to `fallback`'s (the default plan's for a plan)."""
     targets = dict(fallback)
     for key in list(t.data):
         if key not in {str(s) for s in SEVERITIES}:
@@ -263,16 +270,27 @@ def _targets(t: TomlTable, fallback: Mapping[int, timedelta]) -> dict[int, timed
 
 def _sla(t: TomlTable) -> SlaSettings:
     default_targets = _targets(t.sub("initial_response"), DEFAULT_TARGETS)
+    default_next = _targets(t.sub("next_response"), {})
     calendar = business_calendar(t)
-    plans: dict[str, Plan] = {"default": Plan("default", default_targets, calendar)}
+    plans: dict[str, Plan] = {"default": Plan("default", default_targets, calendar, default_next)}
     plans_table = t.sub("plans")
     for name in list(plans_table.data):
         p = plans_table.sub(name)
-        plans[name] = Plan(name, _targets(p.sub("initial_response"), default_targets), business_calendar(p))
+        plans[name] = Plan(
+            name,
+            _targets(p.sub("initial_response"), default_targets),
+            business_calendar(p),
+            _targets(p.sub("next_response"), default_next),
+        )
         p.finish()
     plans_table.finish()
+    reminder, auto_close = t.optional_duration("waiting_reminder"), t.optional_duration("auto_close_after")
+    if reminder is not None and auto_close is not None and reminder >= auto_close:
+        raise ConfigError(
+            t.key("waiting_reminder"), "must be shorter than sla.auto_close_after (the reminder comes first)"
+        )
     t.finish()
-    return SlaSettings(plans=plans)
+    return SlaSettings(plans=plans, waiting_reminder=reminder, auto_close_after=auto_close)
 
 
 def _escalation(t: TomlTable) -> EscalationSettings:
@@ -295,7 +313,10 @@ def _escalation(t: TomlTable) -> EscalationSettings:
         if [lv.percent for lv in levels] != sorted({lv.percent for lv in levels}):
             raise ConfigError(t.key("levels"), "percentages must increase from one level to the next")
     settings = EscalationSettings(
-        recipients=recipients, notify_contacts=t.boolean("notify_contacts", True), levels=tuple(levels)
+        recipients=recipients,
+        notify_contacts=t.boolean("notify_contacts", True),
+        levels=tuple(levels),
+        warn_before=t.optional_duration("warn_before"),
     )
     t.finish()
     return settings

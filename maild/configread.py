@@ -120,6 +120,11 @@ class TomlTable:
     def duration(self, name: str, default: str, *, positive: bool = True) -> timedelta:
         return duration_value(self.key(name), self.string(name, default), positive=positive)
 
+    def optional_duration(self, name: str) -> timedelta | None:
+        """A duration that switches something on; unset (or "") leaves it off."""
+        value = self.optional_string(name)
+        return None if value is None else duration_value(self.key(name), value)
+
     def size(self, name: str, default: str) -> int:
         """Bytes, given as a number or as text like "25MB"."""
         value = self.raw(name)

@@ -66,6 +66,10 @@ class Event(StrEnum):
     MOVED = "moved"
     NOTE_ADDED = "note_added"
     COMMANDS_APPLIED = "commands_applied"
+    # SPEC §11: the clocks after the first response.
+    DEADLINE_WARNING = "deadline_warning"  # to the owner, else the team: a response deadline is near
+    WAITING_REMINDER = "waiting_reminder"  # to the primary contact: we still wait for their answer
+    AUTO_CLOSED = "auto_closed"  # to everyone: closed after waiting on the customer
 
 
 class OutboxStatus(StrEnum):

@@ -4,51 +4,50 @@ These change more than a status and are rare next to comments, so they
 work on the ORM `models.Case`. The same functions serve every path: an
 e-mail `#close` or `#escalate` (through `command_close`/`command_escalate`,
 which ask maild.policy.lifecycle who may), the command line, and the
-daemon's deadline scan. Each escalation level is recorded in a row unique
-per (case, level), which is what makes it go out once only.
+daemon's deadline scan (maild.cases.deadlines). Each escalation is
+recorded in a row unique per (case, deadline, level), which is what makes
+it go out once only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from maild.cases.clocks import done_keys, first_response_levels, next_check
 from maild.cases.env import CaseEnv
 from maild.cases.notices import notice, refuse
 from maild.inbound.message import InboundMail
 from maild.outbound.notify import Recipient
-from maild.policy.lifecycle import (
-    CaseChange,
-    may_close,
-    may_escalate,
-    next_escalation_at,
-    next_status,
-    unanswered_and_open,
-)
+from maild.policy.followup import FIRST_RESPONSE
+from maild.policy.lifecycle import CaseChange, may_close, may_escalate, next_status, unanswered_and_open
 from maild.policy.route import AddComment
-from maild.policy.sla import can_escalate, due_levels, first_response_due
+from maild.policy.sla import can_escalate, first_response_due
 from maild.store.models import Case, Escalation
 from maild.vocab import CaseStatus, Event
 
-__all__ = [
-    "change_severity",
-    "close",
-    "command_close",
-    "command_escalate",
-    "escalate",
-    "next_escalation",
-    "scan_deadlines",
-    "sent_levels",
-]
+__all__ = ["change_severity", "close", "command_close", "command_escalate", "escalate", "reschedule"]
 
 CUSTOMER_REQUEST = "customer_request"  # the escalation reason of a contact's #escalate
 
 
-def close(env: CaseEnv, session: Session, case: Case, actor: str) -> int:
-    """Close `case` and tell its people; the caller has checked that `actor` may (lifecycle.may_close)."""
+def close(
+    env: CaseEnv,
+    session: Session,
+    case: Case,
+    actor: str,
+    event: Event = Event.CLOSED,
+    more: Mapping[str, Any] | None = None,
+) -> int:
+    """Close `case` and tell its people; the caller has checked that `actor` may (lifecycle.may_close).
+
+    `event`: AUTO_CLOSED when the deadline scan closes a case that waited
+    on the customer long enough (SPEC §11); its notice says why (`more`).
+    """
     if case.status == CaseStatus.CLOSED:
         return 0
     now = env.now()
@@ -56,10 +55,10 @@ def close(env: CaseEnv, session: Session, case: Case, actor: str) -> int:
     case.status = next_status(old, CaseChange.CLOSED, answered=case.first_responded_at is not None)
     case.closed_at = now
     case.updated_at = now
-    case.next_escalation_at = None
+    case.next_escalation_at = case.next_response_due_at = case.waiting_since = None
     session.flush()
-    extra = {"old_status": old, "new_status": case.status, "closed_by": actor}
-    return env.tell_case(session, case, Event.CLOSED, extra=extra)
+    extra = {"old_status": old, "new_status": case.status, "closed_by": actor, **(more or {})}
+    return env.tell_case(session, case, event, extra=extra)
 
 
 def change_severity(
@@ -77,7 +76,7 @@ def change_severity(
         case.first_response_due_at = first_response_due(
             case.created_at, severity, plan.targets, plan.calendar
         )
-        case.next_escalation_at = _next_escalation(env, case, sent_levels(session, case.id))
+        reschedule(env, session, case)
     session.flush()
     extra = {"old_severity": old, "new_severity": severity, "reason": reason, "changed_by": actor}
     return env.tell_case(session, case, Event.SEVERITY_CHANGED, extra=extra)
@@ -103,17 +102,34 @@ def command_escalate(env: CaseEnv, session: Session, mail: InboundMail, case: Ca
     asked_before = session.scalar(select(Escalation.id).where(Escalation.case_id == case.id, by_customer))
     if asked_before:
         return refuse(env, session, mail, "already_escalated", language, case, commented=True)
-    level = max(sent_levels(session, case.id), default=0) + 1
+    level = max(first_response_levels(session, case.id), default=0) + 1
     return escalate(env, session, case, level, CUSTOMER_REQUEST, d.author)
 
 
 def escalate(
-    env: CaseEnv, session: Session, case: Case, level: int, reason: str, requested_by: str | None
+    env: CaseEnv,
+    session: Session,
+    case: Case,
+    level: int,
+    reason: str,
+    requested_by: str | None,
+    *,
+    deadline: str = FIRST_RESPONSE,
+    due_at: datetime | None = None,
 ) -> int:
-    """Record one escalation level and notify; the unique (case, level) row makes it once only."""
+    """Record one escalation and notify; the unique (case, deadline, level) row makes it once only.
+
+    `deadline`/`due_at`: a missed next response (SPEC §11) is its own
+    deadline, told to the same people as a missed first response.
+    """
     session.add(
         Escalation(
-            case_id=case.id, level=level, reason=reason, requested_by=requested_by, created_at=env.now()
+            case_id=case.id,
+            deadline=deadline,
+            level=level,
+            reason=reason,
+            requested_by=requested_by,
+            created_at=env.now(),
         )
     )
     session.flush()
@@ -126,7 +142,7 @@ def escalate(
     extra = {
         "level": level,
         "reason": reason,
-        "due_at": case.first_response_due_at,
+        "due_at": due_at or case.first_response_due_at,
         "requested_by": requested_by,
     }
     ctx = env.notifier.case_context(case)
@@ -138,58 +154,11 @@ def escalate(
     if settings.notify_contacts:
         recipients = [r for r in env.notifier.case_recipients(session, case) if r.email not in managers]
         sent += env.tell_case(session, case, Event.ESCALATED, extra=extra, recipients=recipients)
-    case.next_escalation_at = _next_escalation(env, case, sent_levels(session, case.id))
+    reschedule(env, session, case)
     return sent
 
 
-def scan_deadlines(env: CaseEnv, session: Session, case: Case) -> int:
-    """Escalate every level of `case` that is due now; the caller holds the row lock."""
-    due = case.first_response_due_at
-    if due is None or not unanswered_and_open(case.status, case.first_responded_at):
-        case.next_escalation_at = None
-        return 0
-    plan = env.settings.sla.plan(case.account.plan)
-    sent = sent_levels(session, case.id)
-    queued = 0
-    levels = env.settings.escalation.levels
-    for level in due_levels(case.created_at, due, env.now(), levels, sent, plan.calendar):
-        queued += escalate(env, session, case, level.level, "deadline", None)
-        sent.add(level.level)
-    case.next_escalation_at = _next_escalation(env, case, sent)
-    return queued
-
-
-def sent_levels(session: Session, case_id: int) -> set[int]:
-    """The escalation levels already recorded for a case."""
-    query = select(Escalation.level).where(Escalation.case_id == case_id)
-    return set(session.connection().execute(query).scalars())
-
-
-class Deadline(Protocol):
-    """What the next escalation time depends on: models.Case and CaseRow both have it."""
-
-    @property
-    def status(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def first_response_due_at(self) -> datetime | None: ...
-    @property
-    def first_responded_at(self) -> datetime | None: ...
-
-
-def next_escalation(env: CaseEnv, case: Deadline, plan: str | None, sent: set[int]) -> datetime | None:
-    """When the deadline scan must next look at this case (indexed), or None; `plan`: its account's."""
-    return next_escalation_at(
-        case.status,
-        case.first_responded_at,
-        case.created_at,
-        case.first_response_due_at,
-        env.settings.escalation.levels,
-        sent,
-        env.settings.sla.plan(plan).calendar,
-    )
-
-
-def _next_escalation(env: CaseEnv, case: Case, sent: set[int]) -> datetime | None:
-    return next_escalation(env, case, case.account.plan if case.account else None, sent)
+def reschedule(env: CaseEnv, session: Session, case: Case) -> None:
+    """Store when the deadline scan must next look at `case`, from its clocks and what was done."""
+    plan = case.account.plan if case.account else None
+    case.next_escalation_at = next_check(env, case, plan, done_keys(session, case.id))

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy.orm import Session
 
-from maild.cases import actions, comments, teamwork
+from maild.cases import actions, clocks, comments, teamwork
+from maild.cases.clocks import clocks_of
 from maild.cases.env import CaseEnv
 from maild.cases.facts import CaseRow, load_case
 from maild.cases.opening import add_collaborators, note_not_added, store_attachments
@@ -28,6 +29,7 @@ from maild.inbound.commands import ReplyCommand, read_commands
 from maild.inbound.message import InboundMail
 from maild.inbound.quotes import extract_reply
 from maild.outbound.notify import Recipient
+from maild.policy.followup import restarted_clocks
 from maild.policy.lifecycle import CaseChange, command_refusal, next_status
 from maild.policy.route import AddComment
 from maild.store.models import Case
@@ -177,8 +179,14 @@ def _waiting(env: CaseEnv, session: Session, case: CaseRow, tell: bool, actor: s
     old = orm.status
     orm.status = next_status(old, CaseChange.AGENT_ASKED, answered=orm.first_responded_at is not None)
     orm.updated_at = env.now()
+    plan = orm.account.plan if orm.account else None
+    orm.next_response_due_at, orm.waiting_since = restarted_clocks(
+        None, clocks_of(orm), clocks.rules(env, plan), env.now()
+    )
+    actions.reschedule(env, session, orm)
     session.flush()
-    case.status = orm.status
+    case.status, case.waiting_since = orm.status, orm.waiting_since
+    case.next_response_due_at = orm.next_response_due_at
     extra = {"old_status": old, "new_status": orm.status, "changed_by": actor}
     return env.tell_case(session, orm, Event.STATUS_CHANGED, extra=extra)
 

@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from maild.cases.actions import command_close, command_escalate, next_escalation, sent_levels
+from maild.cases.actions import command_close, command_escalate
+from maild.cases.clocks import clocks_of, done_keys, next_check, rules
 from maild.cases.env import CaseEnv, insert_row
 from maild.cases.facts import CaseRow, load_case
 from maild.cases.notices import refuse
@@ -30,6 +31,7 @@ from maild.cases.teamwork import notify_note, without_notes
 from maild.inbound.commands import read_commands
 from maild.inbound.message import InboundMail
 from maild.inbound.quotes import extract_reply
+from maild.policy.followup import restarted_clocks
 from maild.policy.lifecycle import AGENT_COMMANDS, CaseChange, next_status
 from maild.policy.route import AddComment
 from maild.store.models import Agent, Case, Comment, table
@@ -229,7 +231,6 @@ def _update_case(env: CaseEnv, session: Session, case: CaseRow, change: CaseChan
     answered = change in (CaseChange.AGENT_REPLIED, CaseChange.AGENT_ASKED)
     if answered and case.first_responded_at is None:
         case.first_responded_at = changes["first_responded_at"] = now
-        changes["next_escalation_at"] = None
     if answered and case.owner_id is None:
         # SPEC §10: the first agent who responds owns an unowned case.
         agent_id = session.connection().execute(select(Agent.id).where(Agent.email == author)).scalar()
@@ -241,11 +242,28 @@ def _update_case(env: CaseEnv, session: Session, case: CaseRow, change: CaseChan
         if case.status == CaseStatus.CLOSED:
             case.closed_at = changes["closed_at"] = None
         case.status = changes["status"] = status
-    if change is CaseChange.REOPENED:
-        # A reopened case still unanswered counts its deadline again, from its first unsent level.
-        sent = sent_levels(session, case.id)
-        changes["next_escalation_at"] = next_escalation(env, case, case.account_plan, sent)
+    _restart_clocks(env, session, case, change, changes)
     session.connection().execute(update(Case).where(Case.id == case.id).values(**changes))
+
+
+def _restart_clocks(
+    env: CaseEnv, session: Session, case: CaseRow, change: CaseChange, changes: dict[str, Any]
+) -> None:
+    """Start or stop the response clocks the comment moves (SPEC §11), and the scan's next look.
+
+    Most comments move none (a customer's second follow-up keeps the first's
+    deadline): then nothing is read or written. New clocks have new keys, so
+    nothing of theirs was done yet; only a reopening (which may resume the
+    first-response levels left unsent) reads what was.
+    """
+    before = (case.next_response_due_at, case.waiting_since)
+    after = restarted_clocks(change, clocks_of(case), rules(env, case.account_plan), env.now())
+    if after == before and "first_responded_at" not in changes and change is not CaseChange.REOPENED:
+        return
+    case.next_response_due_at, case.waiting_since = after
+    changes["next_response_due_at"], changes["waiting_since"] = after
+    done = done_keys(session, case.id) if change is CaseChange.REOPENED else set()
+    changes["next_escalation_at"] = next_check(env, case, case.account_plan, done)
 
 
 _INSERT_COMMENT = table(Comment).insert()

@@ -82,6 +82,8 @@ class CaseRow:
     owner_id: int | None = None
     owner_email: str | None = None
     topic: str | None = None
+    next_response_due_at: datetime | None = None
+    waiting_since: datetime | None = None
 
     @property
     def number(self) -> str:
@@ -273,6 +275,8 @@ _CASE_ROW = (
         Case.owner_id,
         _OWNER.email.label("owner_email"),
         Case.topic,
+        Case.next_response_due_at,
+        Case.waiting_since,
     )
     .join(Account, Account.id == Case.account_id)
     .join(_PRIMARY, _PRIMARY.id == Case.primary_contact_id)

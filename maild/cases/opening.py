@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from maild.cases.clocks import next_check
 from maild.cases.env import CaseEnv, insert_row
 from maild.cases.facts import CaseRow, NewParticipant
 from maild.cases.recording import Applied, RecordAt, record
@@ -22,7 +23,6 @@ from maild.inbound.intake import read_fields
 from maild.inbound.message import Address, InboundMail
 from maild.inbound.quotes import extract_reply
 from maild.inbound.topics import read_topic
-from maild.policy.lifecycle import next_escalation_at
 from maild.policy.route import OpenCase
 from maild.policy.sla import first_response_due
 from maild.policy.teams import choose_team
@@ -80,7 +80,6 @@ def _insert_case(env: CaseEnv, session: Session, mail: InboundMail, d: OpenCase,
     text = mail.text.strip("\n")
     severity = d.severity.value
     due = first_response_due(now, severity, plan.targets, plan.calendar)
-    levels = env.settings.escalation.levels
     case = CaseRow(
         id=0,
         subject=d.subject[:1000],
@@ -123,7 +122,7 @@ def _insert_case(env: CaseEnv, session: Session, mail: InboundMail, d: OpenCase,
             "first_response_due_at": due,
             "first_responded_at": None,
             "closed_at": None,
-            "next_escalation_at": next_escalation_at(case.status, None, now, due, levels, (), plan.calendar),
+            "next_escalation_at": next_check(env, case, contact.account_plan, set()),
             "team": team,
             "topic": topic,
         },

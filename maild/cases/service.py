@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
-from maild.cases import actions, commands, comments, notices, opening, recording, teamwork
+from maild.cases import actions, commands, comments, deadlines, notices, opening, recording, teamwork
 from maild.cases.env import CaseEnv
 from maild.cases.facts import CaseRow
 from maild.cases.recording import Applied, RecordAt
@@ -148,4 +148,4 @@ class CaseService:
         return actions.close(self.env, session, case, actor)
 
     def scan_deadlines(self, session: Session, case: Case) -> int:
-        return actions.scan_deadlines(self.env, session, case)
+        return deadlines.scan_case(self.env, session, case)

@@ -25,6 +25,7 @@ __all__ = [
     "EscalationLevel",
     "add_business_time",
     "business_duration",
+    "business_time_before",
     "can_escalate",
     "due_levels",
     "escalation_possible_at",
@@ -167,6 +168,18 @@ class BusinessCalendar:
                     yield max(opened, start), closed
             day += timedelta(days=1)
 
+    def spans_until(self, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Open intervals that begin before `end`, clipped to close no later than it, latest first.
+
+        Endless backwards, like spans_from forwards; the caller stops.
+        """
+        day = end.astimezone(self.zone).date() + timedelta(days=1)
+        while True:
+            for opened, closed in reversed(self.open_spans(day)):
+                if opened < end:
+                    yield opened, min(closed, end)
+            day -= timedelta(days=1)
+
 
 def _utc(moment: datetime, name: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
@@ -198,6 +211,30 @@ def add_business_time(start: datetime, amount: timedelta, calendar: BusinessCale
             return opened + remaining
         remaining -= available
     raise AssertionError("unreachable: spans_from never ends")  # pragma: no cover
+
+
+def business_time_before(end: datetime, amount: timedelta, calendar: BusinessCalendar | None) -> datetime:
+    """The instant `amount` of open time before `end`: when "15 minutes before the deadline" is.
+
+    The mirror of add_business_time: a warning 15 minutes before a deadline
+    at 09:05 on Monday (hours 9–17) falls at 16:50 on Friday, because the
+    weekend does not count. Starting exactly when an interval opens returns
+    that opening instant, not the previous closing.
+    """
+    finish = _utc(end, "end")
+    if amount < timedelta(0):
+        raise ValueError("cannot subtract a negative amount of time")
+    if calendar is None:
+        return finish - amount
+    if amount == timedelta(0):
+        return finish
+    remaining = amount
+    for opened, closed in calendar.spans_until(finish):
+        available = closed - opened
+        if remaining <= available:
+            return closed - remaining
+        remaining -= available
+    raise AssertionError("unreachable: spans_until never ends")  # pragma: no cover
 
 
 def business_duration(start: datetime, end: datetime, calendar: BusinessCalendar | None) -> timedelta:

@@ -175,6 +175,10 @@ class Case(Base):
     team: Mapped[str | None] = mapped_column(String(100), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
     topic: Mapped[str | None] = mapped_column(String(200))
+    # SPEC §11: when the next response is due (a contact's follow-up awaits an answer), and when
+    # the case began waiting on the customer; NULL while no such clock runs.
+    next_response_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    waiting_since: Mapped[datetime | None]
 
     account: Mapped[Account] = relationship()
     primary_contact: Mapped[Contact] = relationship()
@@ -310,11 +314,17 @@ class ThreadMessage(Base):
 
 
 class Escalation(Base):
+    """One escalation notice sent; unique per (case, deadline, level), which is what sends it once."""
+
     __tablename__ = "escalations"
-    __table_args__ = (UniqueConstraint("case_id", "level"),)
+    __table_args__ = (UniqueConstraint("case_id", "deadline", "level"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    # "first_response", or "next_response:<due instant>" for a missed next response (maild.policy.followup).
+    deadline: Mapped[str] = mapped_column(
+        String(60), default="first_response", server_default="first_response"
+    )
     level: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(30))
     requested_by: Mapped[str | None] = mapped_column(String(320))
@@ -349,6 +359,23 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class DeadlineNotice(Base):
+    """A warning, reminder or automatic close done for one deadline (maild.policy.followup's key).
+
+    The unique row is written in the transaction that queues the notice, so
+    a restart or a second worker never sends it twice.
+    """
+
+    __tablename__ = "deadline_notices"
+    __table_args__ = (UniqueConstraint("case_id", "kind", "deadline"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    deadline: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime]
 
 
 class NoticeLog(Base):
