@@ -1,4 +1,4 @@
-"""The deadline scan: escalate every case whose next escalation time has come.
+"""The deadline scan: act on every case whose next timer (escalation, warning, reminder, close) is due.
 
 Runs as an asyncio task in the daemon (every DEADLINE_SCAN_EVERY seconds)
 and once per `run --once`; the scan itself is blocking database work, done
@@ -28,12 +28,12 @@ DEADLINE_SCAN_EVERY = 1.0
 
 
 def scan_deadlines(app: App, limit: int = 500) -> int:
-    """Escalate every case whose next escalation time has come; returns notifications queued.
+    """Do every case's due timers (maild.cases.deadlines); returns notifications queued.
 
     Each case is its own short transaction (locked with SKIP LOCKED on
     PostgreSQL), so a burst of due cases never holds the database for long
-    and two workers never escalate the same case; the unique (case, level)
-    row is the final guard.
+    and two workers never act on the same case; the unique rows of
+    escalations and deadline_notices are the final guard.
     """
     now = app.clock.now()
     with app.db.reader() as s:
@@ -55,7 +55,7 @@ def scan_deadlines(app: App, limit: int = 500) -> int:
                 if case is not None:
                     queued += app.service.scan_deadlines(s, case)
         except IntegrityError:
-            log.info("case %08d: escalation already recorded by another worker", case_id)
+            log.info("case %08d: deadline already handled by another worker", case_id)
     return queued
 
 
