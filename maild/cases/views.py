@@ -61,8 +61,9 @@ def case_json(case: Case, opening_attachments: list[Attachment]) -> dict[str, An
     data = case_summary(case)
     data.update(
         topic=case.topic,
-        # SPEC §11 (issue 17) adds the column; until then the key is there and null.
-        next_response_due_at=iso_utc(getattr(case, "next_response_due_at", None)),
+        # SPEC §11: null while no contact's follow-up awaits an answer / the case waits on nobody.
+        next_response_due_at=iso_utc(case.next_response_due_at),
+        waiting_since=iso_utc(case.waiting_since),
         collaborators=[p.email for p in case.participants if p.role == Role.COLLABORATOR],
         collaborators_not_added=list(case.collaborators_not_added or []),
         description=case.description,
@@ -77,6 +78,8 @@ def case_json(case: Case, opening_attachments: list[Attachment]) -> dict[str, An
                 "reason": e.reason,
                 "at": iso_utc(e.created_at),
                 "requested_by": e.requested_by,
+                # Which deadline it was for: "first_response" or "next_response:<due stamp>" (SPEC §11).
+                "deadline": e.deadline,
             }
             for e in case.escalations
         ],
@@ -104,6 +107,12 @@ def case_table(cases: list[Case]) -> str:
     return "\n".join(lines)
 
 
+def _deadline_note(escalation: dict[str, Any]) -> str:
+    """A next-response escalation names the deadline it was for, so two of them can be told apart."""
+    deadline = escalation.get("deadline") or ""
+    return f" for {visible(deadline)}" if deadline.startswith("next_response:") else ""
+
+
 def case_text(data: dict[str, Any]) -> str:
     """`case show`: one line per field, then the description and the comments as written."""
 
@@ -120,10 +129,15 @@ def case_text(data: dict[str, Any]) -> str:
         f"  team {v(data.get('team') or '-')}; owner {v(data.get('owner') or 'none (unassigned)')}; "
         f"topic {v(data.get('topic') or '-')}",
     ]
+    # SPEC §11's clocks, only while they run: an absent line means no such clock.
+    if data.get("next_response_due_at"):
+        lines.append(f"  Next response due {data['next_response_due_at']}")
+    if data.get("waiting_since"):
+        lines.append(f"  Waiting since {data['waiting_since']} (on the customer)")
     for key, value in data["fields"].items():
         lines.append(f"  {v(key)}: {v(value)}")
     for e in data["escalations"]:
-        lines.append(f"  escalated: level {e['level']} ({v(e['reason'])}) at {e['at']}")
+        lines.append(f"  escalated: level {e['level']} ({v(e['reason'])}) at {e['at']}{_deadline_note(e)}")
     lines.append("")
     lines.append(visible_text(data["description"]))
     for c in data["comments"]:

@@ -66,7 +66,7 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
     from maild.daemon.health import health_text, snapshot
 
     with app.db.reader() as s:
-        health = snapshot(s, app.clock.now(), app.settings.teams)
+        health = snapshot(s, app.clock.now(), app.settings.teams, app.settings.escalation.warn_before)
     if args.json:
         print_json(health.as_json())
     else:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from maild.clock import iso_utc
@@ -29,6 +29,45 @@ from maild.vocab import CaseStatus, InboundOutcome, OutboxStatus
 
 # The bucket of open cases without a team; no configured team can be named so (not one word).
 NO_TEAM = "(no team)"
+
+# "Due soon" without `[escalation] warn_before`: the hour `due_within_1h_unanswered` has always used.
+DEFAULT_DUE_SOON = timedelta(hours=1)
+# Statuses whose response clocks run (SPEC §11: none while waiting on the customer). Listed, not
+# "!= closed", so the database answers from ix_cases_status over the open cases only.
+RUNNING = (CaseStatus.NEW, CaseStatus.IN_PROGRESS)
+OPEN = (*RUNNING, CaseStatus.WAITING_ON_CUSTOMER)
+
+
+def due_soon_window(warn_before: timedelta | None) -> timedelta:
+    """How near a response deadline counts as "due soon" in `maild status` and the metrics.
+
+    The configured `[escalation] warn_before` when set, so the count is the
+    cases whose warning is (about to be) out; otherwise one hour. Measured in
+    wall-clock time from now, not business time: a status count, not a timer.
+    """
+    return warn_before if warn_before is not None and warn_before > timedelta(0) else DEFAULT_DUE_SOON
+
+
+def span_text(span: timedelta) -> str:
+    """A window as config writes it ("15m", "1h30m", "45s"), for the status line."""
+    seconds = int(span.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
+@dataclass
+class DeadlineCounts:
+    """Open cases near or past one kind of response deadline (SPEC §5, §11)."""
+
+    due_soon: int = 0  # due within the window, not yet passed
+    overdue: int = 0  # passed, still unanswered
+
+    def as_json(self) -> dict[str, int]:
+        return {"due_soon": self.due_soon, "overdue": self.overdue}
 
 
 @dataclass
@@ -96,6 +135,28 @@ class Health:
     teams: tuple[str, ...] = ()  # configured (SPEC §10), so a team without open cases shows 0
     open_by_team: dict[str | None, int] = field(default_factory=dict)
     unassigned_by_team: dict[str | None, int] = field(default_factory=dict)
+    warn_before: timedelta | None = None  # [escalation] warn_before: the "due soon" window when set
+    first_response: DeadlineCounts = field(default_factory=DeadlineCounts)
+    next_response: DeadlineCounts = field(default_factory=DeadlineCounts)
+    waiting: int = 0  # open cases waiting on the customer
+    oldest_waiting_since: datetime | None = None
+
+    @property
+    def due_soon(self) -> timedelta:
+        """What "due soon" means in the deadline counts (due_soon_window)."""
+        return due_soon_window(self.warn_before)
+
+    def deadlines_json(self) -> dict[str, Any]:
+        """`maild status --json`'s "deadlines": per kind of deadline, the cases near or past it."""
+        return {
+            "due_soon_seconds": int(self.due_soon.total_seconds()),
+            "first_response": self.first_response.as_json(),
+            "next_response": self.next_response.as_json(),
+            "waiting_on_customer": {
+                "waiting": self.waiting,
+                "oldest_since": iso_utc(self.oldest_waiting_since),
+            },
+        }
 
     @property
     def unassigned(self) -> int:
@@ -141,13 +202,19 @@ class Health:
             },
             "cases_by_team": self.cases_by_team(),
             "unassigned_cases": self.unassigned,
+            "deadlines": self.deadlines_json(),
             "oauth2": [o.as_json() for o in self.oauth2],
         }
 
 
-def snapshot(session: Session, now: datetime, teams: Collection[str] = ()) -> Health:
-    """`teams`: the configured team names, so that a team with no open case is listed with 0."""
-    h = Health(at=now, teams=tuple(teams))
+def snapshot(
+    session: Session, now: datetime, teams: Collection[str] = (), warn_before: timedelta | None = None
+) -> Health:
+    """`teams`: the configured team names, so that a team with no open case is listed with 0.
+
+    `warn_before`: `[escalation] warn_before`, the "due soon" window (see due_soon_window).
+    """
+    h = Health(at=now, teams=tuple(teams), warn_before=warn_before)
     listed = select(MailboxWork.mailbox, func.count()).group_by(MailboxWork.mailbox)
     waiting: dict[str, int] = {mailbox: count for mailbox, count in session.execute(listed)}
     for lease in session.execute(select(MailboxLease).order_by(MailboxLease.mailbox)).scalars():
@@ -203,8 +270,44 @@ def snapshot(session: Session, now: datetime, teams: Collection[str] = ()) -> He
         or 0
     )
     h.escalations_total = int(session.scalar(select(func.count()).select_from(Escalation)) or 0)
+    _deadline_counts(session, h)
     h.oauth2 = oauth2_health(session)
     return h
+
+
+def _near_or_past(session: Session, due: Any, now: datetime, soon: timedelta, *where: Any) -> DeadlineCounts:
+    """One aggregate row over the cases whose `due` falls before now + soon: never a row per case."""
+    query = select(
+        func.count(case((due <= now, 1))),
+        func.count(case((due > now, 1))),
+    ).where(due.is_not(None), due <= now + soon, *where)
+    overdue, due_soon = session.execute(query).one()
+    return DeadlineCounts(due_soon=int(due_soon or 0), overdue=int(overdue or 0))
+
+
+def _deadline_counts(session: Session, h: Health) -> None:
+    """SPEC §11's counts, each one aggregate query over an index.
+
+    First response: open (not closed), unanswered cases, read through the
+    status index (open cases only). Next response: cases whose clock runs
+    (new or in progress), read through ix_cases_next_response_due_at.
+    Waiting: the status index again.
+    """
+    now, soon = h.at, h.due_soon
+    h.first_response = _near_or_past(
+        session,
+        Case.first_response_due_at,
+        now,
+        soon,
+        Case.status.in_(OPEN),
+        Case.first_responded_at.is_(None),
+    )
+    h.next_response = _near_or_past(session, Case.next_response_due_at, now, soon, Case.status.in_(RUNNING))
+    waiting = select(func.count(), func.min(Case.waiting_since)).where(
+        Case.status == CaseStatus.WAITING_ON_CUSTOMER
+    )
+    count, oldest = session.execute(waiting).one()
+    h.waiting, h.oldest_waiting_since = int(count or 0), oldest
 
 
 def oauth2_health(session: Session) -> list[OAuth2Health]:
@@ -247,5 +350,20 @@ def health_text(h: Health) -> str:
         f"  unanswered past deadline: {h.past_deadline}; due within the hour: {h.due_within_hour}; "
         f"escalations in all: {h.escalations_total}"
     )
+    lines.extend(_deadline_lines(h))
     lines.extend(o.text() for o in h.oauth2)
     return "\n".join(lines)
+
+
+def _deadline_lines(h: Health) -> list[str]:
+    """The response clocks of open cases; says what "due soon" means, since it depends on the config."""
+    fr, nr = h.first_response, h.next_response
+    oldest = iso_utc(h.oldest_waiting_since)
+    window = span_text(h.due_soon)
+    source = "[escalation] warn_before" if h.due_soon == h.warn_before else "[escalation] warn_before unset"
+    return [
+        f"  response deadlines (due soon = within {window}: {source}): "
+        f"first response {fr.overdue} overdue, {fr.due_soon} due soon; "
+        f"next response {nr.overdue} overdue, {nr.due_soon} due soon",
+        f"  waiting on the customer: {h.waiting}" + (f" (oldest since {oldest})" if oldest else ""),
+    ]

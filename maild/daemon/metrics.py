@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterator
+from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
@@ -22,13 +23,23 @@ from maild.store.db import Database
 log = logging.getLogger("maild.metrics")
 
 
-class StateCollector(Collector):
-    """`teams` returns the configured team names at scrape time, so a reload's new teams show at once."""
+WarnBefore = Callable[[], timedelta | None]
 
-    def __init__(self, db: Database, clock: Clock, teams: Callable[[], Collection[str]] = lambda: ()) -> None:
+
+class StateCollector(Collector):
+    """`teams` and `warn_before` are read at scrape time, so a reload's new settings show at once."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        teams: Callable[[], Collection[str]] = lambda: (),
+        warn_before: WarnBefore = lambda: None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.teams = teams
+        self.warn_before = warn_before
         # Team labels reported before: one whose last case closed reads 0, not a series that vanishes.
         self.seen_teams: set[str] = set()
 
@@ -36,7 +47,7 @@ class StateCollector(Collector):
         now = self.clock.now()
         try:
             with self.db.reader() as s:
-                h = snapshot(s, now, self.teams())
+                h = snapshot(s, now, self.teams(), self.warn_before())
         except Exception as e:
             log.warning("metrics: cannot read the database: %s", e)
             return
@@ -63,6 +74,7 @@ class StateCollector(Collector):
         yield GaugeMetricFamily(
             "maild_quarantined_messages", "Inbound messages kept in quarantine", value=h.quarantined_total
         )
+        yield from deadline_gauges(h)
 
     def _team_gauges(self, h: Health) -> Iterator[GaugeMetricFamily]:
         """Open and unassigned cases per team (SPEC §10), from the snapshot's one GROUP BY."""
@@ -80,6 +92,36 @@ class StateCollector(Collector):
             no_owner.add_metric([team], unassigned.get(team, 0))
         yield open_cases
         yield no_owner
+
+
+def deadline_gauges(h: Health) -> Iterator[GaugeMetricFamily]:
+    """SPEC §11's response clocks, from the snapshot's aggregate queries (health._deadline_counts).
+
+    Every (deadline, state) pair is always present, 0 included, so an alert on
+    `maild_cases_deadline{state="overdue"} > 0` never sees a series vanish.
+    """
+    counts = GaugeMetricFamily(
+        "maild_cases_deadline",
+        "Open cases near (due_soon: within warn_before, else 1h) or past (overdue) a response deadline, "
+        "and waiting on the customer",
+        labels=["deadline", "state"],
+    )
+    for name, c in (("first_response", h.first_response), ("next_response", h.next_response)):
+        counts.add_metric([name, "due_soon"], c.due_soon)
+        counts.add_metric([name, "overdue"], c.overdue)
+    counts.add_metric(["waiting_on_customer", "waiting"], h.waiting)
+    yield counts
+    yield GaugeMetricFamily(
+        "maild_cases_due_soon_window_seconds",
+        "What due_soon means in maild_cases_deadline ([escalation] warn_before, else 1h)",
+        value=h.due_soon.total_seconds(),
+    )
+    age = (h.at - h.oldest_waiting_since).total_seconds() if h.oldest_waiting_since else 0.0
+    yield GaugeMetricFamily(
+        "maild_cases_waiting_oldest_age_seconds",
+        "How long the longest-waiting case has waited on the customer (0 when none waits)",
+        value=max(age, 0.0),
+    )
 
 
 class Metrics:
@@ -112,10 +154,15 @@ class Metrics:
         self.latency.observe(seconds)
 
     def serve(
-        self, listen: str, db: Database, clock: Clock, teams: Callable[[], Collection[str]] = lambda: ()
+        self,
+        listen: str,
+        db: Database,
+        clock: Clock,
+        teams: Callable[[], Collection[str]] = lambda: (),
+        warn_before: WarnBefore = lambda: None,
     ) -> None:
-        """`teams`: the configured team names, read at each scrape (pass the live settings' getter)."""
+        """`teams`, `warn_before`: the live settings' getters, read at each scrape."""
         host, _, port = listen.rpartition(":")
-        self.registry.register(StateCollector(db, clock, teams))
+        self.registry.register(StateCollector(db, clock, teams, warn_before))
         start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
         log.info("metrics on http://%s/metrics", listen)
