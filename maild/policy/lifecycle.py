@@ -4,17 +4,15 @@ PURE, and the only place these rules are written: the e-mail commands
 (`#close`, `#escalate`), the command line (`maild case close --as`, `maild
 case reply`) and the deadline scan all ask these functions, so a rule cannot
 hold on one path and not on another. Nothing here reads the clock or the
-database: the caller passes the case's status, its first-response time and,
-for escalation times, its deadline and the levels already sent.
+database: the caller passes the case's status and its first-response time
+(the timers after a case opened are policy.followup's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from maild.policy.sla import BusinessCalendar, EscalationLevel, level_threshold
 from maild.vocab import CaseStatus, Role
 
 __all__ = [
@@ -23,7 +21,6 @@ __all__ = [
     "command_refusal",
     "may_close",
     "may_escalate",
-    "next_escalation_at",
     "next_status",
     "unanswered_and_open",
 ]
@@ -110,25 +107,3 @@ def next_status(current: str, change: CaseChange, *, answered: bool) -> CaseStat
 def _back_to_work(answered: bool) -> CaseStatus:
     """An open case that needs an agent: in progress once answered, new until then."""
     return CaseStatus.IN_PROGRESS if answered else CaseStatus.NEW
-
-
-def next_escalation_at(
-    status: str,
-    first_responded_at: datetime | None,
-    created_at: datetime,
-    due_at: datetime | None,
-    levels: Sequence[EscalationLevel],
-    sent: Collection[int],
-    calendar: BusinessCalendar | None,
-) -> datetime | None:
-    """When the deadline scan must next look at a case: the first unsent level's threshold.
-
-    None once the case is answered or closed, has no deadline, or every
-    level has gone out: the scan's index then never selects it.
-    """
-    if due_at is None or not unanswered_and_open(status, first_responded_at):
-        return None
-    for level in levels:
-        if level.level not in sent:
-            return level_threshold(created_at, due_at, level.percent, calendar)
-    return None

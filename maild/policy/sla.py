@@ -15,7 +15,7 @@ Also owns the duration syntax ("90s", "1h30m", "2d") shared with config.py.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -27,7 +27,6 @@ __all__ = [
     "business_duration",
     "business_time_before",
     "can_escalate",
-    "due_levels",
     "escalation_possible_at",
     "first_response_due",
     "level_threshold",
@@ -295,30 +294,6 @@ def level_threshold(
         return _utc(due_at, "due_at")
     target = business_duration(opened_at, due_at, calendar)
     return add_business_time(opened_at, target * percent / 100, calendar)
-
-
-def due_levels(
-    opened_at: datetime,
-    due_at: datetime,
-    now: datetime,
-    levels: Sequence[EscalationLevel],
-    already_sent: Collection[int],
-    calendar: BusinessCalendar | None,
-) -> list[EscalationLevel]:
-    """The levels to send now: threshold reached (at or before `now`), not yet sent, lowest first.
-
-    A deadline scan that ran late returns every level it missed at once, in
-    order, so a restart never skips one; `already_sent` (from the database)
-    is what makes each level go out exactly once.
-    """
-    moment = _utc(now, "now")
-    due = [
-        level
-        for level in levels
-        if level.level not in already_sent
-        and level_threshold(opened_at, due_at, level.percent, calendar) <= moment
-    ]
-    return sorted(due, key=lambda lv: (lv.level, lv.percent))
 
 
 def escalation_possible_at(due_at: datetime) -> datetime:

@@ -3,8 +3,8 @@
 Table tests name every (status, change) pair the product knows; hypothesis
 checks the invariants that every path (e-mail, command line, deadline scan)
 relies on: a closed case opens again only by a reopening, a close always
-closes, an agent's reply never leaves a case new, and escalation times
-exist exactly while a case is unanswered and open.
+closes, and an agent's reply never leaves a case new. When escalations fall
+due is policy.followup's (test_followup.py).
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ from maild.policy.lifecycle import (
     CaseChange,
     may_close,
     may_escalate,
-    next_escalation_at,
     next_status,
     unanswered_and_open,
 )
-from maild.policy.sla import EscalationLevel
 from maild.vocab import CaseStatus, Role
 
 NEW, IN_PROGRESS, WAITING, CLOSED = (
@@ -33,8 +31,6 @@ NEW, IN_PROGRESS, WAITING, CLOSED = (
     CaseStatus.CLOSED,
 )
 OPENED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-DUE = OPENED + timedelta(hours=8)
-LEVELS = (EscalationLevel(1, 50, ()), EscalationLevel(2, 100, ()), EscalationLevel(3, 150, ()))
 ANSWERED_AT = OPENED + timedelta(hours=1)
 
 statuses = st.sampled_from(list(CaseStatus))
@@ -211,57 +207,3 @@ def test_a_customer_is_waited_on_only_after_an_agent_asked(
 @given(statuses, st.booleans())
 def test_a_contacts_reply_never_waits_on_the_customer(current: CaseStatus, answered: bool) -> None:
     assert next_status(current, CaseChange.CONTACT_REPLIED, answered=answered) is not WAITING
-
-
-# ------------------------------------------------------------------ escalation times
-
-
-def test_next_escalation_is_the_first_unsent_levels_threshold() -> None:
-    at = next_escalation_at(NEW, None, OPENED, DUE, LEVELS, set(), None)
-    assert at == OPENED + timedelta(hours=4)
-    assert next_escalation_at(NEW, None, OPENED, DUE, LEVELS, {1}, None) == DUE
-    assert next_escalation_at(NEW, None, OPENED, DUE, LEVELS, {1, 2}, None) == OPENED + timedelta(hours=12)
-
-
-def test_next_escalation_follows_the_configured_order_not_the_level_numbers() -> None:
-    levels = (EscalationLevel(2, 100, ()), EscalationLevel(1, 50, ()))
-    assert next_escalation_at(NEW, None, OPENED, DUE, levels, set(), None) == DUE
-    assert next_escalation_at(NEW, None, OPENED, DUE, levels, {2}, None) == OPENED + timedelta(hours=4)
-
-
-@pytest.mark.parametrize(
-    ("status", "responded", "due", "sent"),
-    [
-        (CLOSED, None, DUE, set()),
-        (IN_PROGRESS, ANSWERED_AT, DUE, set()),
-        (WAITING, ANSWERED_AT, DUE, set()),
-        (NEW, None, None, set()),
-        (NEW, None, DUE, {1, 2, 3}),
-    ],
-)
-def test_no_next_escalation(
-    status: str, responded: datetime | None, due: datetime | None, sent: set[int]
-) -> None:
-    assert next_escalation_at(status, responded, OPENED, due, LEVELS, sent, None) is None
-
-
-def test_no_levels_no_escalation() -> None:
-    assert next_escalation_at(NEW, None, OPENED, DUE, (), set(), None) is None
-
-
-@given(
-    statuses,
-    st.one_of(st.none(), st.just(ANSWERED_AT)),
-    st.one_of(st.none(), st.just(DUE)),
-    st.sets(st.sampled_from([1, 2, 3])),
-)
-def test_an_escalation_time_exists_only_while_unanswered_and_open(
-    status: CaseStatus, responded: datetime | None, due: datetime | None, sent: set[int]
-) -> None:
-    at = next_escalation_at(status, responded, OPENED, due, LEVELS, sent, None)
-    if at is not None:
-        assert unanswered_and_open(status, responded)
-        assert due is not None and sent != {1, 2, 3}
-        assert at >= OPENED
-    elif due is not None and unanswered_and_open(status, responded):
-        assert sent == {1, 2, 3}

@@ -11,11 +11,9 @@ from hypothesis import strategies as st
 
 from maild.policy.sla import (
     BusinessCalendar,
-    EscalationLevel,
     add_business_time,
     business_duration,
     can_escalate,
-    due_levels,
     escalation_possible_at,
     first_response_due,
     level_threshold,
@@ -360,44 +358,15 @@ def test_first_response_due_unknown_severity() -> None:
 
 # ------------------------------------------------------------------ escalation
 
-LEVELS = (
-    EscalationLevel(level=1, percent=100, recipients=("managers@example.com",)),
-    EscalationLevel(level=2, percent=200, recipients=("directors@example.com",)),
-)
-
-
-def test_levels_at_exact_instants_on_24x7() -> None:
-    opened, due = utc(2026, 11, 21, 10), utc(2026, 11, 21, 12)
-    assert due_levels(opened, due, due - US, LEVELS, set(), None) == []
-    assert due_levels(opened, due, due, LEVELS, set(), None) == [LEVELS[0]]
-    assert due_levels(opened, due, due + US, LEVELS, set(), None) == [LEVELS[0]]
-    second = utc(2026, 11, 21, 14)
-    assert due_levels(opened, due, second - US, LEVELS, set(), None) == [LEVELS[0]]
-    assert due_levels(opened, due, second, LEVELS, set(), None) == list(LEVELS)
-    assert due_levels(opened, due, second, LEVELS, {1}, None) == [LEVELS[1]]
-    assert due_levels(opened, due, second, LEVELS, {1, 2}, None) == []
-
-
-def test_levels_come_back_lowest_first_whatever_the_configured_order() -> None:
-    opened, due = utc(2026, 11, 21, 10), utc(2026, 11, 21, 12)
-    late = utc(2026, 12, 1)
-    assert due_levels(opened, due, late, tuple(reversed(LEVELS)), (), None) == list(LEVELS)
-
 
 def test_level_thresholds_in_business_time() -> None:
+    # when each level falls due (the scan's view) is tested in test_followup.py
     calendar = berlin_office()
     opened = local(BERLIN, 2026, 11, 20, 16)  # Friday
     due = add_business_time(opened, 4 * H, calendar)  # Monday 12:00
-    levels = (*LEVELS, EscalationLevel(level=3, percent=50, recipients=()))
     assert level_threshold(opened, due, 50, calendar) == local(BERLIN, 2026, 11, 23, 10)
+    assert level_threshold(opened, due, 100, calendar) == due == local(BERLIN, 2026, 11, 23, 12)
     assert level_threshold(opened, due, 200, calendar) == local(BERLIN, 2026, 11, 23, 16)
-    # a weekend hour is not business time: nothing is due on Saturday
-    assert due_levels(opened, due, local(BERLIN, 2026, 11, 21, 12), levels, (), calendar) == []
-    assert due_levels(opened, due, local(BERLIN, 2026, 11, 23, 10), levels, (), calendar) == [levels[2]]
-    at_due = due_levels(opened, due, due, levels, (), calendar)
-    assert [lv.level for lv in at_due] == [1, 3]
-    assert due_levels(opened, due, local(BERLIN, 2026, 11, 23, 16) - US, levels, (3, 1), calendar) == []
-    assert due_levels(opened, due, local(BERLIN, 2026, 11, 23, 16), levels, (3, 1), calendar) == [levels[1]]
 
 
 def test_level_threshold_at_100_percent_is_the_stored_due_time() -> None:
