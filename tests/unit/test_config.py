@@ -221,6 +221,84 @@ def test_escalation_levels() -> None:
     assert error_key(cfg(escalation={"levels": [{"pct": 100}]})) == "escalation.levels[0].pct"
 
 
+def test_next_response_targets_per_severity_and_plan() -> None:
+    s = parse_settings(
+        cfg(
+            sla={
+                "initial_response": {"1": "1h"},
+                "next_response": {"1": "2h", "2": "4h"},
+                "plans": {"premier": {"next_response": {"1": "30m", "3": "1d"}}, "basic": {}},
+            }
+        )
+    )
+    default = s.sla.plan("default").next_response
+    assert dict(default) == {1: timedelta(hours=2), 2: timedelta(hours=4)}
+    premier = s.sla.plan("premier").next_response
+    # a plan's missing severity falls back to the default plan's target
+    assert dict(premier) == {1: timedelta(minutes=30), 2: timedelta(hours=4), 3: timedelta(days=1)}
+    assert dict(s.sla.plan("basic").next_response) == dict(default)
+    assert s.sla.plan("unknown-plan").next_response == default
+
+
+def test_follow_up_clocks_are_off_unless_configured() -> None:
+    s = parse_settings(cfg())
+    assert dict(s.sla.plan(None).next_response) == {}
+    assert s.sla.waiting_reminder is None and s.sla.auto_close_after is None
+    assert s.escalation.warn_before is None
+    blank = parse_settings(
+        cfg(sla__waiting_reminder="", sla__auto_close_after="", escalation__warn_before="")
+    )
+    assert blank.sla.waiting_reminder is None and blank.sla.auto_close_after is None
+    assert blank.escalation.warn_before is None
+
+
+def test_waiting_reminder_auto_close_and_warning() -> None:
+    s = parse_settings(
+        cfg(sla__waiting_reminder="3d", sla__auto_close_after="7d", escalation__warn_before="15m")
+    )
+    assert s.sla.waiting_reminder == timedelta(days=3)
+    assert s.sla.auto_close_after == timedelta(days=7)
+    assert s.escalation.warn_before == timedelta(minutes=15)
+    only_close = parse_settings(cfg(sla__auto_close_after="1d12h"))
+    assert only_close.sla.waiting_reminder is None
+    assert only_close.sla.auto_close_after == timedelta(days=1, hours=12)
+    assert parse_settings(cfg(sla__waiting_reminder="2d")).sla.waiting_reminder == timedelta(days=2)
+
+
+@pytest.mark.parametrize(
+    "changes,key",
+    [
+        ({"sla__next_response": {"5": "1h"}}, "sla.next_response.5"),
+        ({"sla__next_response": {"high": "1h"}}, "sla.next_response.high"),
+        ({"sla__next_response": {"1": "soon"}}, "sla.next_response.1"),
+        ({"sla__next_response": {"1": "0s"}}, "sla.next_response.1"),
+        ({"sla__plans": {"premier": {"next_response": {"0": "1h"}}}}, "sla.plans.premier.next_response.0"),
+        ({"sla__plans": {"premier": {"next_response": {"2": "2x"}}}}, "sla.plans.premier.next_response.2"),
+        ({"sla__plans": {"premier": {"next_respons": {"2": "2h"}}}}, "sla.plans.premier.next_respons"),
+        ({"sla__waiting_reminder": "3 days"}, "sla.waiting_reminder"),
+        ({"sla__waiting_reminder": "0s"}, "sla.waiting_reminder"),
+        ({"sla__waiting_reminder": 3}, "sla.waiting_reminder"),
+        ({"sla__auto_close_after": "-7d"}, "sla.auto_close_after"),
+        ({"sla__auto_close": "7d"}, "sla.auto_close"),
+        ({"sla__waiting_reminder": "7d", "sla__auto_close_after": "7d"}, "sla.waiting_reminder"),
+        ({"sla__waiting_reminder": "8d", "sla__auto_close_after": "7d"}, "sla.waiting_reminder"),
+        ({"escalation__warn_before": "15"}, "escalation.warn_before"),
+        ({"escalation__warn_before": "quarter hour"}, "escalation.warn_before"),
+        ({"escalation__warn_before": "0m"}, "escalation.warn_before"),
+        ({"escalation__warn_before": 900}, "escalation.warn_before"),
+    ],
+)
+def test_bad_follow_up_settings_name_the_key(changes: dict[str, Any], key: str) -> None:
+    assert error_key(cfg(**changes)) == key
+
+
+def test_reminder_after_auto_close_says_why() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(cfg(sla__waiting_reminder="8d", sla__auto_close_after="7d"))
+    assert "sla.waiting_reminder" in str(info.value)
+    assert "auto_close_after" in str(info.value)
+
+
 def test_load_settings_file_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "missing.toml")
