@@ -112,10 +112,12 @@ ROLE_NAMES: dict[str, dict[str, str]] = {
 ESCALATION_REASONS: dict[str, dict[str, str]] = {
     "en": {
         "deadline": "The initial response deadline passed without a response.",
+        "next_response": "The next response deadline passed without a reply to the customer's last comment.",
         "customer_request": "The customer asked for escalation.",
     },
     "ja": {
         "deadline": "初回応答期限までに応答がありませんでした。",
+        "next_response": "お客様の最新のコメントに対し、次回応答期限までに応答がありませんでした。",
         "customer_request": "お客様からエスカレーションのご依頼がありました。",
     },
 }
@@ -255,7 +257,7 @@ def role_name(role: object, language: str) -> str:
 
 
 def escalation_reason_text(reason: object, language: str) -> str:
-    """Why a case was escalated (deadline, customer_request), as a sentence."""
+    """Why a case was escalated (deadline, next_response, customer_request), as a sentence."""
     return _words_for(ESCALATION_REASONS, reason, language)
 
 
