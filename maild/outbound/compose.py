@@ -26,9 +26,15 @@ Template context (a plain Mapping; objects with the same attributes work too)
                      case_opened {severity_note: the severity as the customer
                      wrote it when it was invalid, else None};
                      status_changed {old_status, new_status};
-                     escalated {level, reason: deadline | customer_request,
-                     due_at: the deadline that passed};
+                     escalated {level, reason: deadline | next_response |
+                     customer_request, due_at: the deadline that passed};
                      closed {reopen_until: optional datetime};
+                     deadline_warning {deadline: first_response |
+                     next_response, due_at} (to the owner, else the team);
+                     waiting_reminder {waiting_since, closes_at: the
+                     automatic close, None when off} (primary contact);
+                     auto_closed {waiting_since, old_status, new_status,
+                     closed_by, reopen_until: optional datetime};
                      rejected {reason_text, commented: the message was added
                      as a comment and only its command was refused};
                      escalate_too_early {possible_at};
@@ -359,6 +365,10 @@ def sample_context(*, language: str = "en", role: str = "primary_contact") -> di
             "reason": "deadline",
             "due_at": opened + timedelta(hours=2),
             "reopen_until": opened + timedelta(days=14),
+            "deadline": "next_response",
+            "waiting_since": opened + timedelta(days=1),
+            "closes_at": opened + timedelta(days=8),
+            "closed_by": "maild",
             "reason_text": "Only the people the case is shared with can add to it.",
             "commented": False,
             "possible_at": opened + timedelta(hours=2),
