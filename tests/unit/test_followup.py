@@ -393,6 +393,47 @@ def test_next_check_is_the_earliest_pending_timer() -> None:
     assert next_check_at(clocks(IN_PROGRESS, responded=ANSWERED_AT), RULES, (), ANSWERED_AT) is None
 
 
+moments = st.datetimes(
+    min_value=datetime(2026, 3, 20), max_value=datetime(2026, 4, 20), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(list(CaseStatus)),
+    st.one_of(st.none(), moments),
+    st.one_of(st.none(), moments),
+    st.one_of(st.none(), moments),
+    moments,
+    st.sampled_from([None, OFFICE, BERLIN_NIGHTS]),
+    st.sets(st.integers(0, 5)),
+)
+def test_the_scan_index_and_the_due_timers_agree(
+    status: CaseStatus,
+    responded: datetime | None,
+    next_due: datetime | None,
+    waiting: datetime | None,
+    now: datetime,
+    calendar: BusinessCalendar | None,
+    acted: set[int],
+) -> None:
+    opened = utc(2026, 3, 20)
+    rules = replace(RULES, calendar=calendar)
+    case = clocks(status, created=opened, due=add_business_time(opened, 4 * H, calendar), responded=responded)
+    case = replace(case, next_response_due_at=next_due, waiting_since=waiting)
+    every = timers(case, rules)
+    done = {t.key for i, t in enumerate(every) if i in acted}
+    due = due_timers(case, rules, done, now)
+    check = next_check_at(case, rules, done, now)
+    # the index selects the case exactly when something is due
+    assert bool(due) == (check is not None and check <= now)
+    assert all(t.at <= now and t.key not in done for t in due)
+    # once the scan acted on what was due, the index points into the future (or nowhere)
+    after = next_check_at(case, rules, done | {t.key for t in due}, now)
+    assert after is None or after > now
+    assert len({t.key for t in every}) == len(every)
+
+
 # Ported from test_sla.py (due_levels): levels 1 at 100 %, 2 at 200 %, no warning.
 NO_WARNING = replace(RULES, warn_before=None)
 
