@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maild.cases.clocks import done_keys, first_response_levels, next_check
+from maild.cases.clocks import done_keys, first_response_levels, follow_up_started, next_check
 from maild.cases.env import CaseEnv
 from maild.cases.notices import notice, refuse
 from maild.inbound.message import InboundMail
@@ -26,7 +26,7 @@ from maild.outbound.notify import Recipient
 from maild.policy.followup import FIRST_RESPONSE
 from maild.policy.lifecycle import CaseChange, may_close, may_escalate, next_status, unanswered_and_open
 from maild.policy.route import AddComment
-from maild.policy.sla import can_escalate, first_response_due
+from maild.policy.sla import add_business_time, can_escalate, first_response_due
 from maild.store.models import Case, Escalation
 from maild.vocab import CaseStatus, Event
 
@@ -57,14 +57,25 @@ def close(
     case.updated_at = now
     case.next_escalation_at = case.next_response_due_at = case.waiting_since = None
     session.flush()
-    extra = {"old_status": old, "new_status": case.status, "closed_by": actor, **(more or {})}
+    extra = {
+        "old_status": old,
+        "new_status": case.status,
+        "closed_by": actor,
+        "reopen_until": now + env.settings.support.reopen_window,  # a reply until then reopens it
+        **(more or {}),
+    }
     return env.tell_case(session, case, event, extra=extra)
 
 
 def change_severity(
     env: CaseEnv, session: Session, case: Case, severity: int, actor: str, reason: str = ""
 ) -> int:
-    """A new severity moves an unanswered case's deadline (from when it opened) and says so."""
+    """A new severity moves the running response deadline and says so.
+
+    An unanswered case's first-response deadline counts from its opening; a
+    running next-response clock from the follow-up that started it, with the
+    new severity's target (none if it has none).
+    """
     old = case.severity
     if severity == old:
         return 0
@@ -77,6 +88,15 @@ def change_severity(
             case.created_at, severity, plan.targets, plan.calendar
         )
         reschedule(env, session, case)
+    elif case.next_response_due_at is not None:
+        started = follow_up_started(session, case.id)
+        if started is not None:
+            plan = env.settings.sla.plan(case.account.plan)
+            target = plan.next_response.get(severity)
+            case.next_response_due_at = (
+                None if target is None else add_business_time(started, target, plan.calendar)
+            )
+            reschedule(env, session, case)
     session.flush()
     extra = {"old_severity": old, "new_severity": severity, "reason": reason, "changed_by": actor}
     return env.tell_case(session, case, Event.SEVERITY_CHANGED, extra=extra)

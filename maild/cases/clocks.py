@@ -13,14 +13,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maild.cases.env import CaseEnv
 from maild.policy.followup import FIRST_RESPONSE, Clocks, FollowupRules, next_check_at
-from maild.store.models import DeadlineNotice, Escalation
+from maild.store.models import Comment, DeadlineNotice, Escalation
+from maild.vocab import Role
 
-__all__ = ["ClockColumns", "clocks_of", "done_keys", "first_response_levels", "next_check", "rules"]
+__all__ = [
+    "ClockColumns",
+    "clocks_of",
+    "done_keys",
+    "first_response_levels",
+    "follow_up_started",
+    "next_check",
+    "rules",
+]
 
 
 class ClockColumns(Protocol):
@@ -91,3 +100,15 @@ def next_check(
 ) -> datetime | None:
     """When the deadline scan must next look at the case; `done`: done_keys(), or empty for new clocks."""
     return next_check_at(clocks_of(case), rules(env, plan_name), done, env.now())
+
+
+def follow_up_started(session: Session, case_id: int) -> datetime | None:
+    """When the running next-response clock started: the first public contact comment after the
+    last public agent reply (a new severity re-targets the clock from there)."""
+    public = (Comment.case_id == case_id, Comment.internal.is_(False))
+    last_answer = select(func.max(Comment.created_at)).where(*public, Comment.role == Role.AGENT)
+    query = select(func.min(Comment.created_at)).where(
+        *public, Comment.role != Role.AGENT, Comment.created_at > last_answer.scalar_subquery()
+    )
+    started: datetime | None = session.connection().execute(query).scalar()
+    return started

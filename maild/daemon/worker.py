@@ -133,8 +133,13 @@ class Worker:
         systemd.notify("STATUS=starting")
         await self._start_lmtp()
         if self.app.settings.metrics.listen:
+            # Getters, read at each scrape: SIGHUP may change the settings.
             self.metrics.serve(
-                self.app.settings.metrics.listen, self.app.db, self.app.clock, lambda: self.app.settings.teams
+                self.app.settings.metrics.listen,
+                self.app.db,
+                self.app.clock,
+                lambda: self.app.settings.teams,
+                lambda: self.app.settings.escalation.warn_before,
             )
         # One thread per mailbox, of their own: they block for as long as the daemon runs.
         readers = ThreadPoolExecutor(max_workers=max(1, len(self.intakes)), thread_name_prefix="ingest")

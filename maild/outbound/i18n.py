@@ -98,6 +98,8 @@ ROLE_NAMES: dict[str, dict[str, str]] = {
         Role.COLLABORATOR: "Collaborator",
         Role.AGENT: "Support engineer",
         "manager": "Support manager",
+        "owner": "Case owner",
+        "team": "Support team",
         "other": "Other",
     },
     "ja": {
@@ -105,6 +107,8 @@ ROLE_NAMES: dict[str, dict[str, str]] = {
         Role.COLLABORATOR: "共有メンバー",
         Role.AGENT: "サポートエンジニア",
         "manager": "サポートマネージャー",
+        "owner": "ケース担当者",
+        "team": "サポートチーム",
         "other": "その他",
     },
 }
