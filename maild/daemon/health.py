@@ -18,6 +18,7 @@ from maild.clock import iso_utc
 from maild.safetext import visible
 from maild.store.models import (
     Case,
+    DeadlineNotice,
     Escalation,
     InboundMessage,
     MailboxLease,
@@ -140,6 +141,8 @@ class Health:
     next_response: DeadlineCounts = field(default_factory=DeadlineCounts)
     waiting: int = 0  # open cases waiting on the customer
     oldest_waiting_since: datetime | None = None
+    reminded: int = 0  # of those, reminded during this wait (sla.waiting_reminder)
+    waiting_notice_due_soon: int = 0  # of those, whose reminder or automatic close falls in the window
 
     @property
     def due_soon(self) -> timedelta:
@@ -155,6 +158,8 @@ class Health:
             "waiting_on_customer": {
                 "waiting": self.waiting,
                 "oldest_since": iso_utc(self.oldest_waiting_since),
+                "reminded": self.reminded,
+                "reminder_or_close_due_soon": self.waiting_notice_due_soon,
             },
         }
 
@@ -308,6 +313,26 @@ def _deadline_counts(session: Session, h: Health) -> None:
     )
     count, oldest = session.execute(waiting).one()
     h.waiting, h.oldest_waiting_since = int(count or 0), oldest
+    if h.waiting:
+        _waiting_counts(session, h)
+
+
+def _waiting_counts(session: Session, h: Health) -> None:
+    """Waiting cases reminded during this wait, and those whose next notice is near.
+
+    A reminder row written since the wait began belongs to this wait; the
+    case's next timer (cases.next_escalation_at) is its reminder or its
+    automatic close, the only clocks that run while it waits.
+    """
+    is_waiting = Case.status == CaseStatus.WAITING_ON_CUSTOMER
+    reminded = (
+        select(func.count(func.distinct(Case.id)))
+        .join(DeadlineNotice, DeadlineNotice.case_id == Case.id)
+        .where(is_waiting, DeadlineNotice.kind == "reminder", DeadlineNotice.created_at >= Case.waiting_since)
+    )
+    h.reminded = int(session.scalar(reminded) or 0)
+    soon = select(func.count()).where(is_waiting, Case.next_escalation_at <= h.at + h.due_soon)
+    h.waiting_notice_due_soon = int(session.scalar(soon) or 0)
 
 
 def oauth2_health(session: Session) -> list[OAuth2Health]:
@@ -361,9 +386,12 @@ def _deadline_lines(h: Health) -> list[str]:
     oldest = iso_utc(h.oldest_waiting_since)
     window = span_text(h.due_soon)
     source = "[escalation] warn_before" if h.due_soon == h.warn_before else "[escalation] warn_before unset"
+    waiting = f"  waiting on the customer: {h.waiting}" + (f" (oldest since {oldest})" if oldest else "")
+    if h.waiting:
+        waiting += f"; {h.reminded} reminded, {h.waiting_notice_due_soon} reminder or close due soon"
     return [
         f"  response deadlines (due soon = within {window}: {source}): "
         f"first response {fr.overdue} overdue, {fr.due_soon} due soon; "
         f"next response {nr.overdue} overdue, {nr.due_soon} due soon",
-        f"  waiting on the customer: {h.waiting}" + (f" (oldest since {oldest})" if oldest else ""),
+        waiting,
     ]

@@ -110,6 +110,8 @@ def deadline_gauges(h: Health) -> Iterator[GaugeMetricFamily]:
         counts.add_metric([name, "due_soon"], c.due_soon)
         counts.add_metric([name, "overdue"], c.overdue)
     counts.add_metric(["waiting_on_customer", "waiting"], h.waiting)
+    counts.add_metric(["waiting_on_customer", "reminded"], h.reminded)
+    counts.add_metric(["waiting_on_customer", "due_soon"], h.waiting_notice_due_soon)
     yield counts
     yield GaugeMetricFamily(
         "maild_cases_due_soon_window_seconds",

@@ -124,6 +124,8 @@ def _check_status(env: MaildEnv) -> None:
         "waiting_on_customer": {
             "waiting": 1,
             "oldest_since": status["deadlines"]["waiting_on_customer"]["oldest_since"],
+            "reminded": 0,  # no [sla] waiting_reminder here
+            "reminder_or_close_due_soon": 0,
         },
     }
     assert status["deadlines"]["waiting_on_customer"]["oldest_since"] is not None
@@ -136,6 +138,7 @@ def _check_status(env: MaildEnv) -> None:
         "first response 1 overdue, 1 due soon; next response 1 overdue, 1 due soon"
     ) in text
     assert "  waiting on the customer: 1 (oldest since " in text
+    assert "; 0 reminded, 0 reminder or close due soon" in text
     metrics = _metrics_text(env)
     for deadline, state in (
         ("first_response", "due_soon"),

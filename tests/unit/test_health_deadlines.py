@@ -28,7 +28,7 @@ from maild.daemon.health import (
 )
 from maild.daemon.metrics import deadline_gauges
 from maild.store.db import Database, upgrade
-from maild.store.models import Account, Case, Contact
+from maild.store.models import Account, Case, Contact, DeadlineNotice
 from maild.vocab import CaseStatus
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
@@ -45,7 +45,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
         database.dispose()
 
 
-def add_case(db: Database, status: str = CaseStatus.NEW, **clocks: Any) -> None:
+def add_case(db: Database, status: str = CaseStatus.NEW, **clocks: Any) -> int:
     tag = secrets.token_hex(4)
     with db.session() as s:
         conn = s.connection()
@@ -71,7 +71,15 @@ def add_case(db: Database, status: str = CaseStatus.NEW, **clocks: Any) -> None:
             "updated_at": NOW,
             **clocks,
         }
-        conn.execute(insert(Case), values)
+        return int(conn.execute(insert(Case).returning(Case.id), values).scalar_one())
+
+
+def add_notice(db: Database, case_id: int, kind: str, at: datetime) -> None:
+    with db.session() as s:
+        s.connection().execute(
+            insert(DeadlineNotice),
+            {"case_id": case_id, "kind": kind, "deadline": f"waiting:{at.isoformat()}", "created_at": at},
+        )
 
 
 def test_due_soon_is_warn_before_when_set_else_one_hour() -> None:
@@ -122,16 +130,32 @@ def test_next_response_runs_only_while_new_or_in_progress(db: Database) -> None:
 
 
 def test_waiting_counts_and_the_oldest_wait(db: Database) -> None:
-    add_case(db, CaseStatus.WAITING_ON_CUSTOMER, waiting_since=NOW - timedelta(days=3))
-    add_case(db, CaseStatus.WAITING_ON_CUSTOMER, waiting_since=NOW - timedelta(hours=1))
-    add_case(db, CaseStatus.CLOSED, waiting_since=NOW - timedelta(days=9))
+    waiting = CaseStatus.WAITING_ON_CUSTOMER
+    long_ago = NOW - timedelta(days=3)
+    # reminded during this wait, closing within the hour
+    reminded = add_case(db, waiting, waiting_since=long_ago, next_escalation_at=NOW + timedelta(minutes=30))
+    add_notice(db, reminded, "reminder", NOW - timedelta(hours=5))
+    # reminded during an earlier wait only: not reminded now; its reminder is a day away
+    earlier = add_case(
+        db, waiting, waiting_since=NOW - timedelta(hours=1), next_escalation_at=NOW + timedelta(days=1)
+    )
+    add_notice(db, earlier, "reminder", NOW - timedelta(days=2))
+    add_notice(db, earlier, "warning", NOW - timedelta(minutes=5))
+    add_case(db, CaseStatus.CLOSED, waiting_since=NOW - timedelta(days=9), next_escalation_at=NOW)
     with db.reader() as s:
         h = snapshot(s, NOW)
-    assert (h.waiting, h.oldest_waiting_since) == (2, NOW - timedelta(days=3))
+    assert (h.waiting, h.oldest_waiting_since) == (2, long_ago)
+    assert (h.reminded, h.waiting_notice_due_soon) == (1, 1)
     assert h.as_json()["deadlines"]["waiting_on_customer"] == {
         "waiting": 2,
         "oldest_since": "2026-12-03T09:00:00Z",
+        "reminded": 1,
+        "reminder_or_close_due_soon": 1,
     }
+    assert (
+        "waiting on the customer: 2 (oldest since 2026-12-03T09:00:00Z); "
+        "1 reminded, 1 reminder or close due soon" in health_text(h)
+    )
 
 
 def test_an_empty_database_has_every_count_at_zero(db: Database) -> None:
@@ -141,7 +165,12 @@ def test_an_empty_database_has_every_count_at_zero(db: Database) -> None:
         "due_soon_seconds": 3600,
         "first_response": {"due_soon": 0, "overdue": 0},
         "next_response": {"due_soon": 0, "overdue": 0},
-        "waiting_on_customer": {"waiting": 0, "oldest_since": None},
+        "waiting_on_customer": {
+            "waiting": 0,
+            "oldest_since": None,
+            "reminded": 0,
+            "reminder_or_close_due_soon": 0,
+        },
     }
     assert {
         "at",
@@ -163,6 +192,8 @@ def _health(warn_before: timedelta | None) -> Health:
         next_response=DeadlineCounts(due_soon=4, overdue=3),
         waiting=5,
         oldest_waiting_since=NOW - timedelta(hours=2),
+        reminded=2,
+        waiting_notice_due_soon=1,
     )
 
 
@@ -188,6 +219,8 @@ def test_the_gauges_carry_every_deadline_and_state() -> None:
         ("next_response", "due_soon"): 4,
         ("next_response", "overdue"): 3,
         ("waiting_on_customer", "waiting"): 5,
+        ("waiting_on_customer", "reminded"): 2,
+        ("waiting_on_customer", "due_soon"): 1,
     }
     assert families["maild_cases_due_soon_window_seconds"].samples[0].value == 900
     assert families["maild_cases_waiting_oldest_age_seconds"].samples[0].value == 7200
