@@ -107,14 +107,17 @@ def cmd_case_severity(app: App, args: argparse.Namespace) -> int:
         case = admin.find_case(s, args.number)
         admin.require_agent(s, agent)
         queued = app.service.change_severity(s, case, args.severity, agent, args.reason.strip())
-        number, due = case.number, case.first_response_due_at
+        number, due, next_due = case.number, case.first_response_due_at, case.next_response_due_at
+        answered = case.first_responded_at is not None
     if not queued:
         print(f"case {number} already has severity {args.severity}")
     else:
-        print(
-            f"case {number} is now severity {args.severity}; initial response due {iso_utc(due) or '-'}; "
-            f"{queued} notification(s) queued"
+        clock = (
+            f"next response due {iso_utc(next_due) or '-'}"
+            if answered
+            else (f"initial response due {iso_utc(due) or '-'}")
         )
+        print(f"case {number} is now severity {args.severity}; {clock}; {queued} notification(s) queued")
     return 0
 
 
