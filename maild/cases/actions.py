@@ -136,11 +136,13 @@ def escalate(
     *,
     deadline: str = FIRST_RESPONSE,
     due_at: datetime | None = None,
+    scanning: bool = False,
 ) -> int:
     """Record one escalation and notify; the unique (case, deadline, level) row makes it once only.
 
     `deadline`/`due_at`: a missed next response (SPEC §11) is its own
     deadline, told to the same people as a missed first response.
+    `scanning`: the deadline scan, which reschedules the case once at its end.
     """
     session.add(
         Escalation(
@@ -174,7 +176,8 @@ def escalate(
     if settings.notify_contacts:
         recipients = [r for r in env.notifier.case_recipients(session, case) if r.email not in managers]
         sent += env.tell_case(session, case, Event.ESCALATED, extra=extra, recipients=recipients)
-    reschedule(env, session, case)
+    if not scanning:
+        reschedule(env, session, case)
     return sent
 
 

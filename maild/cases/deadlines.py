@@ -43,8 +43,9 @@ def scan_case(env: CaseEnv, session: Session, case: Case) -> int:
 def _do(env: CaseEnv, session: Session, case: Case, timer: Timer) -> int:
     if timer.kind is TimerKind.ESCALATION:
         reason = "deadline" if timer.deadline == FIRST_RESPONSE else deadline_kind(timer.deadline)
+        deadline, due_at = timer.deadline, timer.due_at
         return escalate(
-            env, session, case, timer.level, reason, None, deadline=timer.deadline, due_at=timer.due_at
+            env, session, case, timer.level, reason, None, deadline=deadline, due_at=due_at, scanning=True
         )
     session.add(
         DeadlineNotice(case_id=case.id, kind=timer.kind, deadline=timer.deadline, created_at=env.now())
