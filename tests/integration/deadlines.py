@@ -23,6 +23,7 @@ from tests.integration.env import (
     OPS,
     MaildEnv,
     message,
+    reply_to_note,
     to_toml,
     toml_value,
 )
@@ -132,3 +133,44 @@ def passes_in_processes(env: MaildEnv, workers: int = 2) -> None:
 
 def escalation_levels(case: dict[str, Any]) -> list[tuple[int, str]]:
     return [(e["level"], e["reason"]) for e in case["escalations"]]
+
+
+# ------------------------------------------------------------------ after the first response (test_followup)
+
+FOLLOW_UP = "It still fails after your change: the same HTTP 500 on checkout.\n\nAlice\n"
+
+
+def tally(sink: Any, number: str | None = None) -> Counter[tuple[str, str]]:
+    """How many messages each (recipient, X-Maild-Event) received: every one the sink took, or one case's."""
+    return Counter(
+        (r.lower(), str(m.msg.get("X-Maild-Event", "")))
+        for m in sink.messages()
+        if number is None or m.msg["X-Maild-Case"] == number
+        for r in m.rcpt_tos
+    )
+
+
+def each(event: str, *recipients: str) -> Counter[tuple[str, str]]:
+    """One `event` message to each of `recipients`: the expected side of a tally()."""
+    return Counter({(r, event): 1 for r in recipients})
+
+
+def follow_up(
+    env: MaildEnv, imap: Any, note: Any, sender: str = ALICE, text: str = FOLLOW_UP
+) -> tuple[float, float]:
+    """A contact's reply by e-mail to `note` (a notification they got), taken in by one pass.
+
+    Returns the instants around the pass: the comment is stored between
+    them, so a deadline it starts lies between them plus the target.
+    """
+    imap.append(reply_to_note(note, sender, text))
+    started = time.time()
+    env.run_once()
+    return started, time.time()
+
+
+def due_of(case: dict[str, Any], field: str) -> float:
+    """The latest instant a deadline shown in whole seconds may really be (it lies in the second after)."""
+    value = case[field]
+    assert value is not None, f"{field} is not set: {case}"
+    return parse_time(value).timestamp() + 1
