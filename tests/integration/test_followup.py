@@ -194,13 +194,18 @@ def test_an_internal_note_does_not_stop_the_clock(env: MaildEnv, imap_box: Any, 
     assert escalation_levels(env.case(number)) == [(1, "next_response")]
 
 
-@pytest.mark.maild_config(NEXT_3S)
+@pytest.mark.maild_config({"sla.next_response.1": "8s"})
 def test_a_public_answer_before_the_deadline_means_no_escalation_ever(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
     number, notes = answered(env, imap_box, smtp_sink)
     follow_up(env, imap_box, notes[ALICE])
-    due = due_of(env.case(number), "next_response_due_at")
+    shown = env.case(number)["next_response_due_at"]
+    # A second follow-up while the clock runs keeps the first one's deadline: it measures the wait.
+    follow_up(env, imap_box, notes[BOB], sender=BOB, text="Same here.\n")
+    case = env.case(number)
+    assert case["next_response_due_at"] == shown and len(case["comments"]) == 3
+    due = due_of(case, "next_response_due_at")
     smtp_sink.clear()
     env.ok("case", "reply", number, "--as", AGENT, "--body", ANSWER)
     assert env.case(number)["next_response_due_at"] is None
