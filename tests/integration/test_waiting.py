@@ -124,19 +124,26 @@ def everyone(owner: str | None = None) -> set[str]:
 
 
 @pytest.mark.maild_config(WAITING)
-@pytest.mark.parametrize("how", ["email", "cli"])
+@pytest.mark.parametrize("how", ["email", "cli", "email after a follow-up"])
 def test_a_waiting_case_gets_one_reminder_to_the_primary_contact_then_closes_once(
     env: MaildEnv, imap_box: Any, smtp_sink: Any, how: str
 ) -> None:
     opened = open_case(env, imap_box, smtp_sink)
-    wait = wait_by_email(env, imap_box, opened.number) if how == "email" else wait_by_cli(env, opened.number)
+    if how == "email after a follow-up":  # answered, then the customer's follow-up starts a 2 s clock
+        env.ok("case", "reply", opened.number, "--as", AGENT, "--body", "We are looking into it.")
+        env.run_once()
+        (note,) = messages(smtp_sink, ALICE, "comment_added")
+        imap_box.append(reply_to_note(note, ALICE, "Any news?"))
+        env.run_once()
+        assert env.case(opened.number)["next_response_due_at"] is not None
+    wait = wait_by_cli(env, opened.number) if how == "cli" else wait_by_email(env, imap_box, opened.number)
     case = env.case(opened.number)
     assert case["status"] == "waiting_on_customer", case["status"]
-    assert case["next_response_due_at"] is None
-    # By email the case was never answered: its two-second first-response clock stopped too.
+    assert case["next_response_due_at"] is None, "no response clock runs while waiting"
+    # Never answered: its two-second first-response clock stopped too.
     assert (case["first_responded_at"] is None) == (how == "email")
     owner = case["owner"]
-    assert owner == (AGENT if how == "cli" else None)
+    assert owner == (None if how == "email" else AGENT)
     assert clock_notices(smtp_sink) == {}
     smtp_sink.clear()
 
