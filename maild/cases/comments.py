@@ -31,7 +31,7 @@ from maild.cases.teamwork import notify_note, without_notes
 from maild.inbound.commands import read_commands
 from maild.inbound.message import InboundMail
 from maild.inbound.quotes import extract_reply
-from maild.policy.followup import restarted_clocks
+from maild.policy.followup import restarted_clocks, resumed_due
 from maild.policy.lifecycle import AGENT_COMMANDS, CaseChange, next_status
 from maild.policy.route import AddComment
 from maild.store.models import Agent, Case, Comment, table
@@ -256,14 +256,23 @@ def _restart_clocks(
     nothing of theirs was done yet; only a reopening (which may resume the
     first-response levels left unsent) reads what was.
     """
+    plan = rules(env, case.account_plan)
     before = (case.next_response_due_at, case.waiting_since)
-    after = restarted_clocks(change, clocks_of(case), rules(env, case.account_plan), env.now())
+    after = restarted_clocks(change, clocks_of(case), plan, env.now())
+    resumed = case.waiting_since is not None and after[1] is None and case.first_responded_at is None
+    if resumed and case.status != CaseStatus.CLOSED:
+        # The wait paused the first-response clock; its deadline moves by the wait's open time.
+        assert case.waiting_since is not None
+        due = resumed_due(case.first_response_due_at, case.waiting_since, env.now(), plan.calendar)
+        case.first_response_due_at = changes["first_response_due_at"] = due
     if after == before and "first_responded_at" not in changes and change is not CaseChange.REOPENED:
         return
     case.next_response_due_at, case.waiting_since = after
     changes["next_response_due_at"], changes["waiting_since"] = after
-    done = done_keys(session, case.id) if change is CaseChange.REOPENED else set()
-    changes["next_escalation_at"] = next_check(env, case, case.account_plan, done)
+    reread = change is CaseChange.REOPENED or resumed
+    changes["next_escalation_at"] = next_check(
+        env, case, case.account_plan, done_keys(session, case.id) if reread else set()
+    )
 
 
 _INSERT_COMMENT = table(Comment).insert()

@@ -32,6 +32,7 @@ from maild.policy.sla import (
     BusinessCalendar,
     EscalationLevel,
     add_business_time,
+    business_duration,
     business_time_before,
     level_threshold,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "due_timers",
     "next_check_at",
     "restarted_clocks",
+    "resumed_due",
     "timers",
 ]
 
@@ -237,3 +239,17 @@ def restarted_clocks(
         target = rules.next_response.get(clocks.severity)
         return (None if target is None else add_business_time(now, target, rules.calendar)), None
     return clocks.next_response_due_at, None
+
+
+def resumed_due(
+    due: datetime | None, waiting_since: datetime, now: datetime, calendar: BusinessCalendar | None
+) -> datetime | None:
+    """An unanswered case's first-response deadline when its wait on the customer ends at `now`.
+
+    The wait paused the clock (SPEC §11: no response clock runs while
+    waiting): the open time that was left when the wait began is left again
+    from now. A deadline already missed before the wait stays where it was.
+    """
+    if due is None or due <= waiting_since:
+        return due
+    return add_business_time(now, business_duration(waiting_since, due, calendar), calendar)

@@ -85,8 +85,8 @@ def next_status(current: str, change: CaseChange, *, answered: bool) -> CaseStat
     A closed case stays closed on anything but a reopening or a new close:
     an agent's note on a closed case does not open it again, and a contact's
     reply reopens it only when routing says so (within the reopen window).
-    A contact's reply answers the agent's question (waiting_on_customer);
-    otherwise it leaves the status as it is.
+    A contact's reply answers the agent's question (waiting_on_customer →
+    in_progress); otherwise it leaves the status as it is.
     """
     status = CaseStatus(current)
     if change is CaseChange.CLOSED:
@@ -100,7 +100,9 @@ def next_status(current: str, change: CaseChange, *, answered: bool) -> CaseStat
     if change is CaseChange.AGENT_ASKED:
         return CaseStatus.WAITING_ON_CUSTOMER
     if status is CaseStatus.WAITING_ON_CUSTOMER:
-        return _back_to_work(answered)
+        # SPEC §11: any contact's reply returns a waiting case to in_progress, answered or not
+        # (an agent asked the customer something, so the case is being worked on).
+        return CaseStatus.IN_PROGRESS
     return status
 
 

@@ -498,3 +498,49 @@ def test_outside_business_hours_the_waiting_clock_does_not_run(
     case = env.case(opened.number)
     assert case["status"] == "waiting_on_customer" and case["closed_at"] is None
     assert sent(smtp_sink) == {}, sent(smtp_sink)
+
+
+# ------------------------------------------------------------- 7. a wait pauses an unanswered case's clock
+
+
+@pytest.mark.maild_config(
+    {**WAITING, "sla.initial_response": {"1": "6s"}, "sla.waiting_reminder": "", "sla.auto_close_after": ""}
+)
+def test_a_wait_on_an_unanswered_case_pauses_its_first_response_clock_and_a_reply_resumes_it(
+    env: MaildEnv, imap_box: Any, smtp_sink: Any
+) -> None:
+    opened = open_case(env, imap_box, smtp_sink)
+    first_due = parse_time(env.case(opened.number)["first_response_due_at"])
+    wait_by_email(env, imap_box, opened.number)
+    (note,) = messages(smtp_sink, ALICE, "status_changed")
+    waiting = env.case(opened.number)
+    assert waiting["status"] == "waiting_on_customer" and waiting["first_responded_at"] is None
+    since = parse_time(waiting["waiting_since"])
+    assert since < first_due + timedelta(seconds=1), "too slow: the wait began after the deadline"
+    smtp_sink.clear()
+
+    sleep_until(first_due.timestamp() + 3)  # well past the deadline the case had before it waited
+    env.run_once()
+    assert env.case(opened.number)["escalations"] == [], "no response clock runs while waiting"
+
+    imap_box.append(reply_to_note(note, ALICE, "Here are the logs you asked for."))
+    replied = time.time()
+    env.run_once()
+    case = env.case(opened.number)
+    assert case["status"] == "in_progress", "any contact's reply returns the case to in_progress"
+    assert case["first_responded_at"] is None and case["escalations"] == []
+    resumed = parse_time(case["first_response_due_at"])
+    # What was left when the wait began is left again from the reply (shown in whole seconds).
+    left = first_due - since
+    assert resumed > first_due + timedelta(seconds=2), (first_due, resumed)
+    assert resumed <= datetime.fromtimestamp(time.time(), UTC) + left + timedelta(seconds=2)
+    assert resumed >= datetime.fromtimestamp(replied, UTC) + left - timedelta(seconds=2)
+
+    sleep_until(resumed.timestamp() + 1.2)
+    for _ in range(2):
+        env.run_once()
+    case = env.case(opened.number)
+    assert [(e["level"], e["reason"]) for e in case["escalations"]] == [(1, "deadline")]
+    assert Counter(r for (r, event) in sent(smtp_sink) if event == "escalated") == Counter(
+        {MANAGERS: 1, ALICE: 1, BOB: 1, OPS: 1, TEAM: 1}
+    ), sent(smtp_sink)

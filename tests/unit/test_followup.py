@@ -28,6 +28,7 @@ from maild.policy.followup import (
     due_timers,
     next_check_at,
     restarted_clocks,
+    resumed_due,
     timers,
 )
 from maild.policy.lifecycle import CaseChange, next_status, unanswered_and_open
@@ -640,3 +641,45 @@ def test_restarted_clocks_for_every_status_and_change(
     restarted = replace(case, next_response_due_at=new_due, waiting_since=new_since)
     if after is CLOSED:
         assert timers(restarted, RULES) == []
+
+
+# ------------------------------------------------------------------ a wait pauses the first response
+
+
+def test_a_wait_gives_back_the_open_time_that_was_left_on_24x7() -> None:
+    due = utc(2026, 12, 7, 12)
+    began, ended = utc(2026, 12, 7, 11), utc(2026, 12, 7, 15)
+    assert resumed_due(due, began, ended, None) == utc(2026, 12, 7, 16)
+
+
+def test_a_wait_gives_back_the_open_time_that_was_left_on_office_hours() -> None:
+    # 30 open minutes left on Friday 16:30; the customer answers on Monday 10:00 -> due Monday 10:30.
+    due = local(BERLIN, 2026, 12, 4, 17)
+    began, ended = local(BERLIN, 2026, 12, 4, 16, 30), local(BERLIN, 2026, 12, 7, 10)
+    assert resumed_due(due, began, ended, OFFICE) == local(BERLIN, 2026, 12, 7, 10, 30)
+    # answered outside hours (Saturday): the 30 minutes start when the office opens on Monday
+    assert resumed_due(due, began, local(BERLIN, 2026, 12, 5, 12), OFFICE) == local(
+        BERLIN, 2026, 12, 7, 9, 30
+    )
+
+
+def test_a_deadline_missed_before_the_wait_stays_missed() -> None:
+    due = utc(2026, 12, 7, 12)
+    assert resumed_due(due, due, utc(2026, 12, 9), None) == due
+    assert resumed_due(due, due + H, utc(2026, 12, 9), None) == due
+    assert resumed_due(None, due, utc(2026, 12, 9), None) is None
+
+
+@settings(max_examples=200)
+@given(
+    st.integers(min_value=1, max_value=600),
+    st.integers(min_value=0, max_value=600),
+    st.integers(min_value=0, max_value=10_000),
+)
+def test_the_time_left_after_a_wait_is_the_time_left_before_it(left: int, waited: int, later: int) -> None:
+    began = local(BERLIN, 2026, 3, 27, 16) + M * waited  # around the spring-forward weekend
+    due = add_business_time(began, M * left, OFFICE)
+    ended = began + M * later
+    resumed = resumed_due(due, began, ended, OFFICE)
+    assert resumed is not None and resumed >= ended
+    assert business_duration(ended, resumed, OFFICE) == business_duration(began, due, OFFICE)

@@ -129,7 +129,7 @@ def test_unanswered_and_open(status: str, responded: datetime | None, expected: 
         (CLOSED, CaseChange.AGENT_ASKED, False, CLOSED),
         # A contact's reply answers the agent's question, and otherwise changes nothing.
         (WAITING, CaseChange.CONTACT_REPLIED, True, IN_PROGRESS),
-        (WAITING, CaseChange.CONTACT_REPLIED, False, NEW),
+        (WAITING, CaseChange.CONTACT_REPLIED, False, IN_PROGRESS),  # SPEC §11: any contact's reply
         (NEW, CaseChange.CONTACT_REPLIED, False, NEW),
         (IN_PROGRESS, CaseChange.CONTACT_REPLIED, True, IN_PROGRESS),
         (CLOSED, CaseChange.CONTACT_REPLIED, True, CLOSED),
