@@ -311,32 +311,11 @@ def later(parameters: Any) -> Any:
 # --------------------------------------------------------------------------- the runs
 
 
-def stand_in_templates(wd: Path) -> dict[str, str]:
-    """Plain English templates for the events of issue 17 that maild does not ship yet.
-
-    Only an event without built-in templates gets one (in an operator's
-    `[templates] path`, which maild reads before its own), so the bench
-    renders maild's real templates wherever they exist.
-    """
-    shipped = Path(__file__).resolve().parent.parent / "templates" / "en"
-    folder = wd / "templates" / "en"
-    folder.mkdir(parents=True, exist_ok=True)
-    for event in ("deadline_warning", "waiting_reminder", "auto_closed"):
-        if (shipped / f"{event}.subject.txt").exists():
-            continue
-        (folder / f"{event}.subject.txt").write_text(f"{event} {{{{ case.number }}}}\n", encoding="utf-8")
-        (folder / f"{event}.txt").write_text(f"{event}\n", encoding="utf-8")
-        (folder / f"{event}.html").write_text(f"<p>{event}</p>\n", encoding="utf-8")
-    return {"templates.path": str(wd / "templates")}
-
-
 def setup(kind: str, wd: Path, url: str) -> Any:
     from maild.app import App
     from maild.config import load_settings
 
-    env = make_env(
-        wd, url, 1, 1, overrides=CLOCKS | stand_in_templates(wd)
-    )  # the mailbox and SMTP are never contacted
+    env = make_env(wd, url, 1, 1, overrides=CLOCKS)  # the mailbox and SMTP are never contacted
     text = env.config_path.read_text(encoding="utf-8")
     env.config_path.write_text(
         text.replace("[escalation]\n", f"[escalation]\n{LEVELS}\n", 1), encoding="utf-8"
