@@ -31,6 +31,7 @@ from maild.configtransport import (
     smtp_section,
 )
 from maild.errors import ConfigError
+from maild.locales import language_codes
 from maild.policy.sla import BusinessCalendar, EscalationLevel
 from maild.policy.teams import TeamRouting
 from maild.safetext import redact_url
@@ -40,7 +41,6 @@ T = TypeVar("T")
 DEFAULT_CONFIG_PATH = Path("/etc/maild/maild.toml")
 SEVERITIES = (1, 2, 3, 4)
 DEFAULT_TARGETS = {1: timedelta(hours=1), 2: timedelta(hours=2), 3: timedelta(hours=4), 4: timedelta(hours=8)}
-LANGUAGES = ("en", "ja")
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,7 @@ def _support(t: TomlTable) -> SupportSettings:
     helpdesk = t.optional_string("helpdesk_message")
     if helpdesk is not None and len(helpdesk) > 120:
         raise ConfigError(t.key("helpdesk_message"), f"is {len(helpdesk)} characters long; at most 120")
-    default_language = t.choice("default_language", LANGUAGES, "en")
+    default_language = t.choice("default_language", language_codes(), "en")
     agent_address = t.optional_string("agent_address")
     settings = SupportSettings(
         address=address,

@@ -16,36 +16,15 @@ template language or a new status never makes a notification fail.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from maild.vocab import CaseStatus, Role
+from maild.locales import FALLBACK_LANGUAGE, language_codes, locale, locales, normalize_language
 
-FALLBACK_LANGUAGE = "en"
+__all__ = ["FALLBACK_LANGUAGE", "normalize_language"]  # re-exported: callers ask i18n, as before
 
 _Key = TypeVar("_Key", int, str)
-
-SEVERITY_NAMES: dict[str, dict[int, str]] = {
-    "en": {1: "Critical", 2: "Urgent", 3: "High", 4: "Medium"},
-    "ja": {1: "重大", 2: "緊急", 3: "高", 4: "中"},
-}
-
-STATUS_NAMES: dict[str, dict[str, str]] = {
-    "en": {
-        CaseStatus.NEW: "New",
-        CaseStatus.IN_PROGRESS: "In progress",
-        CaseStatus.WAITING_ON_CUSTOMER: "Waiting on customer",
-        CaseStatus.CLOSED: "Closed",
-    },
-    "ja": {
-        CaseStatus.NEW: "新規",
-        CaseStatus.IN_PROGRESS: "対応中",
-        CaseStatus.WAITING_ON_CUSTOMER: "お客様の回答待ち",
-        CaseStatus.CLOSED: "クローズ",
-    },
-}
 
 # The order intake fields are shown in: the order a customer thinks about a
 # problem (what, how, how bad, by when), not alphabetical.
@@ -63,116 +42,20 @@ FIELD_ORDER: tuple[str, ...] = (
     "username",
 )
 
-FIELD_LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "occurred_at": "Occurred at",
-        "steps_to_reproduce": "Steps to reproduce",
-        "business_impact": "Business impact",
-        "users_affected": "Users affected",
-        "workaround": "Workaround",
-        "desired_resolution_date": "Desired resolution date",
-        "desired_resolution_reason": "Reason for that date",
-        "impact_if_missed": "Impact if missed",
-        "login_access_granted": "Login access granted",
-        "org_id": "Org ID",
-        "username": "Username",
-    },
-    "ja": {
-        "occurred_at": "発生日時",
-        "steps_to_reproduce": "再現手順",
-        "business_impact": "業務影響",
-        "users_affected": "ユーザ数",
-        "workaround": "回避策",
-        "desired_resolution_date": "回答希望日",
-        "desired_resolution_reason": "理由",
-        "impact_if_missed": "期限を超えた場合の影響",
-        "login_access_granted": "ログインアクセス許可",
-        "org_id": "組織ID",
-        "username": "ユーザ名",
-    },
-}
-
-ROLE_NAMES: dict[str, dict[str, str]] = {
-    "en": {
-        Role.PRIMARY_CONTACT: "Primary contact",
-        Role.COLLABORATOR: "Collaborator",
-        Role.AGENT: "Support engineer",
-        "manager": "Support manager",
-        "owner": "Case owner",
-        "team": "Support team",
-        "other": "Other",
-    },
-    "ja": {
-        Role.PRIMARY_CONTACT: "主担当者",
-        Role.COLLABORATOR: "共有メンバー",
-        Role.AGENT: "サポートエンジニア",
-        "manager": "サポートマネージャー",
-        "owner": "ケース担当者",
-        "team": "サポートチーム",
-        "other": "その他",
-    },
-}
-
-ESCALATION_REASONS: dict[str, dict[str, str]] = {
-    "en": {
-        "deadline": "The initial response deadline passed without a response.",
-        "next_response": "The next response deadline passed without a reply to the customer's last comment.",
-        "customer_request": "The customer asked for escalation.",
-    },
-    "ja": {
-        "deadline": "初回応答期限までに応答がありませんでした。",
-        "next_response": "お客様の最新のコメントに対し、次回応答期限までに応答がありませんでした。",
-        "customer_request": "お客様からエスカレーションのご依頼がありました。",
-    },
-}
-
-# Reasons a reply was not added to a case, phrased for the sender. Each
-# completes the sentence "your message was not added to the case because …"
-# in spirit, but stands alone so a template can show it on its own line.
-REJECTION_REASONS: dict[str, dict[str, str]] = {
-    "en": {
-        "not_participant": "Only the people the case is shared with can add to it.",
-        "unknown_case": "We could not find the case your message refers to.",
-        "close_not_allowed": "Only the primary contact or a support engineer can close the case.",
-        "too_large": "The message was larger than we can accept.",
-        "case_closed": "The case was closed too long ago to reopen; please write to us as a new request.",
-        "already_escalated": "You have already escalated this case; our support managers are on it.",
-        "unproven": (
-            "We could not confirm that the message came from you. Please reply to the notification "
-            "we sent to your own address, using its reply address."
-        ),
-        "agent_command": ("Only support engineers can use #note, #assign, #team, #severity and #waiting."),
-    },
-    "ja": {
-        "not_participant": "ケースに追加できるのは、ケースを共有しているメンバーのみです。",
-        "unknown_case": "お送りいただいたメッセージに該当するケースが見つかりませんでした。",
-        "close_not_allowed": "ケースをクローズできるのは、主担当者またはサポートエンジニアのみです。",
-        "too_large": "メッセージのサイズが受け付け可能な上限を超えていました。",
-        "case_closed": (
-            "ケースはクローズから時間が経過しているため再開できません。新しいお問い合わせとしてご連絡ください。"
-        ),
-        "already_escalated": ("このケースはすでにエスカレーション済みです。サポート管理者が対応しています。"),
-        "unproven": (
-            "メッセージの送信者を確認できませんでした。お客様宛てにお送りした通知に、"
-            "その返信先アドレスのまま返信してください。"
-        ),
-        "agent_command": (
-            "#note、#assign、#team、#severity、#waiting はサポートエンジニア専用のコマンドです。"
-        ),
-    },
-}
-
-DEFAULT_HELPDESK: dict[str, str] = {
-    "en": "Please contact your company's help desk.",
-    "ja": "ヘルプデスクへお問い合わせください",
-}
-
-_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}")
+# The tables of every language maild speaks, read from maild/locales/<code>.toml (SPEC §12).
+SEVERITY_NAMES: dict[str, dict[int, str]] = {code: t.severity for code, t in locales().items()}
+STATUS_NAMES: dict[str, dict[str, str]] = {code: t.status for code, t in locales().items()}
+FIELD_LABELS: dict[str, dict[str, str]] = {code: t.field_labels for code, t in locales().items()}
+ROLE_NAMES: dict[str, dict[str, str]] = {code: t.roles for code, t in locales().items()}
+ESCALATION_REASONS: dict[str, dict[str, str]] = {code: t.escalation_reasons for code, t in locales().items()}
+# Reasons a reply was not added to a case, phrased for the sender: each stands alone on its line.
+REJECTION_REASONS: dict[str, dict[str, str]] = {code: t.rejection_reasons for code, t in locales().items()}
+DEFAULT_HELPDESK: dict[str, str] = {code: t.helpdesk for code, t in locales().items()}
 
 
 def supported_languages() -> tuple[str, ...]:
-    """Languages this module has words for; templates may exist for more."""
-    return tuple(SEVERITY_NAMES)
+    """Languages maild has words for (maild/locales), English first."""
+    return language_codes()
 
 
 def pick_language(wanted: str | None, default: str, available: Collection[str] | None = None) -> str:
@@ -193,14 +76,6 @@ def pick_language(wanted: str | None, default: str, available: Collection[str] |
     if FALLBACK_LANGUAGE in choices or not choices:
         return FALLBACK_LANGUAGE
     return sorted(choices)[0]
-
-
-def normalize_language(value: str | None) -> str | None:
-    """The lower-cased primary subtag of a language tag, or None if there is none."""
-    if not value:
-        return None
-    match = _LANGUAGE_TAG.match(value.strip())
-    return match.group(0).lower() if match else None
 
 
 def _lookup(tables: Mapping[str, Mapping[_Key, str]], language: str, key: _Key) -> str | None:
@@ -326,9 +201,10 @@ def format_datetime(value: object, language: str) -> str:
     moment = as_utc(value)
     if moment is None:
         return "" if value is None else str(value)
-    if language == "ja":
-        return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M} (UTC)"
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
+    hm, ymd = f"{moment:%H:%M}", f"{moment:%Y-%m-%d}"
+    return locale(language).datetime_format.format(
+        year=moment.year, month=moment.month, day=moment.day, time=hm, date=ymd
+    )
 
 
 _SIZE_UNITS: tuple[str, ...] = ("KB", "MB", "GB", "TB")
@@ -342,9 +218,8 @@ def format_filesize(value: object, language: str) -> str:
     if size < 0:
         return ""
     if size < 1024:
-        if language == "ja":
-            return f"{size} バイト"
-        return "1 byte" if size == 1 else f"{size} bytes"
+        words = locale(language)
+        return words.bytes_one if size == 1 else words.bytes_many.format(n=size)
     amount = size / 1024
     index = 0
     while amount >= 1024 and index < len(_SIZE_UNITS) - 1:
@@ -355,5 +230,5 @@ def format_filesize(value: object, language: str) -> str:
 
 def languages_of(names: Iterable[str]) -> tuple[str, ...]:
     """The language codes among directory names, as a stable sorted tuple."""
-    found = {code for name in names if (code := normalize_language(name)) and code == name.lower()}
+    found = {name for name in names if normalize_language(name) == name}
     return tuple(sorted(found))
