@@ -9,6 +9,12 @@ mobile footers, as the spec asks. talon's tests expect quotation removal
 only (its signature stripping is a separate step), so its cases are also
 measured with `keep_signature=True` ("per-source contract").
 
+Then, per language, maild's own corpus of replies in the twelve languages
+of SPEC §12 (tests/fixtures/replies/<code>/NN-<client>.txt or .eml, each
+beside its NN-<client>.expected.txt), under the product contract: the
+headers Gmail, Outlook (desktop and web), Apple Mail and Thunderbird write
+in each language, their forward markers, signatures and mobile footers.
+
 Run: .venv/bin/python bench/quotes_accuracy.py [corpus-dir]
 """
 
@@ -23,6 +29,7 @@ from maild.inbound.parse import parse_message
 from maild.inbound.quotes import extract_reply
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+LANGUAGE_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "replies"
 _PLAIN_BODY_PREFIXES = ("discourse-trimmer-", "crisp-erp-", "github-erp-", "zapier-erp-")
 _IMPLIED_HELLO = 'talon expects visible text "Hello"'
 _QUOTATION_ONLY_SOURCES = frozenset({"talon"})
@@ -59,6 +66,38 @@ def load_cases(corpus: Path) -> list[Case]:
                 if _IMPLIED_HELLO in (row.get("what_it_exercises") or ""):
                     cases.append(Case(corpus / row["file"], "Hello"))
     return cases
+
+
+def load_language_cases(corpus: Path = LANGUAGE_CORPUS) -> dict[str, list[Case]]:
+    """The replies of maild's own corpus, by language code (the folder name)."""
+    languages: dict[str, list[Case]] = {}
+    for expected_file in sorted(corpus.glob("*/*.expected.txt")):
+        stem = expected_file.name.removesuffix(".expected.txt")
+        for suffix in (".txt", ".eml"):
+            source = expected_file.with_name(stem + suffix)
+            if source.exists():
+                case = Case(source, _read_text(expected_file))
+                languages.setdefault(expected_file.parent.name, []).append(case)
+                break
+    return languages
+
+
+def language_body(path: Path) -> str:
+    """A .eml is parsed as a message; a .txt is the body as the parser would give it."""
+    raw = path.read_bytes()
+    return parse_message(raw).text if path.suffix == ".eml" else raw.decode("utf-8")
+
+
+def language_rates(languages: dict[str, list[Case]]) -> dict[str, tuple[int, int]]:
+    """(exact matches, replies) per language under the product contract, and under "TOTAL"."""
+    table: dict[str, tuple[int, int]] = {}
+    for code, cases in languages.items():
+        good = sum(
+            normalise(extract_reply(language_body(case.path))) == normalise(case.expected) for case in cases
+        )
+        table[code] = (good, len(cases))
+    table["TOTAL"] = (sum(v[0] for v in table.values()), sum(v[1] for v in table.values()))
+    return table
 
 
 def _read_text(path: Path) -> str:
@@ -110,6 +149,12 @@ def main(argv: list[str]) -> int:
         "product contract (signatures and footers stripped):", rates(cases, per_source_contract=False)
     )
     _print_table("per-source contract (talon: quotations only):", rates(cases, per_source_contract=True))
+    languages = load_language_cases()
+    for code, language_cases in languages.items():
+        for case in language_cases:
+            if normalise(extract_reply(language_body(case.path))) != normalise(case.expected):
+                print(f"mismatch: {code}/{case.path.name}")
+    _print_table(f"per language ({LANGUAGE_CORPUS.name}/, product contract):", language_rates(languages))
     return 0
 
 

@@ -24,6 +24,15 @@ from collections.abc import Sequence
 
 from mailparser_reply.constants import MAIL_LANGUAGES
 
+from maild.inbound.quote_words import (
+    FOOTERS,
+    FORWARD_OPENERS,
+    FROM_KEYS,
+    OTHER_KEYS,
+    SEPARATOR_WORDS,
+    WROTE_VERBS,
+)
+
 _MAX_LINE = 1000
 # mail-parser-reply's patterns backtrack quadratically on long lines, so
 # they see only short windows, and only this many per text.
@@ -35,42 +44,32 @@ _FOOTER_TAIL = 30
 
 _QUOTE_MARKS = (">", "＞")
 
-_WROTE_VERB = re.compile(
-    r"(?:wrote|writes|a\s+écrit|escribió|ha\s+scritto|schrieb|schreef|skrev|napisał(?:\(a\))?|"
-    r"napsal(?:\(a\))?|написал[аи]?|написав|писал[аи]?|пишет|пише|写道|寫道|のメッセージ|書きました|"
-    r"작성하였습니다|escreveu|kirjoitti|yazdı|írta|scrisse)\s*[:：]$",
-    re.IGNORECASE,
-)
+
+def _alternatives(phrases: tuple[str, ...]) -> str:
+    """Literal phrases as one alternation, longest first, whitespace matched loosely."""
+    ordered = sorted(set(phrases), key=len, reverse=True)
+    return "|".join(re.escape(phrase).replace(r"\ ", r"\s+") for phrase in ordered)
+
+
+_WROTE_VERB = re.compile(rf"(?:{_alternatives(WROTE_VERBS)})\s*[:：]$", re.IGNORECASE)
 _DATED_OPENER = re.compile(
-    r"^(?:On|Le|Am|El|Il|Op|Den|Em|Dne|W dniu|Dnia|在|\d{4}\s*[年/.-]|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})",
+    r"^(?:On|Le|Am|El|Il|Op|Den|Em|Dne|W dniu|Dnia|在|\d{4}\s*[年년/.-]|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})",
     re.IGNORECASE,
 )
 _TIME_OR_ADDRESS = re.compile(r"\d{1,2}:\d{2}|@")
 _DIGIT_OR_ADDRESS = re.compile(r"\d|@")
 
 _SEPARATOR = re.compile(
-    r"^-{2,}\s*(?:Original Message|Forwarded message|Message transféré|Message d'origine|"
-    r"Ursprüngliche Nachricht|Weitergeleitete Nachricht|Mensaje original|Mensaje reenviado|"
-    r"Messaggio originale|Messaggio inoltrato|Oorspronkelijk bericht|Doorgestuurd bericht|"
-    r"Oprindelig meddelelse|Videresendt meddelelse|Ursprungligt meddelande|Vidarebefordrat meddelande|"
-    r"Wiadomość oryginalna|Исходное сообщение|Пересылаемое сообщение|Оригінальне повідомлення|"
-    r"元のメッセージ|転送メッセージ|転送されたメッセージ|原始邮件|原始郵件|转发的邮件|轉寄的郵件|원본 메시지)"
-    r"\s*-{2,}$|^(?:Begin forwarded message|転送されたメッセージ|Anfang der weitergeleiteten "
-    r"Nachricht)\s*[:：]?$",
+    rf"^-{{2,}}\s*(?:{_alternatives(SEPARATOR_WORDS)})\s*-{{2,}}$|"
+    rf"^(?:{_alternatives(FORWARD_OPENERS)})\s*[:：]?$",
     re.IGNORECASE,
 )
+# Gmail's attribution in languages without a verb (ja, ru): "<date> <time>, Name <address>:".
+_ADDRESS_END = re.compile(r"<[^<>\s]{1,254}>\s*[:：]$")
+_YEAR = re.compile(r"(?:19|20)\d\d")
 
-_FROM_KEYS = (
-    "from|差出人|送信者|送信元|von|de|van|fra|från|od|da|от|від|"
-    "发件人|寄件者|寄件人|보낸 사람|lähettäjä|kimden|feladó"
-)
-_OTHER_KEYS = (
-    "sent|date|to|subject|cc|bcc|reply-to|送信日時|送信日|日時|日付|宛先|件名|gesendet|datum|an|betreff|"
-    "envoyé|"
-    "à|objet|enviado|fecha|para|asunto|inviato|data|a|oggetto|verzonden|aan|onderwerp|sendt|til|emne|skickat|"
-    "till|ämne|wysłano|do|temat|отправлено|дата|кому|тема|надіслано|发送时间|日期|收件人|主题|抄送|寄件日期|"
-    "收件者|主旨|副本|보낸 날짜|받는 사람|제목|참조"
-)
+_FROM_KEYS = _alternatives(FROM_KEYS)
+_OTHER_KEYS = _alternatives(OTHER_KEYS)
 _HEADER_KEY = re.compile(rf"^({_FROM_KEYS}|{_OTHER_KEYS})[ \t]*[:：]", re.IGNORECASE)
 _FROM_KEY = re.compile(rf"^(?:{_FROM_KEYS})$", re.IGNORECASE)
 
@@ -83,7 +82,7 @@ _FOOTER = re.compile(
     r".{1,40}から送信|从我的.{1,30}发送|從我的.{1,30}(?:傳送|發送)|发自我的.{1,30}|發自我的.{1,30}|"
     r"寄自我的.{1,30}|"
     r"<<sent by .{1,40}>>|\(sent from .{1,40}\)|From my (?:iPhone|iPad|Android|mobile).{0,30}|"
-    r"Someone from mobile)\s*$",
+    rf"Someone from mobile|{_alternatives(FOOTERS)})\s*$",
     re.IGNORECASE,
 )
 _SIGNATURE = re.compile(r"^--\s?$")
@@ -140,6 +139,8 @@ def _is_attribution(window: str, text: _Text) -> bool:
     if _WROTE_VERB.search(window):
         return True
     if _DATED_OPENER.match(window) and _TIME_OR_ADDRESS.search(window):
+        return True
+    if _ADDRESS_END.search(window) and _YEAR.search(window) and _TIME_OR_ADDRESS.search(window):
         return True
     return text.library_says_attribution(window)
 
