@@ -3,7 +3,8 @@
 Owns every rule about the *words* of a message (SPEC §2 and §3): which
 reply/forward prefixes a case subject loses, where the case tag and the
 severity are found, which `Key: value` lines become intake fields, and the
-`#escalate` / `#close` commands. Customers write in English and Japanese, from
+`#escalate` / `#close` commands. Customers write in any of the languages of
+maild/locales/intake (their words are data, read by maild.inbound.intake_words), from
 mail clients localised into many languages and with full-width characters, so
 each rule accepts the spellings real mail carries while staying strict enough
 that ordinary prose is never mistaken for a command, a tag or a field.
@@ -14,11 +15,11 @@ Pure functions of text: no I/O, no clock, no database.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
 from maild.inbound.commands import read_commands
+from maild.inbound.intake_words import alternation, intake_words, normalize_label
 from maild.mailids import strip_routing_tags
 
 __all__ = [
@@ -65,14 +66,18 @@ _CLOSE = r"[\]］】]"
 # Blanks are possessive throughout the tag: what follows each run is never a
 # blank, and "[ 重要度" + blanks was quadratic with backtracking runs.
 _SEP = r"(?:\s*+[-－:：]\s*+|\s++)"
-# "[Sev 1]", "[SEV-2]", "[Severity: 3]", "[重要度１]", "[重要度：2]" take any short word as
-# their value (so "[Sev high]" can be reported as invalid); "[S1]" needs digits,
-# otherwise "[Slack]" would read as severity "lack".
+_WORDS = intake_words()
+_SPACED = alternation(_WORDS.severity_spaced)
+_JOINED = alternation(_WORDS.severity_joined)
+# "[Sev 1]", "[SEV-2]", "[Severity: 3]", "[Gravité : 2]", "[重要度１]", "[重要度：2]" take any
+# short word as their value (so "[Sev high]" can be reported as invalid); "[S1]" needs
+# digits, otherwise "[Slack]" would read as severity "lack". The words are every
+# language's (maild/locales/intake), literal alternatives: linear like one word.
 _SEVERITY_TAG = re.compile(
     rf"{_OPEN}\s*+(?:"
-    rf"(?:sev(?:erity)?){_SEP}(?P<word>[^\]］】\s]{{1,20}})"
-    rf"|sev(?:erity)?\s*+(?P<sevdigits>[0-9０-９]{{1,3}})"
-    rf"|重要度\s*+[-－:：]?\s*+(?P<ja>[^\]］】\s]{{1,20}})"
+    rf"(?:{_SPACED}){_SEP}(?P<word>[^\]］】\s]{{1,20}})"
+    rf"|(?:{_SPACED})\s*+(?P<sevdigits>[0-9０-９]{{1,3}})"
+    rf"|(?:{_JOINED})\s*+[-－:：]?\s*+(?P<joined>[^\]］】\s]{{1,20}})"
     rf"|s\s*+[-－]?\s*+(?P<sdigits>[0-9０-９]{{1,3}})"
     rf")\s*+{_CLOSE}",
     re.IGNORECASE,
@@ -81,7 +86,7 @@ _SEVERITY_TAG = re.compile(
 # "(.*?)\s*$" tried every split of a line's tail (a 20,000-character line:
 # 1.3 s). Possessive blanks, since what follows each run is never a blank.
 _SEVERITY_LINE = re.compile(
-    r"^\s*+(?:[-*•・]\s*+)?+(?:severity|重要度)\s*+[:：]\s*+(?P<value>.*)",
+    rf"^\s*+(?:[-*•・]\s*+)?+(?:{alternation(_WORDS.severity_line)})\s*+[:：]\s*+(?P<value>.*)",
     re.IGNORECASE,
 )
 
@@ -144,7 +149,7 @@ def _severity_from_subject(subject: str) -> str | None:
     match = _SEVERITY_TAG.search(subject)
     if match is None:
         return None
-    for group in ("word", "sevdigits", "ja", "sdigits"):
+    for group in ("word", "sevdigits", "joined", "sdigits"):
         value = match.group(group)
         if value is not None:
             return str(value)
@@ -193,48 +198,6 @@ def strip_severity_tag(subject: str) -> str:
     return _collapse(_SEVERITY_TAG.sub(" ", subject))
 
 
-# Intake field labels, normalised (NFKC, lower case, single spaces, no "?" or
-# markdown emphasis), to the stored field names of CONTRACT.md.
-_FIELD_LABELS: dict[str, str] = {
-    "occurred at": "occurred_at",
-    "occurred": "occurred_at",
-    "when did it occur": "occurred_at",
-    "when did the issue occur": "occurred_at",
-    "date and time of occurrence": "occurred_at",
-    "発生日時": "occurred_at",
-    "steps to reproduce": "steps_to_reproduce",
-    "reproduction steps": "steps_to_reproduce",
-    "再現手順": "steps_to_reproduce",
-    "business impact": "business_impact",
-    "業務影響": "business_impact",
-    "業務への影響": "business_impact",
-    "users affected": "users_affected",
-    "number of users affected": "users_affected",
-    "affected users": "users_affected",
-    "ユーザ数": "users_affected",
-    "ユーザー数": "users_affected",
-    "影響ユーザ数": "users_affected",
-    "影響ユーザー数": "users_affected",
-    "workaround": "workaround",
-    "回避策": "workaround",
-    "desired resolution date": "desired_resolution_date",
-    "回答希望日": "desired_resolution_date",
-    "reason for that date": "desired_resolution_reason",
-    "reason": "desired_resolution_reason",
-    "理由": "desired_resolution_reason",
-    "impact if missed": "impact_if_missed",
-    "期限を超えた場合の影響": "impact_if_missed",
-    "login access granted": "login_access_granted",
-    "ログインアクセス許可": "login_access_granted",
-    "org id": "org_id",
-    "organization id": "org_id",
-    "organisation id": "org_id",
-    "組織id": "org_id",
-    "username": "username",
-    "user name": "username",
-    "ユーザ名": "username",
-    "ユーザー名": "username",
-}
 # Each pattern takes the label as the whole run up to its closing "】" or
 # first colon, and the rest of the line; the label's length (1-60 once its
 # blanks are stripped) and the value's blanks are dealt with in Python
@@ -249,8 +212,8 @@ _COLON_LABEL = re.compile(rf"^\s*+{_BULLET}([^:：\n]*+)[:：](.*)")
 
 
 def _field_name(label: str) -> str | None:
-    normalised = unicodedata.normalize("NFKC", label).lower().replace("*", "").replace("_", " ")
-    return _FIELD_LABELS.get(_collapse(normalised).rstrip("?").strip())
+    """The stored field a label names, in any language maild reads (maild/locales/intake)."""
+    return _WORDS.field_labels.get(normalize_label(label))
 
 
 def _field_line(line: str) -> tuple[str, str] | None:
@@ -277,7 +240,7 @@ def _is_continuation(line: str) -> bool:
 
 
 def read_fields(body: str) -> dict[str, str]:
-    """Intake fields from `Key: value` lines, in English or Japanese.
+    """Intake fields from `Key: value` lines, in any language of maild/locales/intake.
 
     A value may continue on indented lines; a label with nothing after it
     ("Steps to reproduce:") takes the following lines up to a blank line or

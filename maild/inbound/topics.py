@@ -2,8 +2,9 @@
 
 The support process asks the customer to pick a topic ("the more precise
 the selection, the faster you get help"); by email that is a subject tag
-`[Topic: X]` / `[トピック: X]` (brackets ASCII, full-width or 【】) or a body
-line `Topic:` / `Category:` / `トピック:` / `カテゴリ:` near the top. Which
+`[Topic: X]` / `[トピック: X]` / `[Kategorie: X]` (brackets ASCII, full-width or
+【】) or a body line `Topic:` / `Category:` / `Thème :` / `类别：` near the top, in
+any language of maild/locales/intake (the words are data: maild.inbound.intake_words). Which
 team a topic means is maild.policy.teams'; here is only where it is written.
 The subject tag is taken out of the case subject like the severity tag.
 
@@ -15,13 +16,16 @@ from __future__ import annotations
 
 import re
 
+from maild.inbound.intake_words import alternation, intake_words
+
 __all__ = ["TOPIC_MAX", "read_topic", "strip_topic_tag"]
 
 TOPIC_MAX = 200
-_LABELS = r"(?:topic|category|トピック|カテゴリー?|カテゴリ)"
+_WORDS = intake_words().topic_words
+_LABELS = rf"(?:{alternation(_WORDS)})"
 # The value is bounded and cannot contain the closing bracket: each start costs at most 200 steps.
 _TAG = re.compile(rf"[\[［【]\s*+{_LABELS}\s*+[:：]\s*+([^\]］】\n]{{1,{TOPIC_MAX}}})[\]］】]", re.IGNORECASE)
-_BODY_LABELS = frozenset({"topic", "category", "トピック", "カテゴリ", "カテゴリー"})
+_BODY_LABELS = frozenset(_WORDS)
 _BULLET = "-*•・■◆● \t"
 _TOP_LINES = 60  # a topic line is near the top of a new case, not in a quoted history
 
@@ -42,7 +46,7 @@ def read_topic(subject: str, body: str) -> str | None:
             continue
         # The first colon of either width ends the label: `トピック：Salesforce: Apex` keeps its value.
         cut = min((i for i in (stripped.find(":"), stripped.find("：")) if i >= 0), default=-1)
-        if cut >= 0 and stripped[:cut].strip().lower() in _BODY_LABELS:
+        if cut >= 0 and " ".join(stripped[:cut].lower().split()) in _BODY_LABELS:
             return _clean(stripped[cut + 1 :])
     return None
 
