@@ -199,6 +199,20 @@ def _next_content(lines: Sequence[str], index: int) -> int | None:
     return None
 
 
+def _starts_on_next_line(text: _Text, index: int, end: int) -> bool:
+    """Whether a wrapped attribution found at `index` really starts on the next line.
+
+    Then this line is the reply's last line. Not when this line holds the
+    address and the next does not: that is an attribution wrapped before its
+    verb ("Support <s@x> 于2026年11月21日周六" / "10:00写道：").
+    """
+    if end == index or _DATED_OPENER.match(text.lines[index].strip().lstrip("> ")):
+        return False
+    if "@" in text.lines[index] and "@" not in text.lines[index + 1]:
+        return False
+    return _attribution_end(text, index + 1) is not None
+
+
 def _scan(text: _Text) -> tuple[int, set[int]]:
     """Where the quoted history starts, and the quoted lines above it."""
     lines = text.lines
@@ -217,13 +231,7 @@ def _scan(text: _Text) -> tuple[int, set[int]]:
         if _SEPARATOR.match(stripped) or _is_header_block(text, index):
             return index, dropped
         end = _attribution_end(text, index)
-        if (
-            end is not None
-            and end > index
-            and not _DATED_OPENER.match(stripped.lstrip("> "))
-            and _attribution_end(text, index + 1) is not None
-        ):
-            # The attribution starts on the next line; this one is the reply's last line.
+        if end is not None and _starts_on_next_line(text, index, end):
             end = None
         if end is not None:
             following = _next_content(lines, end + 1)
