@@ -372,3 +372,19 @@ def test_hostile_label_like_lines_are_read_in_one_pass(text: str) -> None:
     assert choice.value in (2, 3)
     assert read_topic(text, text) is None
     assert len(strip_severity_tag(text[: 32 * 1024])) <= 32 * 1024
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "原因：不明",  # "cause", not the reason for a date
+        "Причина: неизвестна",
+        "Datum: 21.11.2026",  # a forwarded header, not when it occurred
+        "Date : 21/11/2026",
+        "Remarque : l'impact métier est fort",  # prose with a colon
+        "> Impact métier : fort",  # quoted
+        "Impact métier",  # no colon
+    ],
+)
+def test_lines_that_are_not_intake_fields(body: str) -> None:
+    assert read_fields(body) == {}
