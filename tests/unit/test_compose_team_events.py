@@ -13,7 +13,7 @@ import pytest
 
 from maild.outbound import i18n
 from maild.outbound.compose import Composer
-from tests.unit.test_compose import LANGUAGES, TAG, full_context
+from tests.unit.test_compose import TAG, full_context
 
 TEAM_EVENTS = ("assigned", "moved", "note_added", "commands_applied")
 STAFF_ROLES = ("agent", "owner", "team", "manager")
@@ -56,6 +56,10 @@ RESULTS: list[tuple[str, bool, str, str, str, str]] = [
     ("#frobnicate", False, "frobnicated", "", "frobnicated", "frobnicated"),
 ]  # fmt: skip
 
+# The languages whose exact phrases these tests know; every language renders strictly in
+# test_compose.py and says its own phrases in tests/unit/test_lang_<code>.py.
+PHRASED = ("en", "ja")
+
 
 def results(*wanted: str) -> list[dict[str, Any]]:
     return [
@@ -83,7 +87,7 @@ def strict() -> Composer:
     return Composer([], strict=True)
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", PHRASED)
 @pytest.mark.parametrize("event", TEAM_EVENTS)
 @pytest.mark.parametrize("role", STAFF_ROLES)
 def test_team_events_render_for_colleagues(strict: Composer, event: str, language: str, role: str) -> None:
@@ -169,7 +173,7 @@ def test_note_says_first_that_it_is_internal(
     assert out.html.index("<body") < out.html.index(banner_html) < out.html.index("proxy")
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", PHRASED)
 def test_note_tells_how_to_keep_the_answer_internal(strict: Composer, language: str) -> None:
     out = strict.render("note_added", language, staff_context(language))
     footer = out.text[out.text.index("Tier 2") :]
@@ -179,7 +183,7 @@ def test_note_tells_how_to_keep_the_answer_internal(strict: Composer, language: 
         assert "お客様にも送信されます" in footer and "先頭に「#note」" in footer
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", PHRASED)
 def test_commands_applied_renders_every_code(strict: Composer, language: str) -> None:
     out = strict.render("commands_applied", language, staff_context(language, "agent", results=results()))
     lines = out.text.splitlines()
@@ -192,7 +196,7 @@ def test_commands_applied_renders_every_code(strict: Composer, language: str) ->
     assert not_applied in out.text and not_applied in out.html
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", PHRASED)
 def test_commands_applied_all_ok_says_nothing_about_failures(strict: Composer, language: str) -> None:
     out = strict.render(
         "commands_applied", language, staff_context(language, "agent", results=results("noted"))
@@ -201,7 +205,7 @@ def test_commands_applied_all_ok_says_nothing_about_failures(strict: Composer, l
     assert "not applied" not in out.text and "実行されていません" not in out.text
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", PHRASED)
 def test_unknown_team_without_team_list_still_reads(strict: Composer, language: str) -> None:
     out = strict.render(
         "commands_applied", language, staff_context(language, results=results("unknown_team"), teams=[])
@@ -209,7 +213,7 @@ def test_unknown_team_without_team_list_still_reads(strict: Composer, language: 
     assert "Nowhere" in out.text and "Tier 1" not in out.text.split("\n\n")[1]
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", PHRASED)
 def test_team_events_escape_html(strict: Composer, language: str) -> None:
     ctx = staff_context(
         language,
@@ -233,7 +237,7 @@ def test_team_events_escape_html(strict: Composer, language: str) -> None:
     assert "Look: &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in note.html
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", PHRASED)
 @pytest.mark.parametrize("event", ["case_opened", "comment_added", "status_changed", "closed"])
 def test_summary_shows_routing_to_staff_only(strict: Composer, event: str, language: str) -> None:
     labels = (
@@ -256,7 +260,7 @@ def test_summary_shows_routing_to_staff_only(strict: Composer, event: str, langu
             assert f">{label.rstrip(': ')}<" in out.html and f">{value}<" in out.html
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", PHRASED)
 def test_summary_leaves_out_unset_routing(strict: Composer, language: str) -> None:
     ctx = full_context(language, "team")
     ctx["case"].update(owner=None, topic=None)
@@ -266,7 +270,7 @@ def test_summary_leaves_out_unset_routing(strict: Composer, language: str) -> No
         assert label not in out.text and f">{label}<" not in out.html
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", PHRASED)
 def test_agent_command_rejection_reason(language: str) -> None:
     text = i18n.rejection_reason_text("agent_command", language)
     assert text != "agent_command"

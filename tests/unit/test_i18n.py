@@ -14,8 +14,8 @@ from maild.outbound import i18n
     [
         ("ja", "en", "ja"),
         ("ja-JP", "en", "ja"),
-        ("fr", "ja", "ja"),
-        ("fr", "xx", "en"),
+        ("sv", "ja", "ja"),  # a language maild has no table for
+        ("sv", "xx", "en"),
         (None, "ja", "ja"),
         ("  EN ", "ja", "en"),
         ("_", "ja", "ja"),
@@ -31,7 +31,7 @@ def test_pick_language_respects_available() -> None:
 
 
 def test_language_tables_are_complete() -> None:
-    assert i18n.supported_languages() == ("en", "ja")
+    assert i18n.supported_languages()[0] == "en" and "ja" in i18n.supported_languages()
     assert i18n.SEVERITY_NAMES["ja"] == {1: "重大", 2: "緊急", 3: "高", 4: "中"}
     for table in (
         i18n.STATUS_NAMES,
@@ -49,7 +49,7 @@ def test_unknown_keys_degrade_to_readable_text() -> None:
     assert i18n.severity_name(9, "ja") == "9"
     assert i18n.status_name("on_hold", "ja") == "on_hold"
     assert i18n.field_label("browser_version", "en") == "Browser version"
-    assert i18n.status_name("closed", "fr") == "Closed"
+    assert i18n.status_name("closed", "sv") == "Closed"  # a language maild has no table for
     assert i18n.rejection_reason_text("not_participant", "ja").startswith("ケース")
     assert i18n.rejection_reason_text("custom words", "ja") == "custom words"
 
