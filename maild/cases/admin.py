@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from maild.cases.facts import load_case
 from maild.cases.service import CaseService
 from maild.errors import MaildError, NotFound, UsageError
+from maild.locales import normalize_language
 from maild.mailids import is_email_address
 from maild.policy.lifecycle import may_close
 from maild.store import blobs
@@ -51,7 +52,7 @@ __all__ = [
 
 CaseFilter = Literal["open", "closed", "all"]
 
-_LANGUAGE = re.compile(r"^[a-z]{2}(?:-[A-Za-z]{2})?$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,2}$")
 _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.[a-z0-9-]+|[a-z0-9-]+")
 _CASE_NUMBER = re.compile(r"#?\d{1,12}")
 
@@ -119,8 +120,12 @@ def add_contact(
 ) -> Contact:
     """A new contact of an existing account; a new primary takes over from the previous one."""
     email = operator_address(email, "contact")
-    if language and not _LANGUAGE.match(language):
-        raise UsageError(f"{language!r} is not a language code like en or ja")
+    if language:
+        # Stored as maild's code for it (ja-JP -> ja, zh-Hant -> zh-TW, pt -> pt-BR) so lookups agree.
+        code = normalize_language(language)
+        if code is None or not _LANGUAGE.match(language.strip()):
+            raise UsageError(f"{language!r} is not a language code like en, ja, zh-TW or pt-BR")
+        language = code
     account = session.execute(
         select(Account).where(Account.name == account_name.strip())
     ).scalar_one_or_none()
