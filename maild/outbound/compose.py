@@ -80,7 +80,12 @@ from maild.vocab import CaseStatus, Event, Role
 EVENTS: tuple[Event, ...] = tuple(Event)
 """Every notification event; each has templates/<lang>/<event>.subject.txt, .txt and .html."""
 
-_REPLY_PREFIX = re.compile(r"(?:re|aw|sv|返信)\s*[:：]", re.IGNORECASE)
+# A subject that already says "reply" in one of our customers' mail clients keeps its own word:
+# Re, AW (de), SV (nordic), Antw (nl), RIF/R (it), RES (pt-BR Outlook), Отв (ru), 回复/答复 (zh-CN),
+# 回覆 (zh-TW), 返信 (ja), 답장/회신 (ko).
+_REPLY_PREFIX = re.compile(
+    r"(?:re|aw|sv|antw|rif|r|res|отв|回复|答复|回覆|返信|답장|회신)\s*[:：]", re.IGNORECASE
+)
 _SPACES = re.compile(r"\s+")
 
 

@@ -317,6 +317,13 @@ def test_helpdesk_falls_back_to_the_default_message(composer: Composer, language
     [
         ("Need help", "Re: Need help"),
         ("RE: Need help", "RE: Need help"),
+        ("RES: Ajuda com login", "RES: Ajuda com login"),
+        ("AW: Frage", "AW: Frage"),
+        ("Antw: Vraag", "Antw: Vraag"),
+        ("Отв: Вопрос", "Отв: Вопрос"),
+        ("回复：登录问题", "回复：登录问题"),
+        ("회신: 문의", "회신: 문의"),
+        ("Residency question", "Re: Residency question"),
         ("[Case #00001042] Need help", "Re: Need help"),
         ("[ case # 1 ]", "Re:"),
         ("", "Re:"),
