@@ -46,6 +46,8 @@ class Locale:
     datetime_format: str  # str.format with year, month, day, time (HH:MM), date (YYYY-MM-DD)
     bytes_one: str  # "1 byte"
     bytes_many: str  # "{n} bytes"
+    decimal: str = "."  # "2.0 KB" / "2,0 KB"
+    size_units: tuple[str, ...] = ("KB", "MB", "GB", "TB")  # "Ko" in French
     extra: dict[str, Any] = field(default_factory=dict)  # tables other rooms read (intake words, …)
 
 
@@ -82,6 +84,8 @@ def _read(code: str, data: dict[str, Any]) -> Locale:
             datetime_format=str(data["formats"]["datetime"]),
             bytes_one=str(data["formats"]["bytes_one"]),
             bytes_many=str(data["formats"]["bytes_many"]),
+            decimal=str(data["formats"].get("decimal", ".")),
+            size_units=tuple(str(u) for u in data["formats"].get("size_units", ("KB", "MB", "GB", "TB"))),
             extra={k: v for k, v in data.items() if k not in _KNOWN},
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:

@@ -217,15 +217,16 @@ def format_filesize(value: object, language: str) -> str:
         return "" if value is None else str(value)
     if size < 0:
         return ""
+    words = locale(language)
     if size < 1024:
-        words = locale(language)
         return words.bytes_one if size == 1 else words.bytes_many.format(n=size)
     amount = size / 1024
     index = 0
-    while amount >= 1024 and index < len(_SIZE_UNITS) - 1:
+    units = words.size_units or _SIZE_UNITS
+    while amount >= 1024 and index < len(units) - 1:
         amount /= 1024
         index += 1
-    return f"{amount:.1f} {_SIZE_UNITS[index]}"
+    return f"{amount:.1f}".replace(".", words.decimal) + f" {units[index]}"
 
 
 def languages_of(names: Iterable[str]) -> tuple[str, ...]:

@@ -94,7 +94,7 @@ def test_contacts_are_greeted_and_addressed_politely(strict: Composer) -> None:
     contact = render(strict, "comment_added", "primary_contact")
     assert contact.text.startswith("Здравствуйте, Alice!\n")
     assert "Новый комментарий к обращению № 00001042 от Bob (Участник):" in contact.text
-    assert "в копии (Cc) Вашего ответа" in contact.text and "log.txt (2.0 KB)" in contact.text
+    assert "в копии (Cc) Вашего ответа" in contact.text and "log.txt (2,0 КБ)" in contact.text
     status = render(strict, "status_changed", "primary_contact")
     assert "изменён с «Новое» на «Ожидает ответа клиента»" in status.text
     assert "нам нужна информация от Вас" in status.text
