@@ -18,6 +18,7 @@ independently of maild/locales/intake, so a missing synonym fails here.
 from __future__ import annotations
 
 import base64
+import html
 import re
 import tomllib
 from dataclasses import dataclass
@@ -279,6 +280,13 @@ def _only_note(sink: Any, rcpt: str, event: str) -> EmailMessage:
     return notes[0]
 
 
+def html_text(note: EmailMessage) -> str:
+    """The HTML part's visible text, so the HTML a mail client shows first is checked as well."""
+    part = note.get_body(preferencelist=("html",))
+    assert part is not None, "notifications have an HTML part"
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", str(part.get_content()))).split())
+
+
 def _assert_in_language(lang: Language, text: str, english: list[str]) -> None:
     if lang.code == "en":
         assert any(sentence in text for sentence in english), "the English template was used"
@@ -326,6 +334,8 @@ def test_a_contact_works_a_case_in_their_language(
     assert words["field_labels"]["business_impact"] in ack_text, "the fields under the language's labels"
     assert lang.fields["business_impact"][1] in ack_text
     _assert_in_language(lang, ack_text, ACK_ENGLISH)
+    _assert_in_language(lang, html_text(ack), ACK_ENGLISH)
+    assert words["severity"][str(lang.severity)] in html_text(ack)
 
     # A reply as Gmail writes it: UTF-8, localized attribution, the acknowledgement quoted.
     first = new_text(lang.code, "01-gmail")
@@ -345,6 +355,8 @@ def test_a_contact_works_a_case_in_their_language(
     assert words["status"]["in_progress"] in answer_text
     assert words["severity"][str(lang.severity)] in answer_text
     _assert_in_language(lang, answer_text, COMMENT_ENGLISH)
+    _assert_in_language(lang, html_text(answer), COMMENT_ENGLISH)
+    assert question in html_text(answer)
 
     # A reply to that answer as Outlook desktop writes it: legacy charset, localized header block.
     second = new_text(lang.code, "16-gmail-charset")
