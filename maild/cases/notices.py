@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from maild.cases.env import CaseEnv
 from maild.cases.recording import Applied, RecordAt, record
+from maild.inbound.language import sender_language
 from maild.inbound.message import InboundMail
 from maild.inbound.quotes import extract_reply
 from maild.outbound.i18n import helpdesk_message, rejection_reason_text
@@ -49,7 +50,7 @@ def reject(env: CaseEnv, session: Session, mail: InboundMail, d: Reject, at: Rec
 
 def helpdesk(env: CaseEnv, session: Session, mail: InboundMail, d: Helpdesk, at: RecordAt) -> Applied:
     record(env, session, mail, at, d.outcome, d.reason)
-    wanted = d.contact.language if d.contact else None
+    wanted = sender_language(d.contact.language if d.contact else None, mail)
     message = helpdesk_message(env.settings.support.helpdesk_message, env.notifier.language(wanted))
     sent = notice(env, session, mail, Event.HELPDESK, {"helpdesk_message": message}, wanted)
     return Applied(d.outcome, d.reason, None, sent)
@@ -87,11 +88,14 @@ def refuse(
 ) -> int:
     """Tell the sender why their message (or its command) changed nothing, in their language.
 
+    A sender with no language of their own is answered in the message's.
+
     Without `case` the notice names no case and carries no reply address:
     someone outside the sharing settings learns nothing about it.
     `commented`: the message was added as a comment and only its command was
     refused, so the notice must not say the message was not added.
     """
+    language = sender_language(language, mail)
     extra = {
         "reason_text": rejection_reason_text(code, env.notifier.language(language)),
         "case_number": case.number if case else None,
@@ -109,12 +113,16 @@ def notice(
     contact_language: str | None,
     case: Case | None = None,
 ) -> int:
-    """A notice to the sender alone, rate-limited per sender (and per case for case matters)."""
+    """A notice to the sender alone, rate-limited per sender (and per case for case matters).
+
+    Written in `contact_language`, else in the language of the message it answers (SPEC §12).
+    """
     email, name = (mail.from_addr.email, mail.from_addr.name) if mail.from_addr else ("", "")
     kind = f"{event}:{case.id}" if case is not None else str(event)
     if not email or not _notice_allowed(env, session, email, kind):
         return 0
-    recipient = Recipient(email, name, env.notifier.language(contact_language), "other")
+    language = sender_language(contact_language, mail)
+    recipient = Recipient(email, name, env.notifier.language(language), "other")
     row = env.notifier.enqueue(
         session,
         event,

@@ -20,6 +20,7 @@ from maild.cases.env import CaseEnv, insert_row
 from maild.cases.facts import CaseRow, NewParticipant
 from maild.cases.recording import Applied, RecordAt, record
 from maild.inbound.intake import read_fields
+from maild.inbound.language import sender_language
 from maild.inbound.message import Address, InboundMail
 from maild.inbound.quotes import extract_reply
 from maild.inbound.topics import read_topic
@@ -76,6 +77,8 @@ def _insert_case(env: CaseEnv, session: Session, mail: InboundMail, d: OpenCase,
     now = env.now()
     team, topic = _team_of(env, mail, d, mailbox)
     contact = d.contact
+    # A contact without a language of their own is written to in the language they wrote in (SPEC §12).
+    language = sender_language(contact.language, mail)
     plan = env.settings.sla.plan(contact.account_plan)
     text = mail.text.strip("\n")
     severity = d.severity.value
@@ -115,7 +118,7 @@ def _insert_case(env: CaseEnv, session: Session, mail: InboundMail, d: OpenCase,
             "primary_contact_id": contact.id,
             "previous_case_id": d.previous_case.id if d.previous_case else None,
             "fields": case.fields,
-            "language": env.notifier.language(contact.language),
+            "language": env.notifier.language(language),
             "thread_root": mail.message_id,
             "created_at": now,
             "updated_at": now,
@@ -134,7 +137,7 @@ def _insert_case(env: CaseEnv, session: Session, mail: InboundMail, d: OpenCase,
         contact_id=contact.id,
     )
     collaborators, languages = _collaborators(session, d.collaborators) if d.collaborators else ([], {})
-    case.languages = {**languages, contact.email: contact.language}
+    case.languages = {**languages, contact.email: language}
     _insert_participants(env, session, case, [primary, *collaborators])
     return case
 

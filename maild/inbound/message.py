@@ -64,6 +64,9 @@ class InboundMail:
     html: str | None = None
     text_from_html: bool = False
     content_type: str = "text/plain"
+    # The charset the first body part declared (lower case), kept as a hint to its language
+    # (Big5 is traditional Chinese, GB2312 simplified); None when unlabelled or ASCII.
+    body_charset: str | None = None
     attachments: tuple[Attachment, ...] = ()
     report_type: str | None = None
     report_original_message_ids: tuple[str, ...] = ()

@@ -130,6 +130,7 @@ class _Collected:
     defects: list[str] = field(default_factory=list)
     report: ReportFields = field(default_factory=ReportFields)
     parts: int = 0
+    charset: str | None = None  # the first body part's declared charset
 
 
 @dataclass
@@ -142,7 +143,10 @@ class _Walk:
     found: _Collected = field(default_factory=_Collected)
 
     def body_text(self, part: Message) -> str:
-        text = decode_bytes(_payload_bytes(part, self), part_charset(part), hint=self.hint)
+        charset = part_charset(part)
+        if self.found.charset is None and charset and charset.lower() not in ("us-ascii", "ascii"):
+            self.found.charset = charset.strip().lower()[:40]
+        text = decode_bytes(_payload_bytes(part, self), charset, hint=self.hint)
         return normalise_newlines(text)
 
 
@@ -422,6 +426,7 @@ def _build_once(raw: bytes, digest: str, max_attachment_bytes: int, *, keep: boo
         html=html,
         text_from_html=from_html,
         content_type=_content_type(message),
+        body_charset=found.charset,
         attachments=tuple(found.attachments),
         report_type=found.report.report_type,
         report_original_message_ids=tuple(dict.fromkeys(found.report.original_ids)),
