@@ -14,6 +14,8 @@ import codecs
 import re
 from typing import Literal
 
+from maild.inbound.charset_guess import SINGLE_BYTE, UNLABELLED, badness, best_decoding
+
 # Carrier and Windows mail sends CP932 extensions (circled digits, NEC and
 # IBM rows) inside ISO-2022-JP, which no Python codec accepts; this pseudo
 # codec re-encodes the JIS bytes as Shift_JIS and decodes them as CP932.
@@ -61,6 +63,14 @@ _REFUSED_CODECS = frozenset(
 _NOT_ASCII_COMPATIBLE = frozenset(
     {"utf-7", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"}
 )
+
+# Labels of single-byte charsets that mail gets wrong among themselves
+# (Windows-1251 Russian labelled ISO-8859-1 or KOI8-R, Polish Windows-1250
+# labelled ISO-8859-1, ISO-8859-15 € labelled ISO-8859-1): their decoding
+# is checked against the others'. "us-ascii" on 8-bit bytes says nothing.
+_SINGLE_BYTE_CODECS = frozenset(codecs.lookup(name).name for name in (*SINGLE_BYTE, "latin_1"))
+_EMPTY_LABELS = frozenset({"ascii"})
+_ISO2022KR_ESCAPE = b"\x1b$)C"
 
 _DETECT_LIMIT = 64 * 1024
 _LABEL_CLEAN = re.compile(r"[^a-z0-9_.:+-]")
@@ -197,19 +207,78 @@ def _few_replacements(text: str) -> bool:
 def decode_bytes(data: bytes, label: str | None = None, *, hint: str | None = None) -> str:
     """Decode mail bytes to text, never raising.
 
-    Order: the label's codecs strictly; for ASCII-only bytes ASCII; UTF-8;
-    the `hint` (another label from the same message); detection; and last
-    the label (or UTF-8) with replacement characters. A damaged but
-    correctly labelled text keeps its label when only a few bytes are bad,
-    because detection on such text tends to pick a wrong single-byte codec.
+    Order: for ASCII-only bytes ASCII; the label's codecs strictly (for a
+    single-byte label: UTF-8 first, then the label unless another
+    single-byte charset reads clearly better); for no label (or
+    "us-ascii"): UTF-8, the `hint` (another label from the same message),
+    the most plausible strict decoding; then the label with replacement
+    characters, detection, UTF-8 with replacement characters. A damaged
+    but correctly labelled text keeps its label when only a few bytes are
+    bad, because detection on such text tends to pick a wrong codec.
     """
     if not data:
         return ""
     tried = candidates(label)
-    if not tried and b"\x1b$" in data:
+    if not tried and _ISO2022KR_ESCAPE in data:
+        tried = ("iso2022_kr",)
+    elif not tried and b"\x1b$" in data:
         tried = _ALIASES["iso-2022-jp"]
+    elif tried and _codec_name(tried[0]) in _EMPTY_LABELS and not data.isascii():
+        tried = ()
+    if not data.isascii() and (not tried or _codec_name(tried[-1]) in _SINGLE_BYTE_CODECS):
+        text = _by_plausibility(data, tried, hint)
+        if text is not None:
+            return clean_text(text)
     text = _by_label(data, tried)
     return clean_text(text if text is not None else _by_guess(data, tried, hint))
+
+
+def _by_plausibility(data: bytes, tried: tuple[str, ...], hint: str | None) -> str | None:
+    """8-bit bytes with a single-byte label or none: UTF-8, the label or hint, or what reads best."""
+    found = _plausible(data, tried, hint)
+    return found[1] if found is not None else None
+
+
+def _plausible(data: bytes, tried: tuple[str, ...], hint: str | None) -> tuple[str, str] | None:
+    utf8 = _decode(data, "utf-8", "strict")
+    if utf8 is not None:
+        return "utf-8", utf8
+    if not tried:
+        for codec in candidates(hint):
+            text = _decode(data, codec, "strict")
+            if text is not None:
+                return codec, text
+    strict = ((codec, _decode(data, codec, "strict")) for codec in tried)
+    labelled = next(((codec, text) for codec, text in strict if text is not None), None)
+    if labelled is None:
+        return _unlabelled(data)
+    if _codec_name(labelled[0]) not in _SINGLE_BYTE_CODECS:
+        return labelled
+    guessed = best_decoding(data, SINGLE_BYTE, labelled[1])
+    return guessed if guessed is not None else labelled
+
+
+def _unlabelled(data: bytes) -> tuple[str, str] | None:
+    """The best of the usual charsets, or the detector's pick where it reads better (Greek, Turkish, Thai)."""
+    guessed = best_decoding(data, UNLABELLED)
+    detected = detect(data)
+    text = _decode(data, detected, "strict") if detected else None
+    if detected and text is not None and (guessed is None or badness(text) < badness(guessed[1])):
+        return detected, text
+    return guessed
+
+
+def plausible_codec(data: bytes, label: str | None) -> str | None:
+    """The codec `decode_bytes` would read 8-bit `data` with strictly, or None if no strict decoding.
+
+    Used to pick one codec for all of a message's raw 8-bit headers, which
+    are judged together because one short header is too little to tell.
+    """
+    tried = candidates(label)
+    if tried and _codec_name(tried[0]) in _EMPTY_LABELS:
+        tried = ()
+    found = _plausible(data, tried, None)
+    return found[0] if found is not None else None
 
 
 def _by_label(data: bytes, tried: tuple[str, ...]) -> str | None:
@@ -242,6 +311,9 @@ def _by_guess(data: bytes, tried: tuple[str, ...], hint: str | None) -> str:
     labelled = _decode(data, lossy_order[0], "replace") if tried else None
     if labelled is not None and _few_replacements(labelled):
         return labelled
+    guessed = _unlabelled(data)
+    if guessed is not None:
+        return guessed[1]
     detected = detect(data)
     if detected is not None:
         text = _decode(data, detected, "replace")

@@ -18,7 +18,7 @@ from datetime import datetime
 from email.message import Message
 
 from maild.inbound.addresses import Mailbox, mailbox_list
-from maild.inbound.charsets import candidates, clean_text, decode_bytes, detect
+from maild.inbound.charsets import clean_text, decode_bytes, detect, plausible_codec
 from maild.inbound.message import Address
 
 MAX_HEADERS = 1000
@@ -150,7 +150,9 @@ def charset_hint(message: Message) -> str | None:
 
     Detection on one short header guesses badly, so all 8-bit header bytes
     are judged together: UTF-8 if they are UTF-8, else the label of the
-    message's own text if it decodes them, else detection on all of them.
+    message's own text if it decodes them (for a single-byte label, unless
+    another single-byte charset reads clearly better), else the most
+    plausible strict decoding, else detection on all of them.
     """
     data = b"\n".join(
         value.encode("ascii", "surrogateescape")
@@ -160,11 +162,8 @@ def charset_hint(message: Message) -> str | None:
     label = _body_label(message)
     if not data:
         return label
-    for codec in ("utf-8", *candidates(label)):
-        try:
-            data.decode(codec)
-        except (UnicodeDecodeError, LookupError):
-            continue
+    codec = plausible_codec(data, label)
+    if codec is not None:
         return codec
     if _mostly_utf8(data):
         return "utf-8"
