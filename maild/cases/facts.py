@@ -140,8 +140,12 @@ def load_case(session: Session, case_id: int) -> CaseRow | None:
     languages: dict[str, str | None] = {}
     for p in conn.execute(_CASE_PARTICIPANTS, {"case_id": case_id}):
         participants.append(NewParticipant(p.email, p.name, p.role, p.contact_id))
-        languages[p.email] = p.language
+        # A primary contact with no language of their own is written to in the case's (SPEC §12:
+        # the language their opening message was in), as their acknowledgement was.
+        own = p.language or (row.case_language if p.role == Role.PRIMARY_CONTACT else None)
+        languages[p.email] = own
     columns = {**row._mapping, "fields": dict(row.fields or {})}
+    del columns["case_language"]
     return CaseRow(**columns, participants=participants, languages=languages)
 
 
@@ -277,6 +281,7 @@ _CASE_ROW = (
         Case.topic,
         Case.next_response_due_at,
         Case.waiting_since,
+        Case.language.label("case_language"),
     )
     .join(Account, Account.id == Case.account_id)
     .join(_PRIMARY, _PRIMARY.id == Case.primary_contact_id)

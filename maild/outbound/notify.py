@@ -122,9 +122,14 @@ class Notifier:
         if not internal:
             if languages is None:
                 languages = self._contact_languages(session, [p.email for p in case.participants])
+            # A primary contact with no language of their own: the case's (the language of the
+            # message that opened it, SPEC §12), as CaseRow's languages already say.
+            case_language = getattr(case, "language", None)
             for p in case.participants:
                 if p.email not in skip:
-                    language = languages.get(p.email) or self.language(None)
+                    primary = p.role == Role.PRIMARY_CONTACT
+                    own = languages.get(p.email) or (case_language if primary else None)
+                    language = own or self.language(None)
                     out.append(Recipient(p.email, p.name, language, p.role))
         for staff in self.staff(case, include_team=include_agent):
             if staff.email not in skip and all(r.email != staff.email for r in out):

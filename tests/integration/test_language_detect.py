@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from maild.outbound.i18n import DEFAULT_HELPDESK
-from tests.integration.env import ALICE, DAVE, MaildEnv, message, text_of
+from tests.integration.env import AGENT, ALICE, DAVE, MaildEnv, message, text_of
 
 # The configured help-desk text is one language; without it each language's own default is sent.
 NO_HELPDESK_TEXT = {"support.helpdesk_message": ""}
@@ -112,3 +112,12 @@ def test_new_case_from_a_contact_without_a_language(env: MaildEnv, imap_box: Any
     assert len(to_dave) == 1 and len(to_alice) == 1
     assert "vielen Dank für Ihre Anfrage. Wir haben dazu einen Fall für Sie eröffnet." in _said(to_dave[0])
     assert "Thank you for contacting us. We have opened a case for your request." in _said(to_alice[0])
+    # Later notifications follow the case's language too, not only the acknowledgement.
+    dave_case = next(c for c in env.cases() if c["primary_contact"] == DAVE)
+    smtp_sink.clear()
+    env.ok(
+        "case", "reply", dave_case["number"], "--as", AGENT, "--body", "Bitte senden Sie uns das Protokoll."
+    )
+    env.run_once()
+    later = [m for m in smtp_sink.messages() if DAVE in m.rcpt_tos]
+    assert len(later) == 1 and "einen Kommentar hinzugefügt" in _said(later[0])
