@@ -34,7 +34,8 @@ SCORE_LIMIT = 4096
 # the multi-byte ones an unlabelled part may be in. Order breaks ties.
 SINGLE_BYTE = ("cp1252", "iso8859_15", "cp1250", "iso8859_2", "cp1251", "koi8_r", "koi8_u", "iso8859_5")
 MULTI_BYTE = ("gb18030", "big5hkscs", "cp949", "cp932", "euc_jp")
-UNLABELLED = ("cp1252", *MULTI_BYTE, *SINGLE_BYTE[1:])
+# Greek last: Windows-1251 Russian reads as plausible Greek too (same case layout).
+UNLABELLED = ("cp1252", *MULTI_BYTE, *SINGLE_BYTE[1:], "cp1253")
 
 _LATIN_ALPHABETS = (
     "àâæçéèêëîïôœùûüÿ",  # French
@@ -64,13 +65,16 @@ _CYRILLIC_ALPHABETS = (
     "абвгдѓежзѕијклљмнњопрстќуфхцчџш",  # Macedonian
     "абвгдеёжзійклмнопрстуўфхцчшыьэюя",  # Belarusian
 )
+# Punctuation that real words contain: the typographic apostrophe (don’t,
+# l’œuvre), the Catalan middle dot (col·lecció), hyphens.
+_IN_WORD = frozenset("\u2019\u2018\u02bc\u00b7\u2010\u2011")
 # Accented words of one letter that languages written in Latin have (à, è, é, ó, ô, ù ...).
 _ONE_LETTER_WORDS = frozenset("àáèéìíòóôùú")
 _LATIN_SETS = tuple(frozenset(alphabet) for alphabet in _LATIN_ALPHABETS)
 _CYRILLIC_SETS = tuple(frozenset(alphabet) for alphabet in _CYRILLIC_ALPHABETS)
 
-_CONTROL, _REPLACEMENT, _ODD_SYMBOL, _WEDGED, _SCRIPT_MIX, _CASE_FLIP = 5, 5, 3, 2, 2, 2
-_ALL_ACCENTED, _STRAY_LETTER, _RARE_CJK, _HALFWIDTH = 2, 2, 1, 2
+_CONTROL, _REPLACEMENT, _ODD_SYMBOL, _WEDGED, _SCRIPT_MIX, _CASE_FLIP = 5, 5, 3, 3, 2, 3
+_ALL_ACCENTED, _ODD_SINGLE, _STRAY_LETTER, _RARE_CJK, _HALFWIDTH = 2, 3, 2, 1, 2
 
 
 def _decoded_table(codec: str, leads: Iterable[int], trails: Iterable[int]) -> frozenset[str]:
@@ -195,7 +199,8 @@ def badness(text: str) -> int:
         if category[0] == "M":
             continue
         cost += _char_cost(char, category)
-        if previous_letter and category[0] in "SPN" and index + 1 < len(text) and text[index + 1].isalpha():
+        wedge = previous_letter and category[0] in "SPN" and char not in _IN_WORD
+        if wedge and index + 1 < len(text) and text[index + 1].isalpha():
             cost += _WEDGED
         cost += _end_word(word)
         previous_letter = False
@@ -268,7 +273,11 @@ def _end_word(word: _Word) -> int:
     """
     accented = word.script == "latin" and not word.ascii
     odd_single = word.length == 1 and word.last.lower() not in _ONE_LETTER_WORDS
-    cost = _ALL_ACCENTED if accented and (word.length >= 3 or odd_single) else 0
+    cost = 0
+    if accented and word.length >= 3:
+        cost = _ALL_ACCENTED
+    elif accented and odd_single:
+        cost = _ODD_SINGLE
     word.ascii = False
     word.length = 0
     word.script = ""
@@ -290,9 +299,10 @@ def best_decoding(
     """(codec, text) of the most plausible strict decoding, or None when no codec decodes the bytes.
 
     `label_text` is what the label's own codec gave: it is kept unless a
-    candidate is clearly better (scores 0 where the label does not, or
-    less than half the label's score), because a label is usually right
-    and short texts are ambiguous.
+    candidate is clearly better (the label scores at least twice the
+    candidate's score plus 3: one foreign letter in a text, say a Spanish
+    ó in French, is not enough), because a label is usually right and
+    short texts are ambiguous.
     """
     label_score = badness(label_text) if label_text is not None else None
     if label_score == 0:
@@ -309,6 +319,6 @@ def best_decoding(
             break
     if best is None:
         return None
-    if label_score is not None and not (best[0] == 0 or 2 * best[0] + 2 <= label_score):
+    if label_score is not None and 2 * best[0] + 3 > label_score:
         return None
     return best[1], best[2]

@@ -4,7 +4,11 @@ Owns the one decision every part of the parser needs: which codec turns a
 run of bytes into readable text. Mail labels lie (Shift_JIS that is really
 CP932, ISO-2022-JP carrying CP932 or JIS X 0213 characters, "us-ascii" with
 8-bit bytes, made-up names), so a label is a first guess, detection is the
-second, and a lossy decode is the last resort. The result is always a valid
+second, and a lossy decode is the last resort. Single-byte labels lie among
+themselves (Windows-1251 labelled ISO-8859-1 or KOI8-R, Windows-1250 or
+ISO-8859-15 labelled ISO-8859-1) and every such codec decodes any bytes, so
+their decodings are compared by `maild.inbound.charset_guess.badness`, which
+also picks the charset of unlabelled text. The result is always a valid
 ``str``: no exception, no lone surrogates.
 """
 
@@ -261,6 +265,8 @@ def _plausible(data: bytes, tried: tuple[str, ...], hint: str | None) -> tuple[s
 def _unlabelled(data: bytes) -> tuple[str, str] | None:
     """The best of the usual charsets, or the detector's pick where it reads better (Greek, Turkish, Thai)."""
     guessed = best_decoding(data, UNLABELLED)
+    if guessed is not None and badness(guessed[1]) == 0:
+        return guessed
     detected = detect(data)
     text = _decode(data, detected, "strict") if detected else None
     if detected and text is not None and (guessed is None or badness(text) < badness(guessed[1])):

@@ -148,6 +148,31 @@ def test_utf8_mislabelled_as_anything_is_utf8(label: str) -> None:
     assert body_of(raw_body(text.encode("utf-8"), label)) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("I don’t know; l’œuvre, col·lecció, 5 m², “quoted” – ½ price", "windows-1252"),
+        ("Grüße aus Köln — „Müller“ zahlt 5 €", "windows-1252"),
+        ("Señor Muñoz, ¿qué tal? ¡Olé!", "iso-8859-1"),
+        ("Ελληνικά: Καλημέρα, η παραγγελία μου δεν έφτασε ακόμα.", "iso-8859-7"),
+    ],
+)
+def test_correct_labels_are_kept_on_text_with_odd_characters(text: str, label: str) -> None:
+    assert body_of(raw_body(text.encode(label), label)) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        ("Καλημέρα, η παραγγελία μου δεν έφτασε ακόμα. Ευχαριστώ πολύ.", "cp1253"),
+        ("お世話になっております。注文した商品がまだ届いていません。", "euc_jp"),
+        ("お世話になっております。注文した商品がまだ届いていません。", "cp932"),
+    ],
+)
+def test_unlabelled_text_outside_the_usual_charsets(text: str, codec: str) -> None:
+    assert body_of(raw_body(text.encode(codec), None)) == text
+
+
 def test_the_mislabel_check_is_not_vacuous() -> None:
     """Read the naive way, the mislabelled bytes really are mojibake."""
     assert RU.encode("windows-1251").decode("cp1252") != RU
@@ -232,7 +257,14 @@ def test_rfc2231_filename(text: str, label: str, _same: str) -> None:
     assert [a.filename for a in mail.attachments] == [safe_filename(name, 1)]
 
 
-@pytest.mark.parametrize(("text", "label", "wrong"), MISLABELLED)
+# "Perché? Città di Forlì" read as Windows-1250 is "Cittŕ di Forlě": two
+# letters, each at home in some alphabet; too little to overrule a label.
+AMBIGUOUS_FILENAMES = frozenset({"it-iso-8859-1-as-windows-1250"})
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "wrong"), [case for case in MISLABELLED if case.id not in AMBIGUOUS_FILENAMES]
+)
 def test_rfc2231_filename_mislabelled(text: str, label: str, wrong: str) -> None:
     name = filename_of(text)
     quoted = urllib.parse.quote(encoded(name, label), safe="")
