@@ -16,6 +16,7 @@ headers we meant to write before the bytes leave this module.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import functools
 import hashlib
@@ -25,7 +26,6 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
-from email.header import Header
 from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
 
@@ -255,8 +255,29 @@ def _address_header(address: Address) -> str:
         return address.addr_spec
     if name.isascii() and "=?" not in name:
         return formataddr((name, address.addr_spec))
-    encoded = Header(name, "utf-8").encode(maxlinelen=0)
-    return f"{encoded} <{address.addr_spec}>"
+    return f"{' '.join(_encoded_words(name))} <{address.addr_spec}>"
+
+
+_WORD_BYTES = 42  # base64 of 42 bytes is 56 characters: a word of 68, "Subject: " + it under 78
+
+
+def _encoded_words(text: str) -> list[str]:
+    """RFC 2047 encoded words of at most 75 characters, never splitting a character between two.
+
+    email.header.Header writes words of 76 characters (one over the limit)
+    and, unfolded, one word of any length; strict clients show those raw.
+    """
+    chunks: list[bytes] = []
+    chunk = b""
+    for char in text:
+        data = char.encode("utf-8", "replace")
+        if chunk and len(chunk) + len(data) > _WORD_BYTES:
+            chunks.append(chunk)
+            chunk = b""
+        chunk += data
+    if chunk:
+        chunks.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(part).decode('ascii')}?=" for part in chunks]
 
 
 def _fold_ascii(name: str, value: str) -> str:
@@ -278,8 +299,8 @@ _FINAL_FORM = frozenset({"from", "to"})
 def _header_line(name: str, value: str) -> str:
     if name.lower() in _FINAL_FORM or (value.isascii() and "=?" not in value):
         return _fold_ascii(name, value)
-    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
-    return f"{name}: {encoded}"
+    # One encoded word per line after the first: each line stays under 78 characters.
+    return f"{name}: " + "\r\n ".join(_encoded_words(value))
 
 
 def _body_part(text: str, subtype: str) -> bytes:

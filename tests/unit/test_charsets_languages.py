@@ -424,11 +424,6 @@ def test_notification_survives_the_round_trip(composer: Composer, language: str)
     assert mail.from_addr is not None and mail.from_addr.name == f"Support – {NAMES[language]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="maild/outbound/message.py folds with email.header.Header, whose encoded-words reach 76 "
-    "characters (RFC 2047 §2 allows 75); _display_name encodes with maxlinelen=0 (one word, any length)",
-)
 @pytest.mark.parametrize("language", ["ru", "zh-CN"])
 def test_encoded_words_are_at_most_75_characters(composer: Composer, language: str) -> None:
     context: dict[str, Any] = full_context(language, "primary_contact")
