@@ -35,12 +35,31 @@ class TeamRouting:
         object.__setattr__(self, "phrases", phrases)
 
 
+def _unspaced(ch: str) -> bool:
+    """Kana, Han and Hangul: scripts written without spaces between words, so each character counts
+    as a word of its own and "請求" is found in "請求書", "账单" in "账单问题", "결제" in "결제가"."""
+    code = ord(ch)
+    return (
+        0x3040 <= code <= 0x30FF  # hiragana, katakana
+        or 0x3400 <= code <= 0x9FFF  # CJK ideographs (and extension A)
+        or 0xAC00 <= code <= 0xD7AF  # Hangul syllables
+        or 0xF900 <= code <= 0xFAFF  # compatibility ideographs
+        or 0x20000 <= code <= 0x3FFFF  # ideograph extensions B and later
+    )
+
+
 def _words(text: str) -> list[str]:
-    """Lower-case words: letters and digits, everything else separates (no regex)."""
+    """Lower-case words: letters and digits, everything else separates (no regex); each kana, Han
+    or Hangul character is a word of its own."""
     out: list[str] = []
     current: list[str] = []
     for ch in text.lower():
-        if ch.isalnum():
+        if _unspaced(ch):
+            if current:
+                out.append("".join(current))
+                current = []
+            out.append(ch)
+        elif ch.isalnum():
             current.append(ch)
         elif current:
             out.append("".join(current))

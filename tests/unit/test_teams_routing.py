@@ -50,7 +50,7 @@ def test_topic_team(topic: str, team: str) -> None:
 
 @pytest.mark.parametrize(
     "topic",
-    [None, "", "   ", "Apexes", "sales", "cloud", "loader data", "Marketing", "salescloud", "請求書"],
+    [None, "", "   ", "Apexes", "sales", "cloud", "loader data", "Marketing", "salescloud", "請"],
 )
 def test_topic_team_no_match(topic: str | None) -> None:
     assert topic_team(topic, TeamRouting(TOPICS)) is None
@@ -65,6 +65,22 @@ def test_the_longest_phrase_at_the_earliest_word_wins() -> None:
     assert topic_team("sales cloud reports", TeamRouting(topics)) == "b"
     assert topic_team("new sales figures in the cloud", TeamRouting(topics)) == "a"
     assert topic_team("cloud sales", TeamRouting(topics)) == "c"
+
+
+@pytest.mark.parametrize(
+    ("topic", "team"),
+    [
+        ("請求書について", "billing"),  # Japanese: no spaces, the topic word inside a longer word
+        ("账单问题", "billing"),
+        ("帳單問題", "billing"),
+        ("결제가 안 됩니다", "billing"),  # a Korean particle attached to the word
+        ("API 連携", "dev"),
+        ("請", None),  # one character of a two-character word is not the word
+    ],
+)
+def test_words_of_scripts_without_spaces_are_found_inside_longer_ones(topic: str, team: str | None) -> None:
+    topics = {"請求": "billing", "账单": "billing", "帳單": "billing", "결제": "billing", "api": "dev"}
+    assert topic_team(topic, TeamRouting(topics)) == team
 
 
 def test_only_the_first_fifty_words_of_a_topic_are_looked_at() -> None:
