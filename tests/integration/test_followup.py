@@ -72,6 +72,15 @@ def answered(env: MaildEnv, imap: Any, sink: Any, *team: str) -> tuple[str, dict
     return opened.number, notes
 
 
+def followed_up(env: MaildEnv, imap: Any, sink: Any) -> tuple[str, float]:
+    """An answered case whose customer has followed up: its number and its next-response deadline."""
+    number, notes = answered(env, imap, sink)
+    follow_up(env, imap, notes[ALICE])
+    due = due_of(env.case(number), "next_response_due_at")
+    sink.clear()
+    return number, due
+
+
 def escalated_once(sink: Any) -> Counter[tuple[str, str]]:
     """A missed deadline of an owned case: its managers, its owner and (notify_contacts) its contacts."""
     return each("escalated", MANAGERS, AGENT, ALICE, BOB)
@@ -248,10 +257,7 @@ def test_without_a_next_response_target_a_follow_up_starts_no_clock(
 def test_the_owner_is_warned_once_before_a_next_response_deadline_then_it_escalates_once(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
-    number, notes = answered(env, imap_box, smtp_sink)
-    follow_up(env, imap_box, notes[ALICE])
-    due = due_of(env.case(number), "next_response_due_at")
-    smtp_sink.clear()
+    number, due = followed_up(env, imap_box, smtp_sink)
     sleep_until(due - 6 + 0.2)  # the warning's time (6 s before) has come; the deadline is ~5 s away
     for _ in range(2):
         env.run_once()
@@ -326,10 +332,7 @@ def test_no_warning_when_the_deadlines_were_met_before_the_warning_time(
 def test_no_warning_once_the_next_response_deadline_passed_unwatched_only_the_escalation(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
-    number, notes = answered(env, imap_box, smtp_sink)
-    follow_up(env, imap_box, notes[ALICE])
-    due = due_of(env.case(number), "next_response_due_at")
-    smtp_sink.clear()
+    number, due = followed_up(env, imap_box, smtp_sink)
     sleep_until(due + 0.2)  # no pass between the warning's time and the deadline
     for _ in range(3):
         env.run_once()
@@ -364,10 +367,7 @@ def sent_and_recorded(env: MaildEnv, sink: Any, event: str) -> bool:
 def test_a_daemon_killed_between_the_warning_and_the_deadline_escalates_once_after_restart(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
-    number, notes = answered(env, imap_box, smtp_sink)
-    follow_up(env, imap_box, notes[ALICE])
-    due = due_of(env.case(number), "next_response_due_at")
-    smtp_sink.clear()
+    number, due = followed_up(env, imap_box, smtp_sink)
     daemon = env.start_daemon("first")
     try:
         wait_until(
@@ -397,10 +397,7 @@ def test_a_daemon_killed_between_the_warning_and_the_deadline_escalates_once_aft
 def test_passes_in_separate_processes_one_after_another_warn_once_and_escalate_once(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
-    number, notes = answered(env, imap_box, smtp_sink)
-    follow_up(env, imap_box, notes[ALICE])
-    due = due_of(env.case(number), "next_response_due_at")
-    smtp_sink.clear()
+    number, due = followed_up(env, imap_box, smtp_sink)
     sleep_until(due - 6 + 0.2)
     for _ in range(2):
         passes_in_processes(env, 1)

@@ -287,28 +287,29 @@ def test_without_the_settings_a_waiting_case_waits_forever(
     assert sent(smtp_sink) == {}, sent(smtp_sink)
 
 
-@pytest.mark.maild_config({**WAITING, "sla.auto_close_after": None})
-def test_a_reminder_without_an_automatic_close(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
-    opened = open_case(env, imap_box, smtp_sink)
+def waited_past_the_close(env: MaildEnv, imap: Any, sink: Any) -> tuple[str, Counter[tuple[str, str]]]:
+    """A case waiting on the customer well past both timers: its status and what the sink received."""
+    opened = open_case(env, imap, sink)
     wait = wait_by_cli(env, opened.number)
-    smtp_sink.clear()
+    sink.clear()
     wait.close()
     for _ in range(3):
         env.run_once()
-    assert env.case(opened.number)["status"] == "waiting_on_customer"
-    assert sent(smtp_sink) == {(ALICE, "waiting_reminder"): 1}, sent(smtp_sink)
+    return env.case(opened.number)["status"], sent(sink)
+
+
+@pytest.mark.maild_config({**WAITING, "sla.auto_close_after": None})
+def test_a_reminder_without_an_automatic_close(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
+    status, got = waited_past_the_close(env, imap_box, smtp_sink)
+    assert status == "waiting_on_customer"
+    assert got == {(ALICE, "waiting_reminder"): 1}, got
 
 
 @pytest.mark.maild_config({**WAITING, "sla.waiting_reminder": None})
 def test_an_automatic_close_without_a_reminder(env: MaildEnv, imap_box: Any, smtp_sink: Any) -> None:
-    opened = open_case(env, imap_box, smtp_sink)
-    wait = wait_by_cli(env, opened.number)
-    smtp_sink.clear()
-    wait.close()
-    for _ in range(3):
-        env.run_once()
-    assert env.case(opened.number)["status"] == "closed"
-    assert sent(smtp_sink) == {(r, "auto_closed"): 1 for r in everyone(AGENT)}, sent(smtp_sink)
+    status, got = waited_past_the_close(env, imap_box, smtp_sink)
+    assert status == "closed"
+    assert got == {(r, "auto_closed"): 1 for r in everyone(AGENT)}, got
 
 
 # ------------------------------------------------------------------ 4. the daemon: killed, restarted, late
