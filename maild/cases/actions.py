@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from maild.cases.clocks import done_keys, first_response_levels, follow_up_started, next_check
 from maild.cases.env import CaseEnv
 from maild.cases.notices import notice, refuse
+from maild.inbound.language import sender_language
 from maild.inbound.message import InboundMail
 from maild.outbound.notify import Recipient
 from maild.policy.followup import FIRST_RESPONSE
@@ -112,7 +113,7 @@ def command_close(env: CaseEnv, session: Session, mail: InboundMail, case: Case,
 
 def command_escalate(env: CaseEnv, session: Session, mail: InboundMail, case: Case, d: AddComment) -> int:
     """An e-mail `#escalate`: a designated contact, once the deadline has passed, once per case."""
-    language = d.contact.language if d.contact else None
+    language = sender_language(d.contact.language if d.contact else None, mail)
     if not may_escalate(d.role, d.contact is not None and d.contact.designated):
         return notice(env, session, mail, Event.ESCALATE_REFUSED, {}, language, case=case)
     due = case.first_response_due_at

@@ -115,14 +115,13 @@ def notice(
 ) -> int:
     """A notice to the sender alone, rate-limited per sender (and per case for case matters).
 
-    Written in `contact_language`, else in the language of the message it answers (SPEC §12).
+    `contact_language`: the caller's sender_language (the contact's own, else the message's).
     """
     email, name = (mail.from_addr.email, mail.from_addr.name) if mail.from_addr else ("", "")
     kind = f"{event}:{case.id}" if case is not None else str(event)
     if not email or not _notice_allowed(env, session, email, kind):
         return 0
-    language = sender_language(contact_language, mail)
-    recipient = Recipient(email, name, env.notifier.language(language), "other")
+    recipient = Recipient(email, name, env.notifier.language(contact_language), "other")
     row = env.notifier.enqueue(
         session,
         event,

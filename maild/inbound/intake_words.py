@@ -18,15 +18,13 @@ value under the wrong field.
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
-from maild.locales import FALLBACK_LANGUAGE, locales, normalize_language
+from maild.locales import FALLBACK_LANGUAGE, locales, read_tables
 
 __all__ = ["IntakeWords", "alternation", "intake_words", "normalize_label"]
 
@@ -83,19 +81,6 @@ def _add_label(labels: dict[str, str], label: str, field: str, where: str) -> No
         raise RuntimeError(f"{where}: {label!r} is both {labels[key]} and {field}")
 
 
-def _tables() -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for entry in resources.files("maild.locales").joinpath(_FOLDER).iterdir():
-        if entry.name.endswith(".toml"):
-            code = entry.name.removesuffix(".toml")
-            if normalize_language(code) != code:
-                raise RuntimeError(f"maild/locales/{_FOLDER}/{entry.name}: not a normalized language code")
-            found[code] = tomllib.loads(entry.read_text(encoding="utf-8"))
-    if FALLBACK_LANGUAGE not in found:
-        raise RuntimeError(f"maild/locales/{_FOLDER}/{FALLBACK_LANGUAGE}.toml is missing")
-    return dict(sorted(found.items()))
-
-
 @cache
 def intake_words() -> IntakeWords:
     """The union of every language's table (read once; the tables never change while maild runs)."""
@@ -105,7 +90,7 @@ def intake_words() -> IntakeWords:
     joined: list[str] = []
     line: list[str] = []
     topics: list[str] = []
-    tables = _tables()
+    tables = read_tables(_FOLDER)
     for code, table in tables.items():
         where = f"maild/locales/{_FOLDER}/{code}.toml"
         fields = table.get("fields", {})

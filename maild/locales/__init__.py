@@ -20,7 +20,15 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["FALLBACK_LANGUAGE", "Locale", "language_codes", "locale", "locales", "normalize_language"]
+__all__ = [
+    "FALLBACK_LANGUAGE",
+    "Locale",
+    "language_codes",
+    "locale",
+    "locales",
+    "normalize_language",
+    "read_tables",
+]
 
 FALLBACK_LANGUAGE = "en"
 
@@ -107,19 +115,30 @@ _KNOWN = frozenset(
 )
 
 
-@cache
-def locales() -> dict[str, Locale]:
-    """Every language maild has a table for, by code."""
-    found: dict[str, Locale] = {}
-    for entry in resources.files(__name__).iterdir():
+def read_tables(folder: str = "") -> dict[str, dict[str, Any]]:
+    """Every `<code>.toml` of maild/locales (or of its sub`folder`), parsed, by code, sorted.
+
+    The one reader of language tables: each file must be named by a
+    normalized code, and English, the fallback, must be there.
+    """
+    where = "maild/locales/" + (f"{folder}/" if folder else "")
+    root = resources.files(__name__)
+    found: dict[str, dict[str, Any]] = {}
+    for entry in (root.joinpath(folder) if folder else root).iterdir():
         if entry.name.endswith(".toml"):
             code = entry.name.removesuffix(".toml")
             if normalize_language(code) != code:
-                raise RuntimeError(f"maild/locales/{entry.name}: {code!r} is not a normalized language code")
-            found[code] = _read(code, tomllib.loads(entry.read_text(encoding="utf-8")))
+                raise RuntimeError(f"{where}{entry.name}: {code!r} is not a normalized language code")
+            found[code] = tomllib.loads(entry.read_text(encoding="utf-8"))
     if FALLBACK_LANGUAGE not in found:
-        raise RuntimeError("maild/locales/en.toml is missing")
+        raise RuntimeError(f"{where}{FALLBACK_LANGUAGE}.toml is missing")
     return dict(sorted(found.items()))
+
+
+@cache
+def locales() -> dict[str, Locale]:
+    """Every language maild has a table for, by code."""
+    return {code: _read(code, data) for code, data in read_tables().items()}
 
 
 def language_codes() -> tuple[str, ...]:

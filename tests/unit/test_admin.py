@@ -144,6 +144,33 @@ def test_a_contact_needs_its_account_a_new_address_and_a_language_code(db: Datab
         )
 
 
+@pytest.mark.parametrize(
+    ("tag", "stored"),
+    [
+        ("ja-JP", "ja"),
+        ("zh-Hant", "zh-TW"),
+        ("zh_CN", "zh-CN"),
+        ("pt", "pt-BR"),
+        ("pt-BR", "pt-BR"),
+        ("FR", "fr"),
+    ],
+)
+def test_a_contacts_language_is_stored_as_mailds_code(db: Database, tag: str, stored: str) -> None:
+    with db.session() as s:
+        _account(s)
+        contact = admin.add_contact(
+            s,
+            "z@acme.example",
+            account_name="Acme",
+            name="",
+            language=tag,
+            designated=False,
+            primary=False,
+            now=NOW,
+        )
+        assert contact.language == stored
+
+
 def test_an_agent_exists_once_and_is_required_by_address(db: Database) -> None:
     with db.session() as s:
         admin.add_agent(s, "agnes@example.com", name=" Agnes ", manager=False, now=NOW)
