@@ -62,7 +62,6 @@ use StrictUndefined instead, which is how a typo in a template is caught.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -86,7 +85,8 @@ EVENTS: tuple[Event, ...] = tuple(Event)
 _REPLY_PREFIX = re.compile(
     r"(?:re|aw|sv|antw|rif|r|res|отв|回复|答复|回覆|返信|답장|회신)\s*[:：]", re.IGNORECASE
 )
-_SPACES = re.compile(r"\s+")
+# White space (str.isspace) and every Cc, Zl and Zp character: what one_line turns into one space.
+_BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 class ComposeError(MaildError):
@@ -303,11 +303,12 @@ def _tidy_text(text: str) -> str:
 
 
 def one_line(value: str) -> str:
-    """A header-safe single line: control and line-break characters become spaces, runs collapse."""
-    cleaned = "".join(
-        " " if unicodedata.category(ch) in {"Cc", "Zl", "Zp"} or ch in "\x85" else ch for ch in value
-    )
-    return _SPACES.sub(" ", cleaned).strip()
+    """A header-safe single line: control and line-break characters become spaces, runs collapse.
+
+    Control means Unicode categories Cc, Zl and Zp (U+0000-001F, U+007F-009F, U+2028, U+2029):
+    one regular expression replaces each run of them and of white space by one space.
+    """
+    return _BREAKS.sub(" ", value).strip()
 
 
 def reply_subject(original: str) -> str:

@@ -17,7 +17,6 @@ headers we meant to write before the bytes leave this module.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import hashlib
 import re
@@ -68,6 +67,8 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"\A(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\Z")
 _ID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_+.")
 _BRACKETED = re.compile(r"<[^<>\s]*>")
+# A unique part make_message_id keeps as it is: _ID_SAFE only, each dot between two others.
+_ID_PLAIN = re.compile(r"\A[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*\Z")
 _MAX_ID_LEFT = 160
 
 
@@ -110,6 +111,22 @@ def _checked_address(value: str, what: str) -> Address:
     return address
 
 
+@functools.lru_cache(maxsize=4096)
+def _address_value(address: str, name: str | None, what: str) -> str:
+    """The final From/To value of `name <address>`, checked; cached like _checked_address.
+
+    The support address and name are the same in every notification, and a
+    case's people and its team address come up in each of its notifications.
+    """
+    return _address_header(_mailbox(address, name, what))
+
+
+@functools.lru_cache(maxsize=64)
+def _date_value(moment: datetime) -> str:
+    """The Date value of an aware datetime; every recipient of one event shares `now`."""
+    return format_datetime(moment.astimezone(UTC))
+
+
 def _mailbox(address: str, name: str | None, what: str) -> Address:
     checked = _checked_address(address, what)
     display = _header_text(name or "")
@@ -142,6 +159,17 @@ def _references(ids: Iterable[str], parent: str | None) -> list[str]:
     return kept
 
 
+@functools.lru_cache(maxsize=64)
+def _id_host(domain: str) -> str:
+    """The Message-ID's right side: `domain` in lower-case ASCII, or ValueError (not cached)."""
+    host = domain.strip().lower().rstrip(".")
+    if host and not host.isascii():
+        host = host.encode("idna").decode("ascii")
+    if not _DOMAIN.match(host):
+        raise ValueError(f"message-id domain {domain!r} is not a host name")
+    return host
+
+
 def make_message_id(domain: str, unique: str) -> str:
     """'<unique@domain>' where `unique` is escaped into a valid, still-unique id-left.
 
@@ -150,13 +178,14 @@ def make_message_id(domain: str, unique: str) -> str:
     long `unique` is shortened to a prefix and its SHA-256, keeping the id within
     what build_message (and other mail software) accepts.
     """
-    host = domain.strip().lower().rstrip(".")
-    if host and not host.isascii():
-        host = host.encode("idna").decode("ascii")
-    if not _DOMAIN.match(host):
-        raise ValueError(f"message-id domain {domain!r} is not a host name")
+    host = _id_host(domain)
     if not unique:
         raise ValueError("message-id needs a non-empty unique part")
+    if _ID_PLAIN.match(unique) and len(unique) <= _MAX_ID_LEFT:
+        message_id = f"<{unique}@{host}>"  # nothing to escape: what the loop below would make
+        if len(message_id) > MAX_ID_LENGTH:
+            raise ValueError(f"message-id domain {domain!r} is too long")
+        return message_id
     parts: list[str] = []
     for index, ch in enumerate(unique):
         dot_ok = ch == "." and 0 < index < len(unique) - 1 and unique[index - 1] != "."
@@ -215,13 +244,13 @@ def build_message(
         extras[name] = _header_text(str(value))
 
     headers: list[tuple[str, str]] = [
-        ("From", _address_header(_mailbox(from_addr, from_name, "from"))),
-        ("To", _address_header(_mailbox(to_addr, to_name, "to"))),
+        ("From", _address_value(from_addr, from_name, "from")),
+        ("To", _address_value(to_addr, to_name, "to")),
     ]  # address headers are already in final ASCII form (see _header_line)
     if reply_to:
         headers.append(("Reply-To", _checked_address(reply_to, "reply-to").addr_spec))
     headers.append(("Subject", _header_text(rendered.subject)))
-    headers.append(("Date", format_datetime(moment.astimezone(UTC))))
+    headers.append(("Date", _date_value(moment)))
     headers.append(("Message-ID", own_id))
     parent = writable_id(in_reply_to)
     if parent:
@@ -267,21 +296,22 @@ def _encoded_words(text: str) -> list[str]:
     email.header.Header writes words of 76 characters (one over the limit)
     and, unfolded, one word of any length; strict clients show those raw.
     """
-    chunks: list[bytes] = []
-    chunk = b""
-    for char in text:
-        data = char.encode("utf-8", "replace")
-        if chunk and len(chunk) + len(data) > _WORD_BYTES:
-            chunks.append(chunk)
-            chunk = b""
-        chunk += data
-    if chunk:
-        chunks.append(chunk)
-    return [f"=?utf-8?b?{base64.b64encode(part).decode('ascii')}?=" for part in chunks]
+    data = text.encode("utf-8", "replace")  # per character as well: a lone surrogate is one "?"
+    words: list[str] = []
+    start, end = 0, len(data)
+    while start < end:
+        cut = min(start + _WORD_BYTES, end)
+        while cut < end and data[cut] & 0xC0 == 0x80:  # never inside a character's bytes
+            cut -= 1
+        words.append(f"=?utf-8?b?{base64.b64encode(data[start:cut]).decode('ascii')}?=")
+        start = cut
+    return words
 
 
 def _fold_ascii(name: str, value: str) -> str:
     """Fold an ASCII header at spaces so lines stay under 78 characters where possible."""
+    if len(name) + len(value) <= 75:  # fits on one line: what the loop below makes of it
+        return f"{name}: {value}".rstrip(" ")
     line = f"{name}: "
     lines: list[str] = []
     for word in value.split(" "):
@@ -293,11 +323,11 @@ def _fold_ascii(name: str, value: str) -> str:
     return "\r\n".join(lines)
 
 
-_FINAL_FORM = frozenset({"from", "to"})
+_FINAL_FORM = frozenset({"From", "To"})  # as build_message names them
 
 
 def _header_line(name: str, value: str) -> str:
-    if name.lower() in _FINAL_FORM or (value.isascii() and "=?" not in value):
+    if name in _FINAL_FORM or (value.isascii() and "=?" not in value):
         return _fold_ascii(name, value)
     # One encoded word per line after the first: each line stays under 78 characters.
     return f"{name}: " + "\r\n ".join(_encoded_words(value))
@@ -305,14 +335,15 @@ def _header_line(name: str, value: str) -> str:
 
 def _body_part(text: str, subtype: str) -> bytes:
     data = text.replace("\r\n", "\n").replace("\r", "\n")
-    if data.isascii() and all(len(line) <= 900 for line in data.split("\n")):
+    if data.isascii() and (len(data) <= 900 or all(len(line) <= 900 for line in data.split("\n"))):
         encoding, body = "7bit", data.replace("\n", "\r\n").encode("ascii")
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
     else:
-        raw = data.encode("utf-8")
-        lines = [binascii.b2a_base64(raw[i : i + 57], newline=False) for i in range(0, len(raw), 57)]
-        encoding, body = "base64", b"\r\n".join(lines) + b"\r\n"
+        # Lines of 76 characters (57 bytes each), CRLF after each and after the last.
+        encoding, body = "base64", base64.encodebytes(data.encode("utf-8")).replace(b"\n", b"\r\n")
+        if not body:
+            body = b"\r\n"
     head = f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n'
     return head.encode("ascii") + body
 

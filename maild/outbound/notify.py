@@ -247,10 +247,44 @@ class Notifier:
         event: they join the case's thread in the same INSERT as the notifications' own.
         `enqueue` is this for one recipient, with or without a case (a notice has none).
         """
+        now = self.clock.now()
+        queued = self.render_many(
+            event,
+            recipients,
+            case=case,
+            case_ctx=case_ctx,
+            comment=comment,
+            extra=extra,
+            in_reply_to=in_reply_to,
+            references=references,
+            now=now,
+        )
+        inbound = InboundLink(case.id, thread_ids) if case is not None and thread_ids else None
+        if queued or inbound is not None:
+            outbox.enqueue(session.connection(), queued, now=now, inbound=inbound)
+        return [n.message_id for n in queued]
+
+    def render_many(
+        self,
+        event: Event,
+        recipients: Iterable[Recipient],
+        *,
+        case: CaseRef | None,
+        case_ctx: Mapping[str, Any] | None = None,
+        comment: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        in_reply_to: str | None = None,
+        references: Sequence[str] = (),
+        now: datetime | None = None,
+    ) -> list[Notification]:
+        """Every recipient's copy of one event as outbox rows, without queueing them.
+
+        A recipient who cannot be written to is left out (logged).
+        """
         if case is not None and case_ctx is None:
             assert isinstance(case, Case), "a case that is not an ORM Case comes with its case_ctx"
             case_ctx = self.case_context(case)
-        now = self.clock.now()
+        moment = self.clock.now() if now is None else now
         rendered = (
             self._render(
                 event,
@@ -259,17 +293,13 @@ class Notifier:
                 case_ctx,
                 comment,
                 extra,
-                now=now,
+                now=moment,
                 in_reply_to=in_reply_to,
                 references=references,
             )
             for r in recipients
         )
-        queued = [n for n in rendered if n is not None]
-        inbound = InboundLink(case.id, thread_ids) if case is not None and thread_ids else None
-        if queued or inbound is not None:
-            outbox.enqueue(session.connection(), queued, now=now, inbound=inbound)
-        return [n.message_id for n in queued]
+        return [n for n in rendered if n is not None]
 
     def _render(
         self,
