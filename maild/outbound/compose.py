@@ -62,7 +62,7 @@ use StrictUndefined instead, which is how a typo in a template is caught.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -152,6 +152,7 @@ class Composer:
         self._strict = strict
         self._environments: dict[str, jinja2.Environment] = {}
         self._resolved: dict[tuple[str, str], tuple[str, jinja2.Environment]] = {}
+        self._parts: dict[tuple[str, str], tuple[jinja2.Template, ...]] = {}
         self._languages: tuple[str, ...] = ()
         self.reload()
 
@@ -173,6 +174,7 @@ class Composer:
         self._languages = i18n.languages_of(names)
         self._environments = {}
         self._resolved = {}
+        self._parts = {}
 
     def render(self, event: str, language: str, context: Mapping[str, Any]) -> Rendered:
         """Subject, text and HTML of one notification.
@@ -189,9 +191,11 @@ class Composer:
         if values["event"] is None:
             values["event"] = {}
         try:
-            subject = env.get_template(f"{event}.subject.txt").render(values)
-            text = env.get_template(f"{event}.txt").render(values)
-            html = env.get_template(f"{event}.html").render(values)
+            parts = self._parts.get((used, event))
+            if parts is None:
+                parts = tuple(env.get_template(f"{event}.{part}") for part in ("subject.txt", "txt", "html"))
+                self._parts[(used, event)] = parts
+            subject, text, html = (template.render(values) for template in parts)
         except jinja2.TemplateError as exc:
             raise ComposeError(f"template {used}/{event} failed to render: {exc}") from exc
         return Rendered(subject=one_line(subject), text=_tidy_text(text), html=_tidy_text(html))
@@ -248,8 +252,34 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """jinja2.Environment with two shortcuts that change no output.
+
+    `case.number` on a dict: Jinja tries the attribute first and takes the
+    item after an AttributeError, an exception per lookup; for a plain dict
+    and a name that is no dict attribute the item is the answer either way.
+    Template globals: Jinja chains them to the environment's (a ChainMap that
+    every render context copies and iterates in Python); ours are set before
+    the first template loads and never change, so a plain dict holds the same.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return {**self.globals, **(d or {})}
+
+
 def _make_environment(search_path: list[Path], language: str, strict: bool) -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.FileSystemLoader([str(p) for p in search_path]),
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("html", "htm", "xml"), default_for_string=False, default=False
@@ -294,7 +324,8 @@ def _nl2br(value: Any) -> Markup:
     """Escape text and keep its line breaks: a customer's comment reads as they wrote it."""
     text = "" if value is None or isinstance(value, jinja2.Undefined) else str(value)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return escape(text).replace("\n", Markup("<br>\n"))  # one escape for the whole text
+    # One escape for the whole text; the line breaks are added to the escaped text as plain str.
+    return Markup(str.replace(escape(text), "\n", "<br>\n"))
 
 
 def _tidy_text(text: str) -> str:
