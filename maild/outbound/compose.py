@@ -61,6 +61,7 @@ use StrictUndefined instead, which is how a typo in a template is caught.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -281,8 +282,11 @@ class _Environment(jinja2.Environment):
 def _make_environment(search_path: list[Path], language: str, strict: bool) -> jinja2.Environment:
     env = _Environment(
         loader=jinja2.FileSystemLoader([str(p) for p in search_path]),
-        autoescape=jinja2.select_autoescape(
-            enabled_extensions=("html", "htm", "xml"), default_for_string=False, default=False
+        # Asked again for every render context (a template, each include): the answer per name is fixed.
+        autoescape=functools.lru_cache(maxsize=512)(
+            jinja2.select_autoescape(
+                enabled_extensions=("html", "htm", "xml"), default_for_string=False, default=False
+            )
         ),
         undefined=jinja2.StrictUndefined if strict else jinja2.ChainableUndefined,
         finalize=_finalize,

@@ -16,6 +16,7 @@ template language or a new status never makes a notification fail.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -201,6 +202,12 @@ def format_datetime(value: object, language: str) -> str:
     moment = as_utc(value)
     if moment is None:
         return "" if value is None else str(value)
+    return _format_moment(moment, language)
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_moment(moment: datetime, language: str) -> str:
+    """format_datetime of an aware UTC time; cached, as a case's deadlines recur in its notifications."""
     hm, ymd = f"{moment:%H:%M}", f"{moment:%Y-%m-%d}"
     return locale(language).datetime_format.format(
         year=moment.year, month=moment.month, day=moment.day, time=hm, date=ymd

@@ -75,11 +75,13 @@ _MAX_ID_LEFT = 160
 # ---------------------------------------------------------------------------- headers
 
 
+@functools.lru_cache(maxsize=4096)
 def _header_text(value: str) -> str:
     """A value that can only ever be one header's text.
 
     Control characters collapse to spaces, and '=?' is split so no encoded
     word in customer text is decoded into a line break by the email package.
+    Cached: a case's subject and number recur in every copy of its notifications.
     """
     return one_line(value).replace("=?", "= ?")
 
