@@ -17,6 +17,7 @@ headers we meant to write before the bytes leave this module.
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import re
@@ -328,7 +329,9 @@ def _fold_ascii(name: str, value: str) -> str:
 _FINAL_FORM = frozenset({"From", "To"})  # as build_message names them
 
 
+@functools.lru_cache(maxsize=4096)
 def _header_line(name: str, value: str) -> str:
+    """`name: value` folded or encoded; cached, as most values recur (From, Date, a case's Subject)."""
     if name in _FINAL_FORM or (value.isascii() and "=?" not in value):
         return _fold_ascii(name, value)
     # One encoded word per line after the first: each line stays under 78 characters.
@@ -343,9 +346,9 @@ def _body_part(text: str, subtype: str) -> bytes:
             body += b"\r\n"
     else:
         # Lines of 76 characters (57 bytes each), CRLF after each and after the last.
-        encoding, body = "base64", base64.encodebytes(data.encode("utf-8")).replace(b"\n", b"\r\n")
-        if not body:
-            body = b"\r\n"
+        encoded = binascii.b2a_base64(data.encode("utf-8"), newline=False)
+        lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
+        encoding, body = "base64", b"\r\n".join(lines) + b"\r\n"
     head = f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n'
     return head.encode("ascii") + body
 
