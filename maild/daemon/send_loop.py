@@ -7,9 +7,12 @@ also how soon a standby worker helps send what another queued). On a
 graceful stop it waits for ingest to finish, then sends what is due, so the
 acknowledgements of every message processed leave before the process exits.
 
-A big `run --once` sends from a process of its own instead
-(maild.daemon.sendproc): `pending_listed` starts it when listing finds at
-least SEND_PROCESS_FROM messages, and `wake()` then wakes that process.
+A big `run --once` sends through a process of its own: `pending_listed`
+starts it (maild.daemon.pipesender.PipeSender, the child
+maild.daemon.sendproc) when listing finds at least SEND_PROCESS_FROM
+messages. This loop's Dispatcher keeps claiming and recording the outbox
+here; from its next pass it hands the SMTP work to the child instead of
+the in-process SmtpSender, which stays the fallback should the child end.
 """
 
 from __future__ import annotations
@@ -24,9 +27,8 @@ from sqlalchemy.exc import OperationalError
 from maild.app import App
 from maild.daemon.loops import PassReport, wait_for_event
 from maild.daemon.metrics import Metrics
-from maild.daemon.sendproc import SendProcess
-from maild.outbound.outbox import Dispatcher, DispatchStats
-from maild.outbound.smtp import SmtpSender
+from maild.daemon.pipesender import PipeSender
+from maild.outbound.outbox import Dispatcher, DispatchStats, Sender
 
 __all__ = ["SEND_PROCESS_FROM", "SendLoop"]
 
@@ -47,7 +49,8 @@ class SendLoop:
         self.metrics = metrics
         # A big `run --once` sends from a process of its own; tests may turn it off.
         self.send_in_child = True
-        self._child: SendProcess | None = None
+        self._child: PipeSender | None = None
+        self._sender: Sender | None = None  # the in-process sender of `run --once`: the child's fallback
         self._once = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -64,24 +67,37 @@ class SendLoop:
 
     def wake(self) -> None:
         """Something was queued: send it now. Safe from any thread."""
-        if self._child is not None:
-            self._child.wake()
-            return
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def pending_listed(self, count: int) -> None:
         """From an ingest thread: a big `run --once` starts its sending process now."""
         config = self.app.settings.source
-        if not self._once or not self.send_in_child or config is None or self._child is not None:
+        fallback = self._sender
+        if not self._once or not self.send_in_child or config is None or fallback is None:
             return
-        if count >= SEND_PROCESS_FROM:
-            self._child = SendProcess.start(config, debug=log.isEnabledFor(logging.DEBUG))
+        if count >= SEND_PROCESS_FROM and self._child is None:
+            smtp = self.app.settings.smtp
+            tokens = self.app.token_source(smtp)
+            self._child = PipeSender.start(
+                config,
+                fallback,
+                debug=log.isEnabledFor(logging.DEBUG),
+                token_name=tokens.name if tokens else None,
+                login_command=tokens.login_command if tokens else None,
+            )
             if self._child is not None:
                 log.info("%d messages pending: sending from a process of its own", count)
 
-    def dispatcher(self, sender: SmtpSender) -> Dispatcher:
+    def dispatcher(self, sender: Sender) -> Dispatcher:
+        self._sender = sender
         return Dispatcher(self.app.outbox_store(self.holder), sender, self.app.settings.outbox.batch_size)
+
+    def _through_child(self, dispatcher: Dispatcher) -> None:
+        """Between passes: once the sending process is there, the Dispatcher's rounds go to it."""
+        child = self._child
+        if child is not None and dispatcher.sender is not child:
+            dispatcher.sender = child
 
     # ------------------------------------------------------------------ one pass
 
@@ -97,16 +113,16 @@ class SendLoop:
         report.dispatch.failed += stats.failed
 
     async def send_during(self, work: Awaitable[None], dispatcher: Dispatcher, report: PassReport) -> None:
-        """Await `work` (ingest), sending as woken meanwhile, until a sending process takes over."""
+        """Await `work` (ingest), sending as woken meanwhile (through the sending process once it runs)."""
         wake = self._woken()
         ingesting = True
 
         async def send_meanwhile() -> None:
-            while ingesting and self._child is None:
+            while ingesting:
                 await wait_for_event(wake, ONCE_LOOK)
                 wake.clear()
-                if self._child is None:
-                    await self.run_once(dispatcher, report)
+                self._through_child(dispatcher)
+                await self.run_once(dispatcher, report)
 
         background = asyncio.create_task(send_meanwhile())
         try:
@@ -117,27 +133,29 @@ class SendLoop:
             await background
 
     async def finish_once(self, dispatcher: Dispatcher, report: PassReport, started: float) -> None:
-        """End a `run --once`: collect the sending process's counts, then send whatever is still due."""
-        child, self._child = self._child, None
+        """End a `run --once`: send whatever is still due, then let the sending process finish and report."""
+        child = self._child
         try:
             if child is not None:
                 log.info(
                     "mail processed in %.1f s; waiting for the sending process", time.monotonic() - started
                 )
-                done = await asyncio.to_thread(child.finish)
+                self._through_child(dispatcher)
+            await self.run_once(dispatcher, report)
+            if child is not None:
+                done = await child.finish()
                 if done is not None:
-                    report.dispatch = done.dispatch
-                    report.errors += done.errors
                     log.info(
-                        "the sending process sent %d in %.1f s (its CPU %.1f s)",
-                        done.dispatch.sent,
+                        "the sending process sent %d in %.1f s (its CPU %.1f s); its peak RSS %.0f MiB",
+                        done.sent,
                         time.monotonic() - started,
                         done.cpu_seconds,
+                        done.peak_rss_kib / 1024,
                     )
-            # What is still due: everything without a child, whatever a failed child left.
-            await self.run_once(dispatcher, report)
         finally:
+            self._child = None
             if child is not None:
+                dispatcher.sender = child.fallback
                 child.kill()
 
     # ------------------------------------------------------------------ forever

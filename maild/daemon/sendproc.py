@@ -1,22 +1,30 @@
-"""`maild run --once` sends from a second process while the first one ingests.
+"""The sending child of a big `maild run --once`: SMTP only, over a pipe each way.
 
 Ingest and sending in one process share one interpreter lock, and on a busy
-mailbox each slows the other down (measured with 1,000 messages: ingest
-alone 9.6 s, beside in-process sending 15.6 s). A child process started
-from the same configuration does the sending on the other core.
+mailbox each slows the other down, so a big pass hands the SMTP protocol
+work (aiosmtplib, TLS, the login, the session pool of settings.smtp) to a
+second process on the other core. The parent keeps the whole outbox:
+it claims the rows, records every answer and applies the retry rules
+(maild.outbound.outbox, through maild.daemon.pipesender.PipeSender); this
+process only sends what it is handed and answers with one typed SendResult
+per envelope. So it opens no database and imports neither SQLAlchemy nor
+templates nor the mailbox library (tests/unit/test_sendproc.py checks):
+it is a few tens of MiB beside the parent, not a second maild.
 
-The protocol is a pipe each way. The parent writes a byte to the child's
-stdin whenever it queued notifications (a wake-up; the child also looks by
-itself every quarter second) and closes stdin when nothing more will be
-queued. The child then sends everything that is due, prints its counts as
-one JSON line on stdout and exits. A parent that dies closes the pipe as
-well, so the child finishes its pass rather than stranding what was queued;
-outbox claims keep it and any other sender apart, as between workers.
+The protocol is frames each way (maild.daemon.sendpipe: a length, then a
+pickle; message bytes are never re-encoded). The parent writes `(request
+id, [Envelope, …])`; the child sends each request's envelopes with
+`SmtpSender.send_many` across the pool's connections (several requests at
+once if given) and writes `(request id, [SendResult, …])`. When its stdin closes (the parent is done,
+or gone) it finishes what it was handed, QUITs its sessions, writes one
+last frame, its `ChildReport` (what it sent, its CPU seconds and peak RSS),
+and exits. The pipe's stdout is its own file descriptor: anything printed
+by accident goes to stderr, which it shares with the parent for its logs.
 
-The child is started as `python -m maild.daemon.sendproc --config PATH`:
-an entry point of its own rather than a hidden option of the public
-command line, since it is an internal process and speaks the pipe protocol
-above, not CONTRACT.md.
+Started as `python -m maild.daemon.sendproc --config PATH`: an entry point
+of its own rather than a hidden option of the public command line, since it
+is an internal process and speaks the pipe protocol above, not CONTRACT.md.
+It builds its SmtpSender from the same config file as the parent.
 """
 
 from __future__ import annotations
@@ -24,152 +32,140 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import resource
-import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy.exc import OperationalError
-
-from maild.app import App
-from maild.config import config_path, load_settings
+from maild.clock import SystemClock
+from maild.config import Settings, config_path, load_settings
+from maild.daemon.sendpipe import ChildReport, Request, encode_frame, read_frame
 from maild.errors import MaildError
 from maild.logs import setup_logging
-from maild.outbound.outbox import Dispatcher, DispatchStats
+from maild.oauth2.errors import LOGIN_COMMAND
+from maild.oauth2.settings import Mechanism
+from maild.oauth2.tokens import TokenSource
+from maild.outbound.smtp import Envelope, SmtpSender
 from maild.safetext import redact, visible_text
+
+if TYPE_CHECKING:  # the outbox (and SQLAlchemy) stays in the parent
+    from maild.outbound.outbox import Sender
+
+__all__ = ["CHILD_MODULE", "build_sender", "main", "serve"]
 
 log = logging.getLogger("maild.sendproc")
 
 CHILD_MODULE = "maild.daemon.sendproc"
-IDLE_LOOK = 0.25  # seconds between looks at the outbox when no wake-up came
 
 
-@dataclass
-class ChildReport:
-    dispatch: DispatchStats = field(default_factory=DispatchStats)
-    errors: list[str] = field(default_factory=list)
-    cpu_seconds: float = 0.0  # the child's own user + system time: where a pass's CPU went
+def build_sender(settings: Settings, *, token_name: str, login_command: str) -> SmtpSender:
+    """The [smtp] sender, as maild.app.App.make_sender builds it, without the App (and its database)."""
+    s = settings.smtp
+    tokens = None
+    if s.oauth2 is not None:
+        tokens = TokenSource(s.oauth2, SystemClock(), name=token_name, login_command=login_command)
+    return SmtpSender(
+        s.host,
+        s.port,
+        s.security,
+        username=s.username,
+        password=s.password,
+        timeout=s.timeout.total_seconds(),
+        ca_file=s.ca_file,
+        verify_tls=s.verify_tls,
+        connections=s.connections,
+        tokens=tokens,
+        mechanism=s.oauth2.mechanism if s.oauth2 else Mechanism.XOAUTH2,
+    )
 
 
-class SendProcess:
-    """The parent's handle on the sending child."""
-
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.proc = proc
-        assert proc.stdin is not None
-        self._wake_fd = proc.stdin.fileno()
-        os.set_blocking(self._wake_fd, False)
-
-    @classmethod
-    def start(cls, config: Path, *, debug: bool) -> SendProcess | None:
-        """Start `python -m maild.daemon.sendproc`; None (send in-process) if it cannot start."""
-        argv = [sys.executable, "-m", CHILD_MODULE, "--config", str(config)]
-        if debug:
-            argv.append("--debug")
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        except OSError as e:
-            log.warning("cannot start a sending process, sending in this one: %s", e)
-            return None
-        return cls(proc)
-
-    def wake(self) -> None:
-        """Tell the child there is something to send (from any thread; never blocks)."""
-        with contextlib.suppress(BlockingIOError, BrokenPipeError, OSError, ValueError):
-            os.write(self._wake_fd, b"w")
-
-    def finish(self) -> ChildReport | None:
-        """Nothing more will be queued: wait for the child's last pass; None if it failed."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        with contextlib.suppress(OSError):
-            self.proc.stdin.close()
-        out = self.proc.stdout.read()
-        code = self.proc.wait()
-        try:
-            data = json.loads(out.decode().strip().splitlines()[-1])
-            report = ChildReport(
-                DispatchStats(**data["dispatch"]),
-                [str(e) for e in data["errors"]],
-                float(data.get("cpu_seconds", 0.0)),
-            )
-        except (ValueError, IndexError, KeyError, TypeError):
-            log.error("the sending process ended (exit %s) without its report", code)
-            return None
-        return report
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-async def serve(app: App) -> int:
-    """The child: send what is due whenever woken, until stdin closes; then a last pass and a report."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    sender = app.make_sender()
-    dispatcher = Dispatcher(app.outbox_store(), sender, app.settings.outbox.batch_size)
-    report = ChildReport()
-    final = False
+def _write(fd: int, frame: bytes) -> bool:
+    """Write a whole frame (blocking: answers are small); False if the parent is gone."""
+    view = memoryview(frame)
     try:
-        while True:
-            try:
-                stats = await dispatcher.run_once()
-            except OperationalError as e:
-                stats = DispatchStats()
-                report.errors.append(f"outbox: database unavailable: {e.orig}")
-            report.dispatch.sent += stats.sent
-            report.dispatch.deferred += stats.deferred
-            report.dispatch.failed += stats.failed
-            if final:
-                break
-            try:
-                data = await asyncio.wait_for(reader.read(4096), IDLE_LOOK)
-            except TimeoutError:
-                continue
-            final = not data  # end of file: the parent is done (or gone)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        return False
+    return True
+
+
+async def serve(sender: Sender, requests: asyncio.StreamReader, out: int) -> ChildReport:
+    """Send each request as it comes, until the end of the pipe; then finish them all and QUIT."""
+    report = ChildReport()
+    handed: set[asyncio.Task[None]] = set()
+
+    async def answer(request_id: int, envelopes: list[Envelope]) -> None:
+        results = await sender.send_many(envelopes)
+        report.sent += sum(1 for r in results if r.outcome == "sent")
+        if not _write(out, encode_frame((request_id, results))):
+            log.debug("the parent is gone: answer %d not delivered", request_id)
+
+    try:
+        while (frame := await read_frame(requests)) is not None:
+            request_id, envelopes = cast(Request, frame)
+            task = asyncio.create_task(answer(request_id, envelopes))
+            handed.add(task)
+            task.add_done_callback(handed.discard)
+        # The parent is done or gone: what was handed over is still sent.
+        await asyncio.gather(*handed)
     finally:
         await sender.close()
-    d = report.dispatch
+    return report
+
+
+async def _serve_stdin(sender: SmtpSender, out: int) -> ChildReport:
+    loop = asyncio.get_running_loop()
+    requests = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(requests), sys.stdin.buffer)
+    return await serve(sender, requests, out)
+
+
+def _peak_rss_kib() -> int:
+    """This process's VmHWM. Not ru_maxrss: Linux carries the parent's high-water mark across exec."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _finish(report: ChildReport, out: int) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    line = {
-        "dispatch": {"sent": d.sent, "deferred": d.deferred, "failed": d.failed},
-        "errors": report.errors,
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-    }
-    print(json.dumps(line), flush=True)
-    return 0
+    report.cpu_seconds = round(usage.ru_utime + usage.ru_stime, 3)
+    report.peak_rss_kib = _peak_rss_kib()
+    _write(out, encode_frame(report))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The child's entry point: the parent's config, its logging, then serve() until stdin closes.
+    """The child's entry point: the parent's config and logging, then serve() until stdin closes.
 
     Failures are told on stderr (shared with the parent) the way the command
     line tells them, one sentence with passwords masked; the parent notices
-    the missing report and says that the sending process failed.
+    the pipe's end without a report and sends in-process instead.
     """
     parser = argparse.ArgumentParser(prog=f"python -m {CHILD_MODULE}", description="maild's sending process.")
     parser.add_argument("--config", required=True, help="the parent's config file")
     parser.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
+    parser.add_argument("--token-name", default="smtp", help="how the SMTP OAuth2 client is named in logs")
+    parser.add_argument("--login-command", default=LOGIN_COMMAND, help="the hint for a new refresh token")
     args = parser.parse_args(argv)
+    # The answers' pipe gets a descriptor of its own; fd 1 becomes stderr, so a stray print cannot corrupt it.
+    out = os.dup(1)
+    os.dup2(2, 1)
     os.umask(0o077)  # as the command line: what maild creates is owner-only (SPEC §8)
     if args.debug:
         setup_logging(debug=True)
     try:
         settings = load_settings(config_path(args.config))
         setup_logging(settings.logging.level, settings.logging.format, args.debug)
-        app = App(settings)
-        try:
-            app.db.check_schema()
-            return asyncio.run(serve(app))
-        finally:
-            app.close()
+        sender = build_sender(settings, token_name=args.token_name, login_command=args.login_command)
+        report = asyncio.run(_serve_stdin(sender, out))
     except MaildError as e:
         log.debug("failed", exc_info=True)
         print(f"maild: {visible_text(redact(str(e)))}", file=sys.stderr)
@@ -178,6 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("unexpected error", exc_info=True)
         print(f"maild: {visible_text(redact(f'unexpected error: {type(e).__name__}: {e}'))}", file=sys.stderr)
         return 1
+    _finish(report, out)
+    with contextlib.suppress(OSError):
+        os.close(out)
+    return 0
 
 
 if __name__ == "__main__":

@@ -23,12 +23,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from maild.clock import Clock
 from maild.config import OutboxSettings
-from maild.outbound.smtp import Envelope, SendResult, SmtpSender
+from maild.outbound.smtp import Envelope, SendResult
 from maild.store.db import Database, is_postgres
 from maild.store.holders import dead_claimers_here, live_claimers, new_holder_id
 from maild.store.models import Outbox, ThreadMessage, table
@@ -258,6 +259,21 @@ class DispatchStats:
     failed: int = 0
 
 
+class Sender(Protocol):
+    """What the Dispatcher needs of a sender: smtp.SmtpSender, or daemon.pipesender.PipeSender.
+
+    `send_many` never raises for SMTP or network trouble and returns one
+    result per envelope, in input order; `connections` is how many
+    envelopes it can have in flight at once (a round's size).
+    """
+
+    connections: int
+
+    async def send_many(self, envelopes: Sequence[Envelope]) -> list[SendResult]: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass(eq=False)
 class Dispatcher:
     """Sends what is due, batch after batch, until nothing due is left.
@@ -272,7 +288,7 @@ class Dispatcher:
     """
 
     store: OutboxStore
-    sender: SmtpSender
+    sender: Sender
     batch_size: int
     round_size: int = 0  # messages per round; 0: one per SMTP connection
 
