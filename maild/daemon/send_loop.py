@@ -98,6 +98,8 @@ class SendLoop:
         child = self._child
         if child is not None and dispatcher.sender is not child:
             dispatcher.sender = child
+            # This loop now only waits on the child: its short outbox transactions need no thread.
+            dispatcher.inline_db = True
 
     # ------------------------------------------------------------------ one pass
 
@@ -156,6 +158,7 @@ class SendLoop:
             self._child = None
             if child is not None:
                 dispatcher.sender = child.fallback
+                dispatcher.inline_db = False
                 child.kill()
 
     # ------------------------------------------------------------------ forever
