@@ -1,7 +1,10 @@
-"""Ingest: mailbox -> parse -> route -> persist, one transaction per message.
+"""Ingest: mailbox -> parse -> route -> persist, each message atomic with its record.
 
-Owns the exactly-once rule for inbound mail. A message is marked done in
-the mailbox only after its transaction committed; a message whose
+Owns the exactly-once rule for inbound mail. The messages of a claim that
+no worker started before are processed together in one transaction (one
+commit instead of one per message, the heaviest fixed cost of a message);
+the others, and every message of a batch that failed, one transaction each.
+A message is marked done in the mailbox only after its transaction committed; a message whose
 (mailbox, source key) or Message-ID is already recorded is not processed
 again, only marked. So a crash at any point followed by a restart neither
 loses nor duplicates anything. A message that cannot be processed is kept
@@ -25,15 +28,12 @@ empty value per message.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import time
-import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import KW_ONLY, dataclass, field, replace
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -41,15 +41,16 @@ from maild.cases.facts import DbFacts, Directory
 from maild.cases.recording import Applied
 from maild.cases.service import CaseService
 from maild.clock import Clock
+from maild.daemon.ingest_copies import earlier_copy, recorded_keys, same_message, unrecorded_ids
 from maild.daemon.ingest_hooks import IngestHooks, IngestStats, NoHooks
+from maild.daemon.quarantine import Keeper
 from maild.daemon.workqueue import CRASH_LIMIT, Claim, WorkQueue
 from maild.errors import TransientError
 from maild.inbound.message import InboundMail
 from maild.inbound.parse import parse_message
 from maild.inbound.source import FetchedMessage, MailSource
 from maild.policy.route import RoutingPolicy, route
-from maild.store.db import Database
-from maild.store.models import InboundMessage
+from maild.store.db import Database, is_conflict
 from maild.vocab import InboundOutcome
 
 log = logging.getLogger("maild.ingest")
@@ -83,36 +84,6 @@ def database_up() -> Iterator[None]:
 
 class ClaimLost(Exception):
     """Our claim on a message expired and another worker took it: roll back, leave it."""
-
-
-@dataclass(frozen=True, slots=True)
-class EarlierCopy:
-    id: int
-    from_addr: str
-    subject: str
-
-
-_EARLIER_COPY = select(InboundMessage.id, InboundMessage.from_addr, InboundMessage.subject).where(
-    InboundMessage.message_id == bindparam("message_id"), InboundMessage.outcome != InboundOutcome.DUPLICATE
-)
-
-
-_RECORDED_IDS = select(InboundMessage.message_id).where(
-    InboundMessage.message_id.in_(bindparam("ids", expanding=True)),
-    InboundMessage.outcome != InboundOutcome.DUPLICATE,
-)
-
-
-def _earlier_copy(s: Session, mail: InboundMail) -> EarlierCopy | None:
-    """The processed record with this Message-ID, if any (Core: runs once per message)."""
-    row = s.connection().execute(_EARLIER_COPY, {"message_id": mail.message_id}).first()
-    return None if row is None else EarlierCopy(row.id, row.from_addr, row.subject)
-
-
-def _same_message(earlier: EarlierCopy, mail: InboundMail) -> bool:
-    """Same Message-ID, sender and subject: a copy of one message, not a reuse of its id."""
-    sender = mail.from_addr.email if mail.from_addr else ""
-    return earlier.from_addr == sender and earlier.subject == mail.subject[:2000]
 
 
 @dataclass
@@ -155,8 +126,10 @@ class Ingestor:
     hooks: IngestHooks = field(default_factory=NoHooks)
     _directory: Directory = field(init=False, default_factory=Directory)
     claim_size: int = field(init=False)
+    keeper: Keeper = field(init=False)
 
     def __post_init__(self) -> None:
+        self.keeper = Keeper(self.db, self.service, self.queue)
         # Claims smaller than a fetch batch: workers sharing a mailbox finish together.
         self.claim_size = max(10, self.batch_size // 4)
 
@@ -211,7 +184,8 @@ class Ingestor:
         # Gone from the mailbox meanwhile (deleted, moved, a new UIDVALIDITY): nothing to do.
         self._forget([w for key, w in work.items() if key not in present])
         unrecorded = self._unrecorded_ids(c.message_id for c in claims if c.key in present)
-        done, failed = self._batch(source, messages, stats, work, unrecorded)
+        fresh = {c.work_id for c in claims if c.crashes == 0}
+        done, failed = self._batch(source, messages, stats, work, unrecorded, fresh)
         if done:
             source.mark_done(done)
         if failed:
@@ -249,7 +223,8 @@ class Ingestor:
                 continue
             started = time.perf_counter()
             reason = f"{CRASHED}: its processing started {claim.crashes} times and never finished"
-            self._keep(source.name, claim.key, None if raw is None else raw[claim.key], reason, claim.work_id)
+            kept = None if raw is None else raw[claim.key]
+            self.keeper.keep(source.name, claim.key, kept, reason, claim.work_id)
             stats.count(InboundOutcome.QUARANTINED)
             stats.quarantined += 1
             self.hooks.message_finished(InboundOutcome.QUARANTINED, time.perf_counter() - started)
@@ -270,54 +245,131 @@ class Ingestor:
         stats: IngestStats,
         work: dict[str, int],
         unrecorded: set[str] | None = None,
+        fresh: set[int] | None = None,
     ) -> tuple[list[str], list[str]]:
-        """Process a claim's messages; returns the keys to mark done and to quarantine."""
+        """Process a claim's messages; returns the keys to mark done and to quarantine.
+
+        Messages never started before (`fresh` work rows) are processed together
+        in one transaction (`_together`); the others, which some worker started
+        and never finished, one transaction each, so a message that kills the
+        worker is the only one whose start count reaches CRASH_LIMIT.
+        """
         finished = _Finished()
         recorded = self.recorded(source.name, [m.key for m in messages])
         if self._directory.stale():
             self._directory = Directory()
         directory = self._directory
+        together: list[ClaimedMessage] = []
+        alone: list[ClaimedMessage] = []
         for message in messages:
-            if self._stop_requested():
-                break
             if message.key in recorded:
                 # Processed before a crash between our commit and the mailbox flag.
                 stats.skipped += 1
                 finished.skipped(message.key, work[message.key])
                 continue
-            try:
-                claimed = ClaimedMessage(source.name, message, directory, work.get(message.key), unrecorded)
+            work_id = work.get(message.key)
+            claimed = ClaimedMessage(source.name, message, directory, work_id, unrecorded)
+            (together if fresh is not None and work_id in fresh else alone).append(claimed)
+        try:
+            if len(together) > 1 and not self._stop_requested():
+                alone[:0] = self._together(together, stats, finished)
+            else:
+                alone[:0] = together
+            for claimed in alone:
+                if self._stop_requested():
+                    break
                 self._one(claimed, stats, finished)
-            except TransientError:
-                # The database went away: keep what is done, leave the rest pending.
-                if finished.done:
-                    source.mark_done(finished.done)
-                if finished.failed:
-                    source.quarantine(finished.failed)
-                raise
+        except TransientError:
+            # The database went away: keep what is done, leave the rest pending.
+            if finished.done:
+                source.mark_done(finished.done)
+            if finished.failed:
+                source.quarantine(finished.failed)
+            raise
         self._forget(finished.handled)
         return finished.done, finished.failed
 
+    def _together(
+        self, batch: list[ClaimedMessage], stats: IngestStats, finished: _Finished
+    ) -> list[ClaimedMessage]:
+        """Several messages in one transaction; returns those left to process one by one.
+
+        Each message's effects are still atomic with its record: they commit
+        together or not at all, and nothing is flagged done in the mailbox
+        before the commit. The starts of the whole batch are counted first, in
+        one short transaction (a crash from then on counts against each of
+        them once). Anything one message raises rolls the batch back and
+        hands every message to the one-transaction path, counted as started
+        already; so does a deadlock with another worker's batch.
+        """
+        started = time.perf_counter()
+        with database_up():
+            self.queue.start_many([c.work_id for c in batch if c.work_id is not None])
+        for claimed in batch:
+            if claimed.work_id is not None:
+                self.queue.interrupted(claimed.work_id)  # counted: the one-by-one path won't again
+        results: list[tuple[ClaimedMessage, InboundMail, Applied]] = []
+        try:
+            mails = [self._parse(claimed) for claimed in batch]
+            with self.db.session() as s:
+                for claimed, mail in zip(batch, mails, strict=True):
+                    self.hooks.making_progress()
+                    key = claimed.message.key
+                    if claimed.work_id is not None and not self.queue.done_in(s, claimed.work_id):
+                        raise ClaimLost(key)
+                    raw, directory, unrecorded = claimed.message.raw, claimed.directory, claimed.unrecorded
+                    applied = self._apply(s, claimed.mailbox, key, mail, directory, unrecorded, raw)
+                    results.append((claimed, mail, applied))
+        except OperationalError as e:
+            if not is_conflict(e):
+                raise _unavailable(e) from e
+            log.info("a batch of %d met another worker's: each message on its own", len(batch))
+            return batch
+        except Exception as e:  # MemoryError and RecursionError included, as in process()
+            log.info("a batch of %d messages rolled back (%s): each message on its own", len(batch), e)
+            return batch
+        each = (time.perf_counter() - started) / len(batch)
+        for claimed, mail, applied in results:
+            _log_applied(claimed.message.key, mail, applied)
+            self._count(claimed, applied, stats, finished, each)
+        return []
+
+    def _parse(self, claimed: ClaimedMessage) -> InboundMail:
+        mail = parse_message(claimed.message.raw, max_attachment_bytes=self.max_attachment_bytes)
+        if _HANG_SUBJECT and _HANG_SUBJECT in mail.subject:
+            _hang(claimed.message.key)
+        return mail
+
     def _one(self, claimed: ClaimedMessage, stats: IngestStats, finished: _Finished) -> None:
-        """Process one claimed message and count what became of it."""
+        """Process one claimed message in a transaction of its own and count what became of it."""
         started = time.perf_counter()
         applied = self._process_claimed(claimed)
-        message = claimed.message
         if applied is None:
             stats.skipped += 1
-            finished.skipped(message.key, claimed.work_id)
+            finished.skipped(claimed.message.key, claimed.work_id)
             return
+        self._count(claimed, applied, stats, finished, time.perf_counter() - started)
+
+    def _count(
+        self,
+        claimed: ClaimedMessage,
+        applied: Applied,
+        stats: IngestStats,
+        finished: _Finished,
+        seconds: float,
+    ) -> None:
         if applied.outcome == CLAIM_LOST:
             return  # another worker has it now and will mark it
+        key = claimed.message.key
         stats.count(applied.outcome)
-        self.hooks.message_finished(applied.outcome, time.perf_counter() - started)
+        self.hooks.message_finished(applied.outcome, seconds)
         stats.notifications += applied.notifications
         if applied.outcome == InboundOutcome.QUARANTINED:
             stats.quarantined += 1
-            finished.failed.append(message.key)
+            finished.failed.append(key)
         else:
             stats.processed += 1
-            finished.done.append(message.key)
+            finished.done.append(key)
         if applied.notifications:
             self.hooks.notifications_queued()
 
@@ -341,22 +393,13 @@ class Ingestor:
         parsed Message-ID is among these; a race with another worker still
         ends at the unique index (see process).
         """
-        ids = {m for m in listed if m}
-        if not ids:
-            return set()
         with database_up(), self.db.reader() as s:
-            known = set(s.execute(_RECORDED_IDS, {"ids": sorted(ids)}).scalars())
-        return ids - known
+            return unrecorded_ids(s, {m for m in listed if m})
 
     def recorded(self, mailbox: str, keys: list[str]) -> set[str]:
         """Which of these mailbox keys already have a record (one query per batch)."""
-        if not keys:
-            return set()
         with database_up(), self.db.reader() as s:
-            query = select(InboundMessage.source_key).where(
-                InboundMessage.mailbox == mailbox, InboundMessage.source_key.in_(keys)
-            )
-            return set(s.execute(query).scalars())
+            return recorded_keys(s, mailbox, keys)
 
     def process(self, claimed: ClaimedMessage) -> Applied | None:
         """Handle one message in one transaction; None when another worker already recorded it.
@@ -370,9 +413,7 @@ class Ingestor:
         key, raw = claimed.message.key, claimed.message.raw
         mailbox, work_id, unrecorded = claimed.mailbox, claimed.work_id, claimed.unrecorded
         try:
-            mail = parse_message(raw, max_attachment_bytes=self.max_attachment_bytes)
-            if _HANG_SUBJECT and _HANG_SUBJECT in mail.subject:
-                _hang(key)
+            mail = self._parse(claimed)
             for attempt in (1, 2):
                 try:
                     with self.db.session() as s:
@@ -395,21 +436,12 @@ class Ingestor:
                 return None
             # Refused for another reason (say its Message-ID is one of our own
             # notifications'): kept, with the reason, never marked done unrecorded.
-            return self._quarantine(
+            return self.keeper.quarantine(
                 mailbox, key, raw, e.orig if isinstance(e.orig, Exception) else e, work_id
             )
         except Exception as e:  # MemoryError and RecursionError included: the stack is unwound by now
-            return self._quarantine(mailbox, key, raw, e, work_id)
-        log.info(
-            "message %s outcome=%s case=%s notifications=%d reason=%s message_id=%s",
-            key,
-            applied.outcome,
-            applied.case_number or "-",
-            applied.notifications,
-            applied.reason,
-            mail.message_id,
-            extra={"case": applied.case_number, "message_id": mail.message_id, "outcome": applied.outcome},
-        )
+            return self.keeper.quarantine(mailbox, key, raw, e, work_id)
+        _log_applied(key, mail, applied)
         return applied
 
     def _apply(
@@ -428,8 +460,8 @@ class Ingestor:
             unrecorded.discard(mail.message_id)
             original = None
         else:
-            original = _earlier_copy(s, mail)
-        if original is not None and _same_message(original, mail):
+            original = earlier_copy(s, mail)
+        if original is not None and same_message(original, mail):
             return self._duplicate(s, mailbox, key, mail, original.id)
         if original is not None:
             # Another message already uses this Message-ID (broken software reuses
@@ -440,7 +472,7 @@ class Ingestor:
                 message_id_synthesized=True,
                 defects=(*mail.defects, f"Message-ID {mail.message_id} already used by another message"),
             )
-            if (again := _earlier_copy(s, mail)) is not None:
+            if (again := earlier_copy(s, mail)) is not None:
                 return self._duplicate(s, mailbox, key, mail, again.id)
         facts = DbFacts(s, directory)  # apply() reuses the cases routing read
         decision = route(mail, facts, self.policy, self.clock.now())
@@ -452,33 +484,16 @@ class Ingestor:
         self.service.record(s, mail, mailbox, key, InboundOutcome.DUPLICATE, reason)
         return Applied(InboundOutcome.DUPLICATE, reason)
 
-    def _quarantine(
-        self, mailbox: str, key: str, raw: bytes, error: Exception, work_id: int | None = None
-    ) -> Applied:
-        reason = f"{type(error).__name__}: {error}"[:1000]
-        log.debug("%s", traceback.format_exc())
-        return self._keep(mailbox, key, raw, reason, work_id)
 
-    def _keep(self, mailbox: str, key: str, raw: bytes | None, reason: str, work_id: int | None) -> Applied:
-        """Record a message as quarantined with its reason (and its bytes when we have them)."""
-        log.error("message %s quarantined: %s", key, reason, extra={"outcome": InboundOutcome.QUARANTINED})
-        digest = hashlib.sha256(raw if raw is not None else b"").hexdigest()
-        # Named after its place in the mailbox, not its bytes: two copies of one
-        # message can both be quarantined (Message-IDs are unique among records).
-        place = hashlib.sha256(f"{mailbox}\0{key}".encode()).hexdigest()
-        stub = InboundMail(
-            message_id=f"<quarantined.{place[:32]}@maild.invalid>",
-            from_addr=None,
-            subject="",
-            text="",
-            raw_size=len(raw) if raw is not None else 0,
-            raw_sha256=digest if raw is not None else "",
-        )
-        try:
-            with self.db.session() as s:
-                if work_id is not None:
-                    self.queue.done_in(s, work_id)
-                self.service.record(s, stub, mailbox, key, InboundOutcome.QUARANTINED, reason, raw=raw)
-        except OperationalError as e:
-            raise TransientError(f"database unavailable: {e}") from e
-        return Applied(InboundOutcome.QUARANTINED, reason)
+def _log_applied(key: str, mail: InboundMail, applied: Applied) -> None:
+    """One line per message, after its commit."""
+    log.info(
+        "message %s outcome=%s case=%s notifications=%d reason=%s message_id=%s",
+        key,
+        applied.outcome,
+        applied.case_number or "-",
+        applied.notifications,
+        applied.reason,
+        mail.message_id,
+        extra={"case": applied.case_number, "message_id": mail.message_id, "outcome": applied.outcome},
+    )

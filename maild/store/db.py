@@ -141,6 +141,15 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race, nothing is wrong.
+_CONFLICT_CODES = frozenset({"40P01", "40001"})
+
+
+def is_conflict(error: OperationalError) -> bool:
+    """A transaction that lost a lock race with another one (PostgreSQL); retrying it alone succeeds."""
+    return getattr(error.orig, "sqlstate", None) in _CONFLICT_CODES
+
+
 class Database:
     """An engine plus a session factory; `session()` is one unit of work."""
 

@@ -378,8 +378,8 @@ def test_secrets_come_from_the_credentials_directory(
 def test_sigterm_mid_batch_exits_cleanly_and_loses_nothing(
     env: MaildEnv, imap_box: Any, smtp_sink: Any
 ) -> None:
-    count = 50
-    subjects = [f"Batch {i:02d}" for i in range(count)]
+    count = 150  # six claims of 25, each processed in one transaction: SIGTERM lands between them
+    subjects = [f"Batch {i:03d}" for i in range(count)]
     imap_box.append_many([message(ALICE, s, f"Message {s}.", cc=(BOB,)) for s in subjects])
     daemon = start_daemon(env, "batch", {})
     try:
