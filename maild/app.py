@@ -168,23 +168,9 @@ class App:
         )
 
     def make_sender(self) -> SmtpSender:
-        from maild.oauth2.settings import Mechanism
-        from maild.outbound.smtp import SmtpSender
+        from maild.outbound.smtpbuild import smtp_sender
 
-        s = self.settings.smtp
-        return SmtpSender(
-            s.host,
-            s.port,
-            s.security,
-            username=s.username,
-            password=s.password,
-            timeout=s.timeout.total_seconds(),
-            ca_file=s.ca_file,
-            verify_tls=s.verify_tls,
-            connections=s.connections,
-            tokens=self.token_source(s),
-            mechanism=s.oauth2.mechanism if s.oauth2 else Mechanism.XOAUTH2,
-        )
+        return smtp_sender(self.settings.smtp, self.token_source(self.settings.smtp))
 
     def outbox_store(self, holder: str | None = None) -> OutboxStore:
         from maild.outbound.outbox import OutboxStore

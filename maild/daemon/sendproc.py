@@ -45,9 +45,9 @@ from maild.daemon.sendpipe import ChildReport, Request, encode_frame, read_frame
 from maild.errors import MaildError
 from maild.logs import setup_logging
 from maild.oauth2.errors import LOGIN_COMMAND
-from maild.oauth2.settings import Mechanism
 from maild.oauth2.tokens import TokenSource
 from maild.outbound.smtp import Envelope, SmtpSender
+from maild.outbound.smtpbuild import smtp_sender
 from maild.safetext import redact, visible_text
 
 if TYPE_CHECKING:  # the outbox (and SQLAlchemy) stays in the parent
@@ -66,19 +66,7 @@ def build_sender(settings: Settings, *, token_name: str, login_command: str) -> 
     tokens = None
     if s.oauth2 is not None:
         tokens = TokenSource(s.oauth2, SystemClock(), name=token_name, login_command=login_command)
-    return SmtpSender(
-        s.host,
-        s.port,
-        s.security,
-        username=s.username,
-        password=s.password,
-        timeout=s.timeout.total_seconds(),
-        ca_file=s.ca_file,
-        verify_tls=s.verify_tls,
-        connections=s.connections,
-        tokens=tokens,
-        mechanism=s.oauth2.mechanism if s.oauth2 else Mechanism.XOAUTH2,
-    )
+    return smtp_sender(s, tokens)
 
 
 def _write(fd: int, frame: bytes) -> bool:
