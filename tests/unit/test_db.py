@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from maild.store.db import Database
+from maild.store.db import Database, is_conflict
 
 
 def test_a_locked_database_is_the_operational_error_callers_handle(tmp_path: Path) -> None:
@@ -33,3 +33,21 @@ def test_a_locked_database_is_the_operational_error_callers_handle(tmp_path: Pat
             assert s.execute(text("SELECT 2")).scalar() == 2
     finally:
         db.dispose()
+
+
+class _DriverError(Exception):
+    def __init__(self, sqlstate: str | None) -> None:
+        super().__init__("driver error")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "conflict"),
+    [("40P01", True), ("40001", True), ("57P01", False), ("08006", False), (None, False)],
+)
+def test_only_lost_lock_races_are_conflicts_that_a_batch_retries_message_by_message(
+    sqlstate: str | None, conflict: bool
+) -> None:
+    """A deadlock or serialization failure sends a batch's messages one by one; a dead server is transient."""
+    error = OperationalError("INSERT …", None, _DriverError(sqlstate))
+    assert is_conflict(error) is conflict
